@@ -1,0 +1,107 @@
+#include "arrays.h"
+
+#include <cmath>
+
+namespace fastfer {
+namespace bindings {
+
+std::string shape_string(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(a.shape(i));
+  }
+  if (a.ndim() == 1) s += ",";
+  return s + ")";
+}
+
+ImageView image_view(const py::handle& obj, const char* what, int min_channels, int max_channels,
+                     py::object& holder) {
+  const std::string name(what);
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error(name + ": expected a numpy array, got " +
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  }
+  py::array a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<uint8_t>())) {
+    throw py::type_error(name + ": expected dtype uint8, got " + std::string(py::str(a.dtype())));
+  }
+  if (a.ndim() != 2 && a.ndim() != 3) {
+    throw py::value_error(name + ": expected an H×W or H×W×C array, got shape " + shape_string(a));
+  }
+  const py::ssize_t h = a.shape(0), w = a.shape(1), c = a.ndim() == 3 ? a.shape(2) : 1;
+  if (h <= 0 || w <= 0 || c <= 0) {
+    throw py::value_error(name + ": image must be non-empty, got shape " + shape_string(a));
+  }
+  if (c < min_channels || c > max_channels) {
+    throw py::value_error(name + ": expected " + std::to_string(min_channels) +
+                          (min_channels == max_channels ? "" : " to " + std::to_string(max_channels)) +
+                          " channels, got shape " + shape_string(a));
+  }
+  if (h > (1 << 30) || w > (1 << 30)) throw py::value_error(name + ": image too large");
+  const bool packed_pixels =
+      (a.ndim() == 2 ? a.strides(1) == 1 : a.strides(2) == 1 && a.strides(1) == c);
+  const bool rows_ok = a.strides(0) >= w * c;
+  if (!(packed_pixels && rows_ok)) {
+    holder = py::module_::import("numpy").attr("ascontiguousarray")(a);
+    a = py::reinterpret_borrow<py::array>(holder);
+  } else {
+    holder = a;
+  }
+  ImageView v;
+  v.data = static_cast<const uint8_t*>(a.data());
+  v.height = static_cast<int>(h);
+  v.width = static_cast<int>(w);
+  v.channels = static_cast<int>(c);
+  v.row_stride = a.strides(0);
+  return v;
+}
+
+template <typename T>
+py::array_t<T, py::array::c_style> numeric_array(const py::handle& obj, const char* what,
+                                                 std::initializer_list<py::ssize_t> shape,
+                                                 bool finite) {
+  const std::string name(what);
+  py::array a = py::module_::import("numpy").attr("asarray")(obj);
+  const char kind = a.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u') {
+    throw py::type_error(name + ": expected a numeric array, got dtype " +
+                         std::string(py::str(a.dtype())));
+  }
+  bool shape_ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  py::ssize_t i = 0;
+  for (py::ssize_t want : shape) {
+    if (!shape_ok) break;
+    if (want >= 0 && a.shape(i) != want) shape_ok = false;
+    ++i;
+  }
+  if (!shape_ok) {
+    std::string want = "(";
+    i = 0;
+    for (py::ssize_t s : shape) {
+      if (i++) want += ", ";
+      want += s < 0 ? std::string("N") : std::to_string(s);
+    }
+    if (shape.size() == 1) want += ",";
+    throw py::value_error(name + ": expected shape " + want + ")" + ", got " + shape_string(a));
+  }
+  // forcecast: the kind check above already limits this to numeric inputs.
+  py::array_t<T, py::array::c_style> f =
+      py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!f) throw py::type_error(name + ": cannot convert to " + std::string(py::str(py::dtype::of<T>())));
+  if (finite) {
+    const T* p = f.data();
+    for (py::ssize_t k = 0; k < f.size(); ++k) {
+      if (!std::isfinite(p[k])) throw py::value_error(name + ": contains NaN or infinity");
+    }
+  }
+  return f;
+}
+
+template py::array_t<float, py::array::c_style> numeric_array<float>(
+    const py::handle&, const char*, std::initializer_list<py::ssize_t>, bool);
+template py::array_t<double, py::array::c_style> numeric_array<double>(
+    const py::handle&, const char*, std::initializer_list<py::ssize_t>, bool);
+
+}  // namespace bindings
+}  // namespace fastfer

@@ -1,0 +1,192 @@
+// Row kernels, included once per ISA by rowops_<isa>.cpp inside namespace isa_<isa>.
+//
+// Every kernel has a portable loop (the scalar path, and what the compiler vectorises for NEON,
+// where NEON is the base ISA) and, where it pays, hand-written intrinsics for SSE4.1 / AVX2.
+// All arithmetic is integer or unfused float, so every path gives bit-identical results.
+// Rules for this file: no STL, no inline helpers from shared headers (see rowops.h).
+
+static inline int32_t blend_one(const int32_t* V, int32_t off, int32_t step, int32_t w1) {
+  return (( kWeightOne - w1) * V[off] + w1 * V[off + step] + kBlendRound) >> kBlendShift;
+}
+
+void vblend_u8(const uint8_t* r0, const uint8_t* r1, int32_t w0, int32_t w1, int32_t* out,
+               ptrdiff_t n) {
+  ptrdiff_t i = 0;
+#if defined(FASTFER_ISA_AVX2)
+  // Interleave the two rows as int16 pairs and let pmaddwd do w0*a + w1*b in one step.
+  const __m256i w = _mm256_set1_epi32((w1 << 16) | (w0 & 0xFFFF));
+  for (; i + 16 <= n; i += 16) {
+    __m256i a = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + i)));
+    __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + i)));
+    __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w);  // 0-3, 8-11
+    __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w);  // 4-7, 12-15
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 8),
+                        _mm256_permute2x128_si256(lo, hi, 0x31));
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  const __m128i w = _mm_set1_epi32((w1 << 16) | (w0 & 0xFFFF));
+  for (; i + 8 <= n; i += 8) {
+    __m128i a = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0 + i)));
+    __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1 + i)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_madd_epi16(_mm_unpacklo_epi16(a, b), w));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 4),
+                     _mm_madd_epi16(_mm_unpackhi_epi16(a, b), w));
+  }
+#endif
+  for (; i < n; ++i) out[i] = w0 * r0[i] + w1 * r1[i];
+}
+
+void hblend_u8(const int32_t* V, const int32_t* eofs, const int32_t* ew1, int channels,
+               uint8_t* out, int n) {
+  int e = 0;
+#if defined(FASTFER_ISA_AVX2)
+  const __m256i one = _mm256_set1_epi32(kWeightOne);
+  const __m256i round = _mm256_set1_epi32(kBlendRound);
+  const __m256i step = _mm256_set1_epi32(channels);
+  auto blend8 = [&](int at) {
+    __m256i off = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(eofs + at));
+    __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ew1 + at));
+    __m256i a = _mm256_i32gather_epi32(reinterpret_cast<const int*>(V), off, 4);
+    __m256i b = _mm256_i32gather_epi32(reinterpret_cast<const int*>(V), _mm256_add_epi32(off, step), 4);
+    __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_sub_epi32(one, w1)),
+                                 _mm256_mullo_epi32(b, w1));
+    return _mm256_srai_epi32(_mm256_add_epi32(s, round), kBlendShift);
+  };
+  for (; e + 16 <= n; e += 16) {
+    __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(blend8(e), blend8(e + 8)), 0xD8);
+    __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + e), bytes);
+  }
+#endif
+  for (; e < n; ++e) out[e] = static_cast<uint8_t>(blend_one(V, eofs[e], channels, ew1[e]));
+}
+
+// Horizontal pass of the detector input for one BGR source row, into three int32 planes:
+// plane c gets (w0*row[xofs[x] + c] + w1*row[xofs[x] + c + 3]) for x < n, w1 = wx1[x].
+// Reads 16 bytes from row + xofs[x] for x < simd_end (the caller guarantees they are inside the
+// row); the rest goes through the portable loop, which reads only the 6 bytes it needs.
+void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, int32_t* b_plane,
+                   int32_t* g_plane, int32_t* r_plane, int simd_end, int n) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2)
+  // Per 128-bit lane, one pixel's two taps become int16 pairs (B0,B1)(G0,G1)(R0,R1)(0,0) so that a
+  // single pmaddwd against (w0,w1) pairs gives [B, G, R, 0]; lanes hold pixels x+j and x+j+4,
+  // so a 4×4 transpose per lane leaves eight pixels of one channel in order.
+  const __m256i taps = _mm256_setr_epi8(
+      0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+      0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m256i one = _mm256_set1_epi32(kWeightOne);
+  const int limit = simd_end < n ? simd_end : n;
+  for (; x + 8 <= limit; x += 8) {
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wx1 + x));
+    const __m256i pairs = _mm256_or_si256(_mm256_sub_epi32(one, w1), _mm256_slli_epi32(w1, 16));
+    __m256i m[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + j]));
+      const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + j + 4]));
+      const __m256i px = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), taps);
+      const __m256i w = _mm256_permutevar8x32_epi32(pairs, _mm256_setr_epi32(j, j, j, j, j + 4, j + 4, j + 4, j + 4));
+      m[j] = _mm256_madd_epi16(px, w);
+    }
+    const __m256i t0 = _mm256_unpacklo_epi32(m[0], m[1]);  // B0 B1 G0 G1
+    const __m256i t1 = _mm256_unpacklo_epi32(m[2], m[3]);  // B2 B3 G2 G3
+    const __m256i t2 = _mm256_unpackhi_epi32(m[0], m[1]);  // R0 R1 0 0
+    const __m256i t3 = _mm256_unpackhi_epi32(m[2], m[3]);  // R2 R3 0 0
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(b_plane + x), _mm256_unpacklo_epi64(t0, t1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(g_plane + x), _mm256_unpackhi_epi64(t0, t1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r_plane + x), _mm256_unpacklo_epi64(t2, t3));
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  const __m128i taps = _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const int limit = simd_end < n ? simd_end : n;
+  for (; x + 4 <= limit; x += 4) {
+    __m128i m[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m128i px = _mm_shuffle_epi8(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + j])), taps);
+      const int32_t w1 = wx1[x + j];
+      m[j] = _mm_madd_epi16(px, _mm_set1_epi32((kWeightOne - w1) | (w1 << 16)));
+    }
+    const __m128i t0 = _mm_unpacklo_epi32(m[0], m[1]);
+    const __m128i t1 = _mm_unpacklo_epi32(m[2], m[3]);
+    const __m128i t2 = _mm_unpackhi_epi32(m[0], m[1]);
+    const __m128i t3 = _mm_unpackhi_epi32(m[2], m[3]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b_plane + x), _mm_unpacklo_epi64(t0, t1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(g_plane + x), _mm_unpackhi_epi64(t0, t1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(r_plane + x), _mm_unpacklo_epi64(t2, t3));
+  }
+#else
+  (void)simd_end;
+#endif
+  for (; x < n; ++x) {
+    const uint8_t* p = row + xofs[x];
+    const int32_t w1 = wx1[x], w0 = kWeightOne - w1;
+    // The second tap of a clamped last pixel has weight 0: read the first one again instead of
+    // stepping past the end of the row.
+    const int step = w1 == 0 ? 0 : 3;
+    b_plane[x] = w0 * p[0] + w1 * p[step];
+    g_plane[x] = w0 * p[1] + w1 * p[step + 1];
+    r_plane[x] = w0 * p[2] + w1 * p[step + 2];
+  }
+}
+
+// Vertical pass of the detector input for one plane, normalised on the way:
+// out[x] = (float((w0*a[x] + w1*b[x] + round) >> kBlendShift) - mean) * scale.
+void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean,
+                float scale, float* out, int n) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2)
+  const __m256i vw0 = _mm256_set1_epi32(w0), vw1 = _mm256_set1_epi32(w1);
+  const __m256i round = _mm256_set1_epi32(kBlendRound);
+  const __m256 vmean = _mm256_set1_ps(mean), vscale = _mm256_set1_ps(scale);
+  for (; x + 8 <= n; x += 8) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + x));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + x));
+    __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(va, vw0), _mm256_mullo_epi32(vb, vw1));
+    s = _mm256_srai_epi32(_mm256_add_epi32(s, round), kBlendShift);
+    _mm256_storeu_ps(out + x, _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(s), vmean), vscale));
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  const __m128i vw0 = _mm_set1_epi32(w0), vw1 = _mm_set1_epi32(w1);
+  const __m128i round = _mm_set1_epi32(kBlendRound);
+  const __m128 vmean = _mm_set1_ps(mean), vscale = _mm_set1_ps(scale);
+  for (; x + 4 <= n; x += 4) {
+    const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + x));
+    const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + x));
+    __m128i s = _mm_add_epi32(_mm_mullo_epi32(va, vw0), _mm_mullo_epi32(vb, vw1));
+    s = _mm_srai_epi32(_mm_add_epi32(s, round), kBlendShift);
+    _mm_storeu_ps(out + x, _mm_mul_ps(_mm_sub_ps(_mm_cvtepi32_ps(s), vmean), vscale));
+  }
+#endif
+  for (; x < n; ++x) {
+    const int32_t v = (w0 * a[x] + w1 * b[x] + kBlendRound) >> kBlendShift;
+    out[x] = (static_cast<float>(v) - mean) * scale;
+  }
+}
+
+void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t c2, uint8_t* dst,
+              int width) {
+  for (int x = 0; x < width; ++x) {
+    const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
+    dst[x] = static_cast<uint8_t>((c0 * p[0] + c1 * p[1] + c2 * p[2] + (1 << 13)) >> 14);
+  }
+}
+
+void nms_suppress(const float* x1, const float* y1, const float* x2, const float* y2,
+                  const float* area, ptrdiff_t i, ptrdiff_t n, float threshold,
+                  uint8_t* suppressed) {
+  // Branch-free on purpose: the compiler vectorises this loop in the SSE4.1/AVX2/NEON builds.
+  const float ax1 = x1[i], ay1 = y1[i], ax2 = x2[i], ay2 = y2[i], aarea = area[i];
+  for (ptrdiff_t j = i + 1; j < n; ++j) {
+    const float ix1 = ax1 > x1[j] ? ax1 : x1[j];
+    const float iy1 = ay1 > y1[j] ? ay1 : y1[j];
+    const float ix2 = ax2 < x2[j] ? ax2 : x2[j];
+    const float iy2 = ay2 < y2[j] ? ay2 : y2[j];
+    const float w = ix2 - ix1 > 0.0f ? ix2 - ix1 : 0.0f;
+    const float h = iy2 - iy1 > 0.0f ? iy2 - iy1 : 0.0f;
+    const float inter = w * h;
+    const float uni = (aarea + area[j]) - inter;
+    suppressed[j] |= static_cast<uint8_t>(inter > threshold * uni);
+  }
+}

@@ -1,0 +1,48 @@
+"""fastfer: fast facial expression recognition.
+
+Finds faces, their 5 landmarks and their expression probabilities in :data:`LABELS` order.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    BackendError,
+    Error,
+    ImageDecodeError,
+    ImageTooLargeError,
+    InvalidImageError,
+    UnsupportedInputError,
+)
+from .image import get_max_pixels, load_image, set_max_pixels
+
+__version__ = "0.1.0"
+
+#: Expression classes, in the FER2013 order every model and result uses.
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def capabilities() -> dict:
+    """What this installation runs on.
+
+    Returns a dict with ``backend`` (``"native"`` or ``"python"``), ``simd`` (the SIMD path of the
+    native kernels: ``"avx2"``, ``"sse4.1"``, ``"neon"`` or ``"scalar"``; ``None`` for the python
+    backend), ``simd_available`` (every path this build and CPU can run), ``native_error`` (why
+    the native module is not in use, else ``None``) and ``version``.
+    """
+    from . import _backend
+
+    native = _backend.native
+    return {
+        "version": __version__,
+        "backend": _backend.name,
+        "simd": native.simd_level() if native is not None else None,
+        "simd_available": list(native.available_simd_levels()) if native is not None else [],
+        "native_error": _backend.native_error,
+    }
+
+
+__all__ = [
+    "LABELS", "__version__", "capabilities", "load_image", "get_max_pixels", "set_max_pixels",
+    "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
+    "ImageTooLargeError", "BackendError",
+]

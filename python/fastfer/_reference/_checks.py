@@ -1,0 +1,59 @@
+"""Argument checks shared by the numpy twins; they mirror cpp/bindings/arrays.cpp, so both
+backends refuse the same inputs with the same exception types."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def image_array(obj, what: str, min_channels: int, max_channels: int) -> np.ndarray:
+    """A uint8 H×W or H×W×C array; TypeError for another type or dtype, ValueError for a bad shape."""
+    if not isinstance(obj, np.ndarray):
+        raise TypeError(f"{what}: expected a numpy array, got {type(obj).__name__}")
+    if obj.dtype != np.uint8:
+        raise TypeError(f"{what}: expected dtype uint8, got {obj.dtype}")
+    if obj.ndim not in (2, 3):
+        raise ValueError(f"{what}: expected an H×W or H×W×C array, got shape {obj.shape}")
+    channels = obj.shape[2] if obj.ndim == 3 else 1
+    if obj.size == 0:
+        raise ValueError(f"{what}: image must be non-empty, got shape {obj.shape}")
+    if not min_channels <= channels <= max_channels:
+        span = str(min_channels) if min_channels == max_channels else f"{min_channels} to {max_channels}"
+        raise ValueError(f"{what}: expected {span} channels, got shape {obj.shape}")
+    return obj
+
+
+def numeric_array(obj, what: str, shape: Sequence[int], dtype=np.float32, finite: bool = True) -> np.ndarray:
+    """A C-contiguous `dtype` array of a numeric input whose shape matches `shape` (-1 = any)."""
+    a = np.asarray(obj)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
+    if a.ndim != len(shape) or any(want >= 0 and got != want for got, want in zip(a.shape, shape)):
+        want = ", ".join("N" if s < 0 else str(s) for s in shape) + ("," if len(shape) == 1 else "")
+        raise ValueError(f"{what}: expected shape ({want}), got {a.shape}")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if finite and not np.all(np.isfinite(a)):
+        raise ValueError(f"{what}: contains NaN or infinity")
+    return a
+
+
+def checked_int(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{what} must be in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def parse_rgb(order: str, what: str) -> bool:
+    if order not in ("rgb", "bgr"):
+        raise ValueError(f"{what}: channel_order must be 'rgb' or 'bgr', got {order!r}")
+    return order == "rgb"
+
+
+def parse_layout(layout: str, what: str) -> str:
+    if layout not in ("nchw", "nhwc"):
+        raise ValueError(f"{what}: layout must be 'nchw' or 'nhwc', got {layout!r}")
+    return layout

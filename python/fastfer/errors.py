@@ -1,0 +1,32 @@
+"""The exceptions fastfer raises on purpose.
+
+Every one derives from :class:`Error`. Where a built-in category fits, the class derives from it
+too, so ``except ValueError`` keeps working for callers who do not know fastfer's classes.
+Kernels called with arrays of the wrong dtype or shape raise plain ``TypeError`` / ``ValueError``.
+"""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of fastfer's own exceptions."""
+
+
+class UnsupportedInputError(Error, TypeError):
+    """The object given as an image is of a type fastfer does not read."""
+
+
+class InvalidImageError(Error, ValueError):
+    """The image was read but cannot be used (wrong shape, dtype, empty, ...)."""
+
+
+class ImageDecodeError(InvalidImageError):
+    """The bytes or file are not an image OpenCV can decode (corrupt, truncated, unknown format)."""
+
+
+class ImageTooLargeError(InvalidImageError):
+    """The image has more pixels than the configured cap (checked before decoding)."""
+
+
+class BackendError(Error, RuntimeError):
+    """The requested backend cannot be used (e.g. FASTFER_BACKEND=native without the module)."""

@@ -1,0 +1,24 @@
+"""The image and detection kernels of the active backend (see ``fastfer.capabilities()``).
+
+Each name here is either ``fastfer._core.<name>`` (native) or ``fastfer._reference.<name>`` (numpy
+twin); both have the same signature and documented results. Read the twin's docstrings.
+"""
+
+from __future__ import annotations
+
+from ._backend import active as _impl
+
+resize = _impl.resize
+to_gray = _impl.to_gray
+detector_input = _impl.detector_input
+face_input = _impl.face_input
+similarity_transform = _impl.similarity_transform
+make_anchors = _impl.make_anchors
+decode_boxes = _impl.decode_boxes
+decode_landmarks = _impl.decode_landmarks
+nms = _impl.nms
+
+__all__ = [
+    "resize", "to_gray", "detector_input", "face_input", "similarity_transform",
+    "make_anchors", "decode_boxes", "decode_landmarks", "nms",
+]
