@@ -101,27 +101,13 @@ DetectorInputGeometry detector_input(const ImageView& bgr, const DetectorInputSp
   // planes (a two-row cache: consecutive output rows often share source rows); then a vertical
   // pass per output row writes the normalised floats. Exact integers until the final rounding, so
   // this equals the vertical-first order of the numpy twin bit for bit.
-  const ptrdiff_t row_bytes = static_cast<ptrdiff_t>(bgr.width) * 3;
-  int simd_end = static_cast<int>(cw);  // SIMD reads 16 bytes per pixel: stop where that leaves the row
-  while (simd_end > 0 && xindex[simd_end - 1] + 16 > row_bytes) --simd_end;
-
-  std::vector<int32_t> cache(2 * 3 * cw);
-  int cached_row[2] = {-1, -1};
+  const int simd_end = detail::simd_safe_end(xindex.data(), static_cast<int>(cw),
+                                             static_cast<ptrdiff_t>(bgr.width) * 3, 16);
   const simd::RowOps& ops = simd::rowops();
-  // The planes of a source row, computed unless cached; never evicts `keep` (the other row the
-  // current output row needs). Source rows only move down, so otherwise the upper one goes.
-  auto horizontal = [&](int src_row, int keep) -> const int32_t* {
-    for (int slot = 0; slot < 2; ++slot) {
-      if (cached_row[slot] == src_row) return cache.data() + slot * 3 * cw;
-    }
-    const int slot = cached_row[0] == keep   ? 1
-                     : cached_row[1] == keep ? 0
-                                             : (cached_row[0] < cached_row[1] ? 0 : 1);
-    int32_t* planes = cache.data() + slot * 3 * cw;
+  detail::TwoRowCache cache(3 * cw);
+  auto horizontal = [&](int src_row, int32_t* planes) {
     ops.hpass_planar3(bgr.row(src_row), xindex.data(), xw1.data(), planes, planes + cw,
                       planes + 2 * cw, simd_end, static_cast<int>(cw));
-    cached_row[slot] = src_row;
-    return planes;
   };
 
   const bool nchw = spec.layout == Layout::NCHW;
@@ -136,8 +122,8 @@ DetectorInputGeometry detector_input(const ImageView& bgr, const DetectorInputSp
       const int y0 = yindex[y], w1 = yw1[y];
       // A zero weight needs no second row (clamped last rows, and exact sampling positions).
       const int y1 = w1 == 0 ? y0 : std::min(y0 + 1, bgr.height - 1);
-      const int32_t* top = horizontal(y0, y1);
-      const int32_t* bottom = horizontal(y1, y0);
+      const int32_t* top = cache.get(y0, y1, horizontal);
+      const int32_t* bottom = cache.get(y1, y0, horizontal);
       for (int k = 0; k < 3; ++k) {
         const ptrdiff_t c = src_channel[k];
         ops.vpass_norm(top + c * cw, bottom + c * cw, simd::kWeightOne - w1, w1, spec.mean[k],

@@ -28,6 +28,17 @@ struct RowOps {
   void (*hblend_u8)(const int32_t* V, const int32_t* xofs, const int32_t* wx1, int channels,
                     uint8_t* out, int out_width);
 
+  // Resize of 3- and 4-channel images, horizontal pass of one row into 4 int32 per pixel:
+  // out[4x + c] = w0*row[xofs[x] + c] + w1*row[xofs[x] + c + C] for c < C, out[4x + 3] = 0 when
+  // C = 3. SIMD paths read 16 bytes at row + xofs[x] for x < simd_end.
+  void (*hpass_quad)(const uint8_t* row, int channels, const int32_t* xofs, const int32_t* wx1,
+                     int32_t* out, int simd_end, int n);
+
+  // Resize of 3- and 4-channel images, vertical pass of one output row:
+  // out[x*C + c] = (w0*a[4x + c] + w1*b[4x + c] + round) >> kBlendShift.
+  void (*vpass_quad_u8)(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, int channels,
+                        uint8_t* out, int n);
+
   // Detector input, horizontal pass of one BGR row into three int32 planes (B, G, R):
   // plane_c[x] = w0*row[xofs[x] + c] + w1*row[xofs[x] + c + 3]. SIMD paths read 16 bytes at
   // row + xofs[x] for x < simd_end, which the caller keeps inside the row.

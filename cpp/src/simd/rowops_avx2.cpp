@@ -11,6 +11,7 @@ namespace isa_avx2 {
 
 const RowOps& rowops_avx2() {
   static const RowOps table = {isa_avx2::vblend_u8, isa_avx2::hblend_u8,
+                               isa_avx2::hpass_quad, isa_avx2::vpass_quad_u8,
                                isa_avx2::hpass_planar3, isa_avx2::vpass_norm,
                                isa_avx2::gray_row,
                                isa_avx2::nms_suppress};

@@ -62,6 +62,101 @@ void hblend_u8(const int32_t* V, const int32_t* eofs, const int32_t* ew1, int ch
   for (; e < n; ++e) out[e] = static_cast<uint8_t>(blend_one(V, eofs[e], channels, ew1[e]));
 }
 
+void hpass_quad(const uint8_t* row, int channels, const int32_t* xofs, const int32_t* wx1,
+                int32_t* out, int simd_end, int n) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2) || defined(FASTFER_ISA_SSE41)
+  // One pixel per 128-bit lane: its two taps as int16 pairs (c of tap 0, c of tap 1) for each
+  // channel, so one pmaddwd against (w0, w1) pairs gives its 4 channel sums.
+  const __m128i taps = channels == 4
+      ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
+      : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const int limit = simd_end < n ? simd_end : n;
+#endif
+#if defined(FASTFER_ISA_AVX2)
+  const __m256i taps2 = _mm256_set_m128i(taps, taps);
+  for (; x + 2 <= limit; x += 2) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x]));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + 1]));
+    const int32_t w1a = wx1[x], w1b = wx1[x + 1];
+    const __m256i w = _mm256_set_m128i(_mm_set1_epi32((kWeightOne - w1b) | (w1b << 16)),
+                                       _mm_set1_epi32((kWeightOne - w1a) | (w1a << 16)));
+    const __m256i px = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), taps2);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 4 * x), _mm256_madd_epi16(px, w));
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  for (; x < limit; ++x) {
+    const __m128i px = _mm_shuffle_epi8(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x])), taps);
+    const int32_t w1 = wx1[x];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x),
+                     _mm_madd_epi16(px, _mm_set1_epi32((kWeightOne - w1) | (w1 << 16))));
+  }
+#else
+  (void)simd_end;
+#endif
+  for (; x < n; ++x) {
+    const uint8_t* p = row + xofs[x];
+    const int32_t w1 = wx1[x], w0 = kWeightOne - w1;
+    const int step = w1 == 0 ? 0 : channels;  // a clamped last pixel: do not step past the row
+    for (int c = 0; c < 4; ++c) out[4 * x + c] = c < channels ? w0 * p[c] + w1 * p[step + c] : 0;
+  }
+}
+
+void vpass_quad_u8(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, int channels,
+                   uint8_t* out, int n) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2)
+  const __m256i vw0 = _mm256_set1_epi32(w0), vw1 = _mm256_set1_epi32(w1);
+  const __m256i round = _mm256_set1_epi32(kBlendRound);
+  const __m128i drop4th = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  auto blend = [&](int at) {
+    const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + at));
+    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + at));
+    const __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(va, vw0), _mm256_mullo_epi32(vb, vw1));
+    return _mm256_srai_epi32(_mm256_add_epi32(s, round), kBlendShift);
+  };
+  for (; x + 4 <= n; x += 4) {  // 4 pixels: 16 sums -> 16 bytes
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(blend(4 * x), blend(4 * x + 8)), 0xD8);
+    const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+    if (channels == 4) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x), bytes);
+    } else {  // 12 bytes, stored as 8 + 4 so nothing past the row is touched
+      const __m128i packed = _mm_shuffle_epi8(bytes, drop4th);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 3 * x), packed);
+      _mm_storeu_si32(out + 3 * x + 8, _mm_srli_si128(packed, 8));
+    }
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  const __m128i vw0 = _mm_set1_epi32(w0), vw1 = _mm_set1_epi32(w1);
+  const __m128i round = _mm_set1_epi32(kBlendRound);
+  const __m128i drop4th = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  auto blend = [&](int at) {
+    const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + at));
+    const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + at));
+    const __m128i s = _mm_add_epi32(_mm_mullo_epi32(va, vw0), _mm_mullo_epi32(vb, vw1));
+    return _mm_srai_epi32(_mm_add_epi32(s, round), kBlendShift);
+  };
+  for (; x + 4 <= n; x += 4) {
+    const __m128i bytes = _mm_packus_epi16(_mm_packus_epi32(blend(4 * x), blend(4 * x + 4)),
+                                           _mm_packus_epi32(blend(4 * x + 8), blend(4 * x + 12)));
+    if (channels == 4) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x), bytes);
+    } else {
+      const __m128i packed = _mm_shuffle_epi8(bytes, drop4th);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 3 * x), packed);
+      _mm_storeu_si32(out + 3 * x + 8, _mm_srli_si128(packed, 8));
+    }
+  }
+#endif
+  for (; x < n; ++x) {
+    for (int c = 0; c < channels; ++c) {
+      out[x * channels + c] =
+          static_cast<uint8_t>((w0 * a[4 * x + c] + w1 * b[4 * x + c] + kBlendRound) >> kBlendShift);
+    }
+  }
+}
+
 // Horizontal pass of the detector input for one BGR source row, into three int32 planes:
 // plane c gets (w0*row[xofs[x] + c] + w1*row[xofs[x] + c + 3]) for x < n, w1 = wx1[x].
 // Reads 16 bytes from row + xofs[x] for x < simd_end (the caller guarantees they are inside the
