@@ -1,6 +1,9 @@
 #include "arrays.h"
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
 
 namespace fastfer {
 namespace bindings {
@@ -85,10 +88,29 @@ py::array_t<T, py::array::c_style> numeric_array(const py::handle& obj, const ch
     if (shape.size() == 1) want += ",";
     throw py::value_error(name + ": expected shape " + want + ")" + ", got " + shape_string(a));
   }
-  // forcecast: the kind check above already limits this to numeric inputs.
-  py::array_t<T, py::array::c_style> f =
-      py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
-  if (!f) throw py::type_error(name + ": cannot convert to " + std::string(py::str(py::dtype::of<T>())));
+  // Numeric inputs of another dtype go through float64 (exact for every numeric dtype but int64
+  // extremes), which lets a float32 target reject out-of-range values instead of turning them into
+  // infinities with a numpy warning.
+  using Double = py::array_t<double, py::array::c_style | py::array::forcecast>;
+  py::array_t<T, py::array::c_style> f;
+  if (a.dtype().is(py::dtype::of<T>()) && (a.flags() & py::array::c_style)) {
+    f = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(a);
+  } else {
+    Double d = Double::ensure(a);
+    if (!d) throw py::type_error(name + ": cannot convert to " + std::string(py::str(py::dtype::of<T>())));
+    std::vector<py::ssize_t> dims(d.shape(), d.shape() + d.ndim());
+    f = py::array_t<T, py::array::c_style>(dims);
+    const double* src = d.data();
+    T* dst = f.mutable_data();
+    for (py::ssize_t k = 0; k < d.size(); ++k) {
+      if (std::isfinite(src[k]) && std::fabs(src[k]) > std::numeric_limits<T>::max()) {
+        char value[32];
+        std::snprintf(value, sizeof value, "%g", src[k]);
+        throw py::value_error(name + ": value " + value + " is outside the float32 range");
+      }
+      dst[k] = static_cast<T>(src[k]);
+    }
+  }
   if (finite) {
     const T* p = f.data();
     for (py::ssize_t k = 0; k < f.size(); ++k) {

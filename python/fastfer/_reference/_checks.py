@@ -33,6 +33,15 @@ def numeric_array(obj, what: str, shape: Sequence[int], dtype=np.float32, finite
     if a.ndim != len(shape) or any(want >= 0 and got != want for got, want in zip(a.shape, shape)):
         want = ", ".join("N" if s < 0 else str(s) for s in shape) + ("," if len(shape) == 1 else "")
         raise ValueError(f"{what}: expected shape ({want}), got {a.shape}")
+    if a.dtype != dtype:
+        # Through float64, as the native bindings do: a float32 target refuses values it cannot
+        # hold instead of turning them into infinities.
+        wide = a.astype(np.float64)
+        limit = np.finfo(dtype).max
+        big = np.isfinite(wide) & (np.abs(wide) > limit)
+        if np.any(big):
+            raise ValueError(f"{what}: value {wide[big].flat[0]:g} is outside the float32 range")
+        a = wide
     a = np.ascontiguousarray(a, dtype=dtype)
     if finite and not np.all(np.isfinite(a)):
         raise ValueError(f"{what}: contains NaN or infinity")

@@ -1,0 +1,169 @@
+"""The image kernels against the idiomatic OpenCV / numpy way of doing the same thing."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from _levels import each_level, simd
+
+
+# --- detector input: resize + colour swap + float + NCHW (issue bar: >= 2x, 1920x1080 -> 640) ----
+
+@pytest.mark.benchmark(group="detector_input 1920x1080 -> long side 640, NCHW float32")
+def test_detector_input_1080p_baseline(benchmark, frame_1080p):
+    def run():
+        small = cv2.resize(frame_1080p, (640, 360), interpolation=cv2.INTER_LINEAR)
+        return cv2.dnn.blobFromImage(small, 1.0, None, (0, 0, 0), swapRB=True)
+
+    assert benchmark(run).shape == (1, 3, 360, 640)
+
+
+@pytest.mark.benchmark(group="detector_input 1920x1080 -> long side 640, NCHW float32")
+@each_level
+def test_detector_input_1080p(benchmark, frame_1080p, level):
+    with simd(level) as core:
+        tensor, scale = benchmark(core.detector_input, frame_1080p, 640)
+    assert tensor.shape == (1, 3, 384, 640) and scale == pytest.approx(1 / 3)
+
+
+# A scale with fractional sampling positions on both axes (no zero-weight shortcut), to show the
+# general case too.
+@pytest.mark.benchmark(group="detector_input 1920x1080 -> long side 600 (fractional scale)")
+def test_detector_input_600_baseline(benchmark, frame_1080p):
+    def run():
+        small = cv2.resize(frame_1080p, (600, 338), interpolation=cv2.INTER_LINEAR)
+        return cv2.dnn.blobFromImage(small, 1.0, None, (0, 0, 0), swapRB=True)
+
+    assert benchmark(run).shape == (1, 3, 338, 600)
+
+
+@pytest.mark.benchmark(group="detector_input 1920x1080 -> long side 600 (fractional scale)")
+@each_level
+def test_detector_input_600(benchmark, frame_1080p, level):
+    with simd(level) as core:
+        tensor, _ = benchmark(core.detector_input, frame_1080p, 600)
+    assert tensor.shape == (1, 3, 352, 608)
+
+
+@pytest.mark.benchmark(group="detector_input 640x480 as is (pad only), NCHW float32")
+def test_detector_input_vga_baseline(benchmark, frame_vga):
+    run = lambda: cv2.dnn.blobFromImage(frame_vga, 1.0, None, (0, 0, 0), swapRB=True)  # noqa: E731
+    assert benchmark(run).shape == (1, 3, 480, 640)
+
+
+@pytest.mark.benchmark(group="detector_input 640x480 as is (pad only), NCHW float32")
+@each_level
+def test_detector_input_vga(benchmark, frame_vga, level):
+    with simd(level) as core:
+        tensor, _ = benchmark(core.detector_input, frame_vga, 0)
+    assert tensor.shape == (1, 3, 480, 640)
+
+
+# --- resize and grey ---------------------------------------------------------------------------
+
+@pytest.mark.benchmark(group="resize 1920x1080x3 -> 640x360 uint8")
+def test_resize_baseline(benchmark, frame_1080p):
+    out = benchmark(cv2.resize, frame_1080p, (640, 360), interpolation=cv2.INTER_LINEAR)
+    assert out.shape == (360, 640, 3)
+
+
+@pytest.mark.benchmark(group="resize 1920x1080x3 -> 640x360 uint8")
+@each_level
+def test_resize(benchmark, frame_1080p, level):
+    with simd(level) as core:
+        assert benchmark(core.resize, frame_1080p, 640, 360).shape == (360, 640, 3)
+
+
+@pytest.mark.benchmark(group="resize 1920x1080x3 -> 701x394 uint8 (fractional scale)")
+def test_resize_fractional_baseline(benchmark, frame_1080p):
+    out = benchmark(cv2.resize, frame_1080p, (701, 394), interpolation=cv2.INTER_LINEAR)
+    assert out.shape == (394, 701, 3)
+
+
+@pytest.mark.benchmark(group="resize 1920x1080x3 -> 701x394 uint8 (fractional scale)")
+@each_level
+def test_resize_fractional(benchmark, frame_1080p, level):
+    with simd(level) as core:
+        assert benchmark(core.resize, frame_1080p, 701, 394).shape == (394, 701, 3)
+
+
+@pytest.mark.benchmark(group="to_gray 1920x1080 BGR")
+def test_to_gray_baseline(benchmark, frame_1080p):
+    assert benchmark(cv2.cvtColor, frame_1080p, cv2.COLOR_BGR2GRAY).shape == (1080, 1920)
+
+
+@pytest.mark.benchmark(group="to_gray 1920x1080 BGR")
+@each_level
+def test_to_gray(benchmark, frame_1080p, level):
+    with simd(level) as core:
+        assert benchmark(core.to_gray, frame_1080p).shape == (1080, 1920)
+
+
+# --- face input: 16 faces of a 1080p frame -> 16x1x64x64 grey in [-1, 1] -----------------------
+
+def _face_boxes(n: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 1700, (n, 2)) * [1, 0.5]
+    size = rng.uniform(40, 200, (n, 1))
+    return np.hstack([xy, xy + size])
+
+
+@pytest.mark.benchmark(group="face_input 16 boxes -> 16x1x64x64 grey, normalised")
+def test_face_input_boxes_baseline(benchmark, frame_1080p):
+    boxes = _face_boxes()
+    gray = None
+
+    def run():
+        crops = []
+        for x1, y1, x2, y2 in boxes:
+            side = max(x2 - x1, y2 - y1)
+            cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+            s = side / 64
+            m = np.array([[s, 0, cx - side / 2 + 0.5 * s - 0.5], [0, s, cy - side / 2 + 0.5 * s - 0.5]])
+            crop = cv2.warpAffine(frame_1080p, m, (64, 64), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
+        return ((np.stack(crops).astype(np.float32) - 127.5) / 127.5)[:, None]
+
+    assert gray is None and benchmark(run).shape == (16, 1, 64, 64)
+
+
+@pytest.mark.benchmark(group="face_input 16 boxes -> 16x1x64x64 grey, normalised")
+@each_level
+def test_face_input_boxes(benchmark, frame_1080p, level):
+    boxes = _face_boxes()
+    with simd(level) as core:
+        out = benchmark(core.face_input, frame_1080p, boxes, size=64, gray=True, mean=127.5,
+                        scale=1 / 127.5)
+    assert out.shape == (16, 1, 64, 64)
+
+
+@pytest.mark.benchmark(group="face_input 16 faces aligned by 5 landmarks -> 16x3x112x112")
+def test_face_input_align_baseline(benchmark, frame_1080p):
+    from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
+
+    boxes = _face_boxes()
+    marks = boxes[:, None, :2] + FIVE_POINT_TEMPLATE_112[None] / 112 * (boxes[:, 2:3, None] - boxes[:, 0:1, None])
+
+    def run():
+        crops = []
+        for pts in marks:
+            m, _ = cv2.estimateAffinePartial2D(pts, FIVE_POINT_TEMPLATE_112, method=cv2.LMEDS)
+            crops.append(cv2.warpAffine(frame_1080p, m, (112, 112), borderMode=cv2.BORDER_REPLICATE))
+        return cv2.dnn.blobFromImages(crops, 1.0, None, (0, 0, 0), swapRB=True)
+
+    assert benchmark(run).shape == (16, 3, 112, 112)
+
+
+@pytest.mark.benchmark(group="face_input 16 faces aligned by 5 landmarks -> 16x3x112x112")
+@each_level
+def test_face_input_align(benchmark, frame_1080p, level):
+    from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
+
+    boxes = _face_boxes()
+    marks = boxes[:, None, :2] + FIVE_POINT_TEMPLATE_112[None] / 112 * (boxes[:, 2:3, None] - boxes[:, 0:1, None])
+    with simd(level) as core:
+        out = benchmark(core.face_input, frame_1080p, landmarks=marks, size=112)
+    assert out.shape == (16, 3, 112, 112)

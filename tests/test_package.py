@@ -1,0 +1,108 @@
+"""The package as a whole: metadata, capabilities, backend choice, the command, README and CI."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fastfer
+from fastfer import _backend
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT.parent / "shared" / "data" / "photos" / "astronaut.jpg"
+FORCED_PYTHON = os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python"
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_labels_are_the_fer2013_order():
+    assert fastfer.LABELS == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def test_versions_agree():
+    assert fastfer.__version__ == importlib.metadata.version("fastfer")
+    if _backend.native is not None:
+        assert _backend.native.__version__ == fastfer.__version__
+
+
+def test_capabilities_report_the_backend_in_use():
+    caps = fastfer.capabilities()
+    assert caps["version"] == fastfer.__version__
+    if FORCED_PYTHON:
+        assert caps["backend"] == "python" and caps["simd"] is None
+        assert "FASTFER_BACKEND=python" in caps["native_error"]
+    else:
+        # A source install must build the native module; silently falling back would hide it.
+        assert caps["backend"] == "native", caps["native_error"]
+        assert caps["simd"] in caps["simd_available"]
+        assert caps["simd_available"][0] == "scalar"
+        assert caps["native_error"] is None
+
+
+def test_kernels_come_from_the_active_backend():
+    from fastfer import kernels
+
+    assert kernels.nms is _backend.active.nms
+    assert kernels.detector_input is _backend.active.detector_input
+
+
+@pytest.mark.skipif(FORCED_PYTHON, reason="checks the native module's SIMD choice")
+def test_fastfer_simd_environment_variable_forces_a_path():
+    out = run_python("import fastfer, json; print(json.dumps(fastfer.capabilities()))",
+                     FASTFER_SIMD="scalar")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["simd"] == "scalar"
+
+
+def test_forcing_the_python_backend():
+    out = run_python("import fastfer; print(fastfer.capabilities()['backend'])", FASTFER_BACKEND="python")
+    assert out.returncode == 0 and out.stdout.strip() == "python", out.stderr
+
+
+def test_an_unknown_backend_name_is_refused_clearly():
+    out = run_python("import fastfer; fastfer.capabilities()", FASTFER_BACKEND="gpu")
+    assert out.returncode != 0
+    assert "BackendError" in out.stderr and "FASTFER_BACKEND" in out.stderr
+
+
+@pytest.mark.skipif(not PHOTO.exists(), reason="../shared/data/photos is not beside the checkout")
+def test_info_command_reads_a_photo():
+    out = subprocess.run([sys.executable, "-m", "fastfer", "info", str(PHOTO)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout[: out.stdout.rindex("}") + 1])["backend"] in ("native", "python")
+    assert "512x512 BGR -> detector input (1, 3, 512, 512)" in out.stdout
+
+
+def test_info_command_fails_on_an_unreadable_file_and_names_it(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    out = subprocess.run([sys.executable, "-m", "fastfer", "info", str(bad)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1
+    assert "broken.jpg" in out.stderr
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, flags=re.S)
+    install, tests = blocks[0].strip(), blocks[1].strip()
+    assert "pip install ." in install and "fastfer" in install.split("&&")[-1]
+    assert "pytest" in tests
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == tests
+
+
+def test_build_files_stay_portable():
+    for path in [ROOT / "CMakeLists.txt", ROOT / "pyproject.toml"]:
+        assert "-march=native" not in path.read_text() and "-mtune=native" not in path.read_text()
