@@ -42,9 +42,12 @@ ImageView image_view(const py::handle& obj, const char* what, int min_channels, 
                           " channels, got shape " + shape_string(a));
   }
   if (h > (1 << 30) || w > (1 << 30)) throw py::value_error(name + ": image too large");
+  // The stride of an axis of length 1 means nothing (numpy ignores it too, and will not copy an
+  // array just to change it), so such axes never force a copy and get the packed stride.
   const bool packed_pixels =
-      (a.ndim() == 2 ? a.strides(1) == 1 : a.strides(2) == 1 && a.strides(1) == c);
-  const bool rows_ok = a.strides(0) >= w * c;
+      a.ndim() == 2 ? (w == 1 || a.strides(1) == 1)
+                    : (c == 1 || a.strides(2) == 1) && (w == 1 || a.strides(1) == c);
+  const bool rows_ok = h == 1 || a.strides(0) >= w * c;
   if (!(packed_pixels && rows_ok)) {
     holder = py::module_::import("numpy").attr("ascontiguousarray")(a);
     a = py::reinterpret_borrow<py::array>(holder);
@@ -56,7 +59,7 @@ ImageView image_view(const py::handle& obj, const char* what, int min_channels, 
   v.height = static_cast<int>(h);
   v.width = static_cast<int>(w);
   v.channels = static_cast<int>(c);
-  v.row_stride = a.strides(0);
+  v.row_stride = h == 1 ? w * c : a.strides(0);
   return v;
 }
 

@@ -85,8 +85,8 @@ def resize(image, width, height):
     w = checked_int(width, "resize width", 1, 1 << 20)
     h = checked_int(height, "resize height", 1, 1 << 20)
     src = img if img.ndim == 3 else img[:, :, None]
-    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w).astype(np.uint8)
-    return out if img.ndim == 3 else out[:, :, 0]
+    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w)
+    return np.ascontiguousarray(out if img.ndim == 3 else out[:, :, 0], dtype=np.uint8)
 
 
 def to_gray(image, channel_order="bgr"):
@@ -98,7 +98,7 @@ def to_gray(image, channel_order="bgr"):
     if img.ndim != 3:
         raise ValueError("to_gray image: expected H×W×3 or H×W×4")
     px = img[..., :3].astype(np.int64)
-    return _gray(px if bgr else px[..., ::-1]).astype(np.uint8)
+    return np.ascontiguousarray(_gray(px if bgr else px[..., ::-1]), dtype=np.uint8)
 
 
 def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
