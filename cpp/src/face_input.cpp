@@ -4,36 +4,15 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "simd/rowops.h"
 
 namespace fastfer {
-namespace {
 
 using simd::kBlendRound;
 using simd::kBlendShift;
 using simd::kWeightOne;
-
-// Splits a source coordinate into the first of two neighbouring pixels, clamped (replicate
-// border), and the 11-bit weight of the second. Far-away coordinates are clamped first so the
-// integer conversion cannot overflow.
-struct Tap {
-  int i0, i1;
-  int32_t w1;
-};
-
-Tap make_tap(double coord, int size) {
-  coord = std::min(std::max(coord, -1.0), static_cast<double>(size));
-  const double f0 = std::floor(coord);
-  const int i = static_cast<int>(f0);
-  Tap t;
-  t.w1 = static_cast<int32_t>(std::nearbyint((coord - f0) * kWeightOne));
-  t.i0 = std::min(std::max(i, 0), size - 1);
-  t.i1 = std::min(std::max(i + 1, 0), size - 1);
-  return t;
-}
-
-}  // namespace
 
 void check_face_input_spec(const FaceInputSpec& spec) {
   if (spec.size < 1 || spec.size > 4096) {
@@ -153,34 +132,44 @@ void face_input(const ImageView& bgr, const Affine* maps, ptrdiff_t n, const Fac
   const bool nchw = spec.layout == Layout::NCHW;
   constexpr int32_t kB = 1868, kG = 9617, kR = 4899;  // see color.cpp
 
+  // Per output row: the taps of every pixel along x and y, the bilinear BGR samples (exact
+  // integers, one rounding), then grey or channel order, normalisation and layout.
+  const simd::RowOps& ops = simd::rowops();
+  // SIMD gathers read 4 bytes at a pixel: allowed where that stays inside the image and every
+  // offset fits in int32.
+  const ptrdiff_t last_pixel = (bgr.height - 1) * bgr.row_stride + 3 * (bgr.width - 1);
+  const ptrdiff_t gather_limit =
+      last_pixel + 3 < (ptrdiff_t{1} << 31) - 4 ? last_pixel + 3 - 4 : ptrdiff_t{-1};
+  std::vector<int32_t> scratch(9 * S);
+  int32_t *x0 = scratch.data(), *x1 = x0 + S, *wx = x1 + S, *y0 = wx + S, *y1 = y0 + S,
+          *wy = y1 + S, *px = wy + S;  // px: three planes B, G, R
   for (ptrdiff_t f = 0; f < n; ++f) {
     const double* m = maps[f].m;
     float* face = out + f * C * S * S;
+    // Without rotation (box crops) the x taps are the same on every row: 0 * v adds exactly 0.
+    const bool x_taps_per_row = m[1] != 0.0;
+    if (!x_taps_per_row) ops.affine_taps(m[0], 0.0, m[2], bgr.width, static_cast<int>(S), x0, x1, wx);
     for (ptrdiff_t v = 0; v < S; ++v) {
-      for (ptrdiff_t u = 0; u < S; ++u) {
-        const double du = static_cast<double>(u), dv = static_cast<double>(v);
-        const Tap tx = make_tap(m[0] * du + m[1] * dv + m[2], bgr.width);
-        const Tap ty = make_tap(m[3] * du + m[4] * dv + m[5], bgr.height);
-        const uint8_t* r0 = bgr.row(ty.i0);
-        const uint8_t* r1 = bgr.row(ty.i1);
-        int32_t px[3];
-        for (int c = 0; c < 3; ++c) {
-          const int32_t top = (kWeightOne - tx.w1) * r0[tx.i0 * 3 + c] + tx.w1 * r0[tx.i1 * 3 + c];
-          const int32_t bot = (kWeightOne - tx.w1) * r1[tx.i0 * 3 + c] + tx.w1 * r1[tx.i1 * 3 + c];
-          px[c] = ((kWeightOne - ty.w1) * top + ty.w1 * bot + kBlendRound) >> kBlendShift;
-        }
-        const ptrdiff_t pixel = v * S + u;
-        if (spec.gray) {
-          const int32_t g = (kB * px[0] + kG * px[1] + kR * px[2] + (1 << 13)) >> 14;
-          face[pixel] = (static_cast<float>(g) - spec.mean[0]) * spec.scale[0];
-          continue;
-        }
-        for (int k = 0; k < 3; ++k) {
-          const float value = (static_cast<float>(px[src_channel[k]]) - spec.mean[k]) * spec.scale[k];
+      const double dv = static_cast<double>(v);
+      if (x_taps_per_row) {
+        ops.affine_taps(m[0], m[1] * dv, m[2], bgr.width, static_cast<int>(S), x0, x1, wx);
+      }
+      ops.affine_taps(m[3], m[4] * dv, m[5], bgr.height, static_cast<int>(S), y0, y1, wy);
+      ops.warp_sample3(bgr.data, bgr.row_stride, gather_limit, x0, x1, wx, y0, y1, wy,
+                       static_cast<int>(S), px, px + S, px + 2 * S);
+      if (spec.gray) {
+        ops.gray_norm(px, px + S, px + 2 * S, kB, kG, kR, spec.mean[0], spec.scale[0], face + v * S,
+                      static_cast<int>(S));
+        continue;
+      }
+      for (int k = 0; k < 3; ++k) {
+        const int32_t* channel = px + src_channel[k] * S;
+        for (ptrdiff_t u = 0; u < S; ++u) {
+          const float value = (static_cast<float>(channel[u]) - spec.mean[k]) * spec.scale[k];
           if (nchw) {
-            face[k * S * S + pixel] = value;
+            face[k * S * S + v * S + u] = value;
           } else {
-            face[pixel * 3 + k] = value;
+            face[(v * S + u) * 3 + k] = value;
           }
         }
       }

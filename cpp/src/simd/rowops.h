@@ -50,9 +50,29 @@ struct RowOps {
   void (*vpass_norm)(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean,
                      float scale, float* out, int n);
 
+  // Sampling taps along one output row of an affine warp: for u < n, coord = (a*u + b) + c
+  // (double, the order of the numpy twin), clamped to [-1, size], split into the two neighbouring
+  // pixels i0, i1 (clamped to the image: replicate border) and the 11-bit weight w1 of i1.
+  void (*affine_taps)(double a, double b, double c, int size, int n, int32_t* i0, int32_t* i1,
+                      int32_t* w1);
+
+  // Bilinear samples of a BGR image along one output row of a warp, from affine_taps' taps:
+  // the 0..255 value of each channel (exact integers, one rounding) into b[u], g[u], r[u].
+  // Pixel (x, y) is at base + y*row_stride + 3x. SIMD paths gather 4 bytes per tap and use
+  // them only when every offset is <= gather_limit (pass -1 to forbid: offsets beyond int32).
+  void (*warp_sample3)(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t gather_limit,
+                       const int32_t* x0, const int32_t* x1, const int32_t* wx, const int32_t* y0,
+                       const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g,
+                       int32_t* r);
+
   // dst[x] = (c0*src[x*C] + c1*src[x*C+1] + c2*src[x*C+2] + (1 << 13)) >> 14 (OpenCV's weights).
   void (*gray_row)(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t c2,
                    uint8_t* dst, int width);
+
+  // Grey from three planes of 0..255 values, normalised: out[x] = (float((cb*b[x] + cg*g[x] +
+  // cr*r[x] + (1 << 13)) >> 14) - mean) * scale.
+  void (*gray_norm)(const int32_t* b, const int32_t* g, const int32_t* r, int32_t cb, int32_t cg,
+                    int32_t cr, float mean, float scale, float* out, int n);
 
   // Greedy-NMS inner loop: suppressed[j] |= IoU(i, j) > threshold for i < j < n, in the form
   // inter > threshold * union, on boxes stored as separate coordinate arrays.

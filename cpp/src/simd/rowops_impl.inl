@@ -260,11 +260,115 @@ void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, floa
   }
 }
 
+void affine_taps(double a, double b, double c, int size, int n, int32_t* i0, int32_t* i1,
+                 int32_t* w1) {
+  // __builtin_floor / __builtin_nearbyint: single instructions in the SSE4.1 and AVX2 builds
+  // (libm calls in the scalar one); the shared <cmath> inlines are avoided on purpose (rowops.h).
+  const double hi = static_cast<double>(size);
+  int u = 0;
+#if defined(FASTFER_ISA_AVX2)
+  // Four positions at a time; cvtpd_epi32 rounds to nearest even like __builtin_nearbyint.
+  const __m256d va = _mm256_set1_pd(a), vb = _mm256_set1_pd(b), vc = _mm256_set1_pd(c);
+  const __m256d lo = _mm256_set1_pd(-1.0), vhi = _mm256_set1_pd(hi);
+  const __m256d weight_one = _mm256_set1_pd(kWeightOne);
+  const __m128i zero = _mm_setzero_si128(), last = _mm_set1_epi32(size - 1), step = _mm_set1_epi32(1);
+  for (; u + 4 <= n; u += 4) {
+    const __m256d pos = _mm256_setr_pd(u, u + 1, u + 2, u + 3);
+    __m256d coord = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(va, pos), vb), vc);
+    coord = _mm256_min_pd(_mm256_max_pd(coord, lo), vhi);
+    const __m256d first = _mm256_floor_pd(coord);
+    const __m128i i = _mm256_cvttpd_epi32(first);
+    const __m128i weight = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_sub_pd(coord, first), weight_one));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(w1 + u), weight);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(i0 + u), _mm_min_epi32(_mm_max_epi32(i, zero), last));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(i1 + u),
+                     _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(i, step), zero), last));
+  }
+#endif
+  for (; u < n; ++u) {
+    double coord = (a * static_cast<double>(u) + b) + c;
+    coord = coord < -1.0 ? -1.0 : (coord > hi ? hi : coord);
+    const double first = __builtin_floor(coord);
+    const int i = static_cast<int>(first);
+    w1[u] = static_cast<int32_t>(__builtin_nearbyint((coord - first) * kWeightOne));
+    i0[u] = i < 0 ? 0 : (i > size - 1 ? size - 1 : i);
+    i1[u] = i + 1 < 0 ? 0 : (i + 1 > size - 1 ? size - 1 : i + 1);
+  }
+}
+
+void warp_sample3(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t gather_limit,
+                  const int32_t* x0, const int32_t* x1, const int32_t* wx, const int32_t* y0,
+                  const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g,
+                  int32_t* r) {
+  int u = 0;
+#if defined(FASTFER_ISA_AVX2)
+  if (gather_limit >= 0) {
+    const __m256i stride = _mm256_set1_epi32(static_cast<int32_t>(row_stride));
+    const __m256i limit = _mm256_set1_epi32(static_cast<int32_t>(gather_limit));
+    const __m256i one = _mm256_set1_epi32(kWeightOne), round = _mm256_set1_epi32(kBlendRound);
+    const __m256i low_byte = _mm256_set1_epi32(0xFF);
+    const int* pixels = reinterpret_cast<const int*>(base);
+    auto load = [](const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+    auto times3 = [](__m256i v) { return _mm256_add_epi32(v, _mm256_add_epi32(v, v)); };
+    for (; u + 8 <= n; u += 8) {
+      const __m256i top_row = _mm256_mullo_epi32(load(y0 + u), stride);
+      const __m256i bottom_row = _mm256_mullo_epi32(load(y1 + u), stride);
+      const __m256i left = times3(load(x0 + u)), right = times3(load(x1 + u));
+      const __m256i o00 = _mm256_add_epi32(top_row, left), o01 = _mm256_add_epi32(top_row, right);
+      const __m256i o10 = _mm256_add_epi32(bottom_row, left);
+      const __m256i o11 = _mm256_add_epi32(bottom_row, right);
+      // Offsets only grow with the taps, so o11 is the largest of each pixel's four.
+      if (!_mm256_testz_si256(_mm256_cmpgt_epi32(o11, limit), _mm256_cmpgt_epi32(o11, limit))) break;
+      const __m256i p00 = _mm256_i32gather_epi32(pixels, o00, 1);
+      const __m256i p01 = _mm256_i32gather_epi32(pixels, o01, 1);
+      const __m256i p10 = _mm256_i32gather_epi32(pixels, o10, 1);
+      const __m256i p11 = _mm256_i32gather_epi32(pixels, o11, 1);
+      const __m256i w1x = load(wx + u), w1y = load(wy + u);
+      const __m256i w0x = _mm256_sub_epi32(one, w1x), w0y = _mm256_sub_epi32(one, w1y);
+      int32_t* planes[3] = {b, g, r};
+      for (int c = 0; c < 3; ++c) {
+        const __m128i shift = _mm_cvtsi32_si128(8 * c);
+        auto channel = [&](__m256i p) { return _mm256_and_si256(_mm256_srl_epi32(p, shift), low_byte); };
+        const __m256i top = _mm256_add_epi32(_mm256_mullo_epi32(w0x, channel(p00)),
+                                             _mm256_mullo_epi32(w1x, channel(p01)));
+        const __m256i bottom = _mm256_add_epi32(_mm256_mullo_epi32(w0x, channel(p10)),
+                                                _mm256_mullo_epi32(w1x, channel(p11)));
+        const __m256i sum = _mm256_add_epi32(_mm256_mullo_epi32(w0y, top), _mm256_mullo_epi32(w1y, bottom));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[c] + u),
+                            _mm256_srai_epi32(_mm256_add_epi32(sum, round), kBlendShift));
+      }
+    }
+  }
+#else
+  (void)gather_limit;
+#endif
+  for (; u < n; ++u) {
+    const uint8_t* r0 = base + y0[u] * row_stride;
+    const uint8_t* r1 = base + y1[u] * row_stride;
+    const ptrdiff_t a = 3 * static_cast<ptrdiff_t>(x0[u]), c1 = 3 * static_cast<ptrdiff_t>(x1[u]);
+    const int32_t w1x = wx[u], w0x = kWeightOne - w1x, w1y = wy[u], w0y = kWeightOne - w1y;
+    int32_t* planes[3] = {b, g, r};
+    for (int c = 0; c < 3; ++c) {
+      const int32_t top = w0x * r0[a + c] + w1x * r0[c1 + c];
+      const int32_t bottom = w0x * r1[a + c] + w1x * r1[c1 + c];
+      planes[c][u] = (w0y * top + w1y * bottom + kBlendRound) >> kBlendShift;
+    }
+  }
+}
+
 void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t c2, uint8_t* dst,
               int width) {
   for (int x = 0; x < width; ++x) {
     const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
     dst[x] = static_cast<uint8_t>((c0 * p[0] + c1 * p[1] + c2 * p[2] + (1 << 13)) >> 14);
+  }
+}
+
+void gray_norm(const int32_t* b, const int32_t* g, const int32_t* r, int32_t cb, int32_t cg,
+               int32_t cr, float mean, float scale, float* out, int n) {
+  for (int x = 0; x < n; ++x) {
+    const int32_t v = (cb * b[x] + cg * g[x] + cr * r[x] + (1 << 13)) >> 14;
+    out[x] = (static_cast<float>(v) - mean) * scale;
   }
 }
 
