@@ -358,7 +358,53 @@ void warp_sample3(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t gather_li
 
 void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t c2, uint8_t* dst,
               int width) {
-  for (int x = 0; x < width; ++x) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2) || defined(FASTFER_ISA_SSE41)
+  // Four pixels per 128-bit lane: one shuffle makes (c0, c1) int16 pairs, another (c2, 1) pairs
+  // (the 1 comes from an OR), so two pmaddwd and an add give c0*p0 + c1*p1 + c2*p2 + round.
+  const __m128i first_two = channels == 4
+      ? _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1)
+      : _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1);
+  const __m128i third = channels == 4
+      ? _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1)
+      : _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1);
+  const ptrdiff_t row_bytes = static_cast<ptrdiff_t>(width) * channels;
+#endif
+#if defined(FASTFER_ISA_AVX2)
+  const __m256i mask01 = _mm256_set_m128i(first_two, first_two), mask2 = _mm256_set_m128i(third, third);
+  const __m256i ones = _mm256_set1_epi32(1 << 16);
+  const __m256i w01 = _mm256_set1_epi32((c1 << 16) | c0), w2 = _mm256_set1_epi32((1 << 29) | c2);
+  auto eight = [&](const uint8_t* p) {  // pixels 0-3 in the low lane, 4-7 in the high one
+    const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * channels)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i sum = _mm256_add_epi32(
+        _mm256_madd_epi16(_mm256_shuffle_epi8(v, mask01), w01),
+        _mm256_madd_epi16(_mm256_or_si256(_mm256_shuffle_epi8(v, mask2), ones), w2));
+    return _mm256_srli_epi32(sum, 14);
+  };
+  for (; static_cast<ptrdiff_t>(x + 12) * channels + 16 <= row_bytes; x += 16) {
+    const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
+    const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(eight(p), eight(p + 8 * channels)), 0xD8);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x),
+                     _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)));
+  }
+#elif defined(FASTFER_ISA_SSE41)
+  const __m128i ones = _mm_set1_epi32(1 << 16);
+  const __m128i w01 = _mm_set1_epi32((c1 << 16) | c0), w2 = _mm_set1_epi32((1 << 29) | c2);
+  auto four = [&](const uint8_t* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i sum = _mm_add_epi32(_mm_madd_epi16(_mm_shuffle_epi8(v, first_two), w01),
+                                      _mm_madd_epi16(_mm_or_si128(_mm_shuffle_epi8(v, third), ones), w2));
+    return _mm_srli_epi32(sum, 14);
+  };
+  for (; static_cast<ptrdiff_t>(x + 12) * channels + 16 <= row_bytes; x += 16) {
+    const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
+    const __m128i lo = _mm_packus_epi32(four(p), four(p + 4 * channels));
+    const __m128i hi = _mm_packus_epi32(four(p + 8 * channels), four(p + 12 * channels));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x), _mm_packus_epi16(lo, hi));
+  }
+#endif
+  for (; x < width; ++x) {
     const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
     dst[x] = static_cast<uint8_t>((c0 * p[0] + c1 * p[1] + c2 * p[2] + (1 << 13)) >> 14);
   }
