@@ -435,3 +435,8 @@ void nms_suppress(const float* x1, const float* y1, const float* x2, const float
     suppressed[j] |= static_cast<uint8_t>(inter > threshold * uni);
   }
 }
+
+// This ISA's table, in the member order of RowOps.
+const RowOps kTable = {vblend_u8,    hblend_u8,   hpass_quad, vpass_quad_u8, hpass_planar3,
+                       vpass_norm,   affine_taps, warp_sample3, gray_row,    gray_norm,
+                       nms_suppress};

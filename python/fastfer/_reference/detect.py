@@ -21,6 +21,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ._checks import numeric_array
+
 #: The most anchors ``make_anchors`` will produce (a typo should fail, not allocate gigabytes).
 MAX_ANCHORS = 50_000_000
 
@@ -29,19 +31,8 @@ MAX_ANCHORS = 50_000_000
 
 def _float_array(obj, what: str, shape: tuple, finite: bool = True) -> np.ndarray:
     """``obj`` as a C-contiguous float32 array of ``shape`` (-1 = any size), like the binding's
-    ``float_array``: TypeError for a non-numeric dtype, ValueError for a wrong shape or (when
-    ``finite``) NaN or infinity after the conversion to float32."""
-    a = np.asarray(obj)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
-    if a.ndim != len(shape) or any(w >= 0 and s != w for s, w in zip(a.shape, shape)):
-        want = ", ".join("N" if w < 0 else str(w) for w in shape) + ("," if len(shape) == 1 else "")
-        raise ValueError(f"{what}: expected shape ({want}), got {a.shape}")
-    with np.errstate(over="ignore"):  # float64 -> float32 overflow becomes inf, rejected below
-        f = np.ascontiguousarray(a, dtype=np.float32)
-    if finite and not np.isfinite(f).all():
-        raise ValueError(f"{what}: contains NaN or infinity")
-    return f
+    ``float_array``."""
+    return numeric_array(obj, what, shape, np.float32, finite)
 
 
 def _rows_or_empty(obj, columns: int):
