@@ -21,6 +21,10 @@ void check_geometry(const void* data, int height, int width, int channels, ptrdi
                                      : " to " + std::to_string(max_channels)) +
                                 " channels, got " + std::to_string(channels));
   }
+  // Offsets inside a row are int32 in the SIMD kernels.
+  if (static_cast<long long>(width) * channels > (1LL << 31) - 64) {
+    throw std::invalid_argument(name + ": a row of " + std::to_string(width) + " pixels is too wide");
+  }
   if (row_stride < static_cast<ptrdiff_t>(width) * channels) {
     throw std::invalid_argument(name + ": row stride " + std::to_string(row_stride) +
                                 " is smaller than a row (" + std::to_string(width * channels) +
