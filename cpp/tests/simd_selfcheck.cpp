@@ -30,9 +30,11 @@ Outputs run_all(const std::vector<uint8_t>& pixels, int h, int w, int c, int ow,
   const ImageView src{pixels.data(), h, w, c, static_cast<ptrdiff_t>(w) * c};
   o.resized.resize(static_cast<size_t>(ow) * oh * c);
   resize_bilinear(src, MutableImageView{o.resized.data(), oh, ow, c, static_cast<ptrdiff_t>(ow) * c});
-  if (c == 3) {
+  if (c >= 3) {
     o.gray.resize(static_cast<size_t>(w) * h);
-    to_gray(src, true, MutableImageView{o.gray.data(), h, w, 1, w});
+    to_gray(src, c == 3, MutableImageView{o.gray.data(), h, w, 1, w});
+  }
+  if (c == 3) {
     DetectorInputSpec spec;
     spec.max_side = ow;
     spec.mean[0] = 10.f;
