@@ -34,20 +34,10 @@ py::object rows_or_empty(const py::handle& obj, py::ssize_t columns) {
 }
 
 // A short numeric vector (such as the variances) kept in double precision: float_array would
-// round 0.1 to float32 and the decoded values would drift from the twin's.
+// round 0.1 to float32 and the decoded values would drift from the twin's. The core checks the
+// values themselves (finite, > 0) with messages that name them.
 std::vector<double> double_values(const py::handle& obj, const char* what, py::ssize_t size) {
-  const std::string name(what);
-  py::array a = py::module_::import("numpy").attr("asarray")(obj);
-  const char kind = a.dtype().kind();
-  if (kind != 'f' && kind != 'i' && kind != 'u') {
-    throw py::type_error(name + ": expected numbers, got dtype " + std::string(py::str(a.dtype())));
-  }
-  if (a.ndim() != 1 || a.shape(0) != size) {
-    throw py::value_error(name + ": expected " + std::to_string(size) + " values, got shape " +
-                          shape_string(a));
-  }
-  auto d = py::array_t<double, py::array::c_style>::ensure(a);
-  if (!d) throw py::type_error(name + ": cannot convert to float64");
+  const auto d = numeric_array<double>(obj, what, {size}, /*finite=*/false);
   return std::vector<double>(d.data(), d.data() + size);
 }
 
