@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastfer import _reference
-from _levels import each_level, simd
+from _levels import LEVELS, each_level, simd
 
 RETINAFACE = dict(steps=[8, 16, 32], min_sizes=[[16, 32], [64, 128], [256, 512]])
 
@@ -48,7 +48,7 @@ def test_anchors_numpy_baseline(benchmark):
 
 @pytest.mark.benchmark(group="make_anchors RetinaFace 1920x1088")
 def test_anchors(benchmark):
-    with simd(_levels_best()) as core:
+    with simd(LEVELS[-1] if LEVELS else "none") as core:
         benchmark(core.make_anchors, 1088, 1920, **RETINAFACE)
 
 
@@ -66,11 +66,5 @@ def test_decode(benchmark):
     rng = np.random.default_rng(4)
     deltas = rng.normal(size=(len(priors), 4)).astype(np.float32)
     marks = rng.normal(size=(len(priors), 10)).astype(np.float32)
-    with simd(_levels_best()) as core:
+    with simd(LEVELS[-1] if LEVELS else "none") as core:
         benchmark(lambda: (core.decode_boxes(deltas, priors), core.decode_landmarks(marks, priors)))
-
-
-def _levels_best() -> str:
-    from _levels import LEVELS
-
-    return LEVELS[-1] if LEVELS else "none"

@@ -70,4 +70,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for b in sorted(benches, key=lambda b: b.stats.median):
             if b is baseline[0]:
                 continue
-            tr.write_line(f"  {b.name:<60} {b.stats.median * 1e3:9.3f} ms  {base / b.stats.median:6.2f}x")
+            tr.write_line(f"  {b.name:<75} {b.stats.median * 1e3:9.3f} ms  {base / b.stats.median:6.2f}x")

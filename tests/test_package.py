@@ -104,5 +104,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
 
 
 def test_build_files_stay_portable():
+    # No flag tuned to the build machine: SIMD paths are chosen at run time instead.
+    tuned = re.compile(r"-m(arch|tune|cpu)=" + "native")
     for path in [ROOT / "CMakeLists.txt", ROOT / "pyproject.toml"]:
-        assert "-march=native" not in path.read_text() and "-mtune=native" not in path.read_text()
+        assert not tuned.search(path.read_text()), path
