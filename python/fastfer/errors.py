@@ -28,5 +28,17 @@ class ImageTooLargeError(InvalidImageError):
     """The image has more pixels than the configured cap (checked before decoding)."""
 
 
+class ModelError(Error):
+    """A model cannot be used: unknown name, bad spec, unreadable or invalid ONNX."""
+
+
+class ModelNotFoundError(ModelError, LookupError):
+    """No shipped or registered model has this name."""
+
+
+class ModelIntegrityError(ModelError):
+    """A model file's bytes do not match the sha256 its manifest entry records."""
+
+
 class BackendError(Error, RuntimeError):
     """The requested backend cannot be used (e.g. FASTFER_BACKEND=native without the module)."""

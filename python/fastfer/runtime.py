@@ -1,0 +1,71 @@
+"""ONNX Runtime sessions built from verified model bytes (Python API for now).
+
+Providers are asked for by short name, in priority order: ``"cpu"``, ``"cuda"`` (or
+``("cuda", device_id)``). ONNX Runtime silently falls back to the CPU when a provider cannot be
+used; fastfer does not: a provider that is not available raises BackendError, and after the
+session is built the providers it really uses are checked against the request.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from .errors import BackendError, ModelError
+from .models import load_bytes
+
+ProviderRequest = Union[str, tuple]
+_ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # a dependency, but say so clearly if it is broken
+        raise BackendError(f"onnxruntime is not installed or failed to import: {exc}") from exc
+    return onnxruntime
+
+
+def _providers(requested: Sequence[ProviderRequest]) -> list:
+    ort = _ort()
+    if isinstance(requested, str) or not requested:
+        raise ValueError(f"providers must be a non-empty sequence such as ('cpu',), got {requested!r}")
+    available = set(ort.get_available_providers())
+    out = []
+    for item in requested:
+        name, options = (item, {}) if isinstance(item, str) else (item[0], {"device_id": int(item[1])})
+        if name not in _ORT_NAMES:
+            raise ValueError(f"unknown provider {name!r}; expected one of {sorted(_ORT_NAMES)}")
+        ort_name = _ORT_NAMES[name]
+        if ort_name not in available:
+            raise BackendError(f"provider {name!r} is not available in this onnxruntime "
+                               f"(available: {sorted(available)}); install onnxruntime-gpu for cuda")
+        out.append((ort_name, options) if options else ort_name)
+    return out
+
+
+def create_session(model_name: str, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
+    """An InferenceSession for a shipped or registered model, from its verified bytes.
+
+    ``threads`` is the intra-op thread count (default 1: the caller decides on parallelism;
+    spinning is off so idle sessions use no CPU).
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    ort = _ort()
+    wanted = _providers(providers)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+    data = load_bytes(model_name)
+    try:
+        session = ort.InferenceSession(data, sess_options=options, providers=wanted)
+    except Exception as exc:  # ORT raises its own exception types for invalid models
+        raise ModelError(f"model {model_name!r}: ONNX Runtime cannot load it: {exc}") from exc
+    active = session.get_providers()
+    first = wanted[0] if isinstance(wanted[0], str) else wanted[0][0]
+    if first not in active:
+        raise BackendError(f"model {model_name!r}: asked for {first} but ONNX Runtime runs it on {active}")
+    return session
