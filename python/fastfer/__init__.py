@@ -14,11 +14,9 @@ from .errors import (
     UnsupportedInputError,
 )
 from .image import get_max_pixels, load_image, set_max_pixels
+from .labels import LABELS
 
 __version__ = "0.1.0"
-
-#: Expression classes, in the FER2013 order every model and result uses.
-LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 def capabilities() -> dict:

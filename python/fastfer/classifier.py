@@ -1,0 +1,100 @@
+"""Expression classification: face crops -> probabilities in ``fastfer.LABELS`` order.
+
+The classifier's manifest entry says what its input is (size, grey or colour, normalisation)
+and how a detected face is framed for it (``crop``: square box, margin); fastfer's kernels do the
+resizing and normalisation, ONNX Runtime's Python API the inference.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from . import kernels
+from .image import load_image
+from .labels import LABELS
+from .models import ModelSpec, spec as model_spec
+from .runtime import ProviderRequest, create_session
+
+
+class Classifier:
+    """An expression classifier built from a shipped or registered model. Thread-safe."""
+
+    def __init__(self, model: str = "mini_xception", *, threads: int = 1,
+                 providers: Sequence[ProviderRequest] = ("cpu",)):
+        self.spec: ModelSpec = model_spec(model)
+        if self.spec.task != "classifier":
+            raise ValueError(f"model {model!r} is a {self.spec.task}, not a classifier")
+        if sorted(self.spec.labels) != sorted(LABELS):
+            raise ValueError(f"model {model!r}: labels {self.spec.labels} are not the 7 of fastfer.LABELS")
+        # Column j of fastfer's output is column _order[j] of the model's.
+        self._order = [self.spec.labels.index(label) for label in LABELS]
+        inp = self.spec.input
+        self.size = int(inp["size"][0])
+        if list(inp["size"]) != [self.size, self.size]:
+            raise ValueError(f"model {model!r}: only square inputs are supported, got {inp['size']}")
+        self._gray = inp["color"] == "gray"
+        self._session = create_session(model, threads=threads, providers=providers)
+
+    def _normalise(self, faces: np.ndarray) -> np.ndarray:
+        """(N, S, S) grey or (N, S, S, 3) BGR uint8 -> the model's float32 input batch."""
+        inp = self.spec.input
+        mean = np.asarray(inp["mean"], np.float32).reshape(-1)
+        scale = np.asarray(inp["scale"], np.float32).reshape(-1)
+        if not self._gray:
+            faces = faces[..., ::-1] if inp["color"] == "rgb" else faces
+            batch = (faces.astype(np.float32) - mean) * scale
+            return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) if inp["layout"] == "nchw" else batch)
+        batch = (faces.astype(np.float32) - mean[0]) * scale[0]
+        return np.ascontiguousarray(batch[:, None] if inp["layout"] == "nchw" else batch[..., None])
+
+    def _prepare_crop(self, face: np.ndarray) -> np.ndarray:
+        if not isinstance(face, np.ndarray) or face.dtype != np.uint8:
+            raise TypeError(f"face crops must be uint8 numpy arrays, got "
+                            f"{getattr(face, 'dtype', type(face).__name__)}")
+        if face.ndim == 3 and face.shape[2] == 3:
+            face = kernels.to_gray(face) if self._gray else face
+        elif face.ndim != 2:
+            raise ValueError(f"a face crop must be H×W grey or H×W×3 BGR, got shape {face.shape}")
+        elif not self._gray:
+            face = np.repeat(face[:, :, None], 3, axis=2)
+        return kernels.resize(face, self.size, self.size)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros((0, len(LABELS)), np.float32)
+        (out,) = self._session.run([self.spec.outputs["probs"]], {self.spec.input["name"]: batch})
+        probs = np.asarray(out, np.float32)[:, self._order]
+        if self.spec.decoder and self.spec.decoder.get("activation") == "logits":
+            probs = np.exp(probs - probs.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+        return probs
+
+    def classify(self, faces) -> np.ndarray:
+        """Probabilities (N, 7) in fastfer.LABELS order for a batch of face crops: an N×H×W grey or
+        N×H×W×3 BGR uint8 array, or a sequence of such crops (sizes may differ). Each crop is
+        resized to the model's input as a whole: pass faces framed as the model expects."""
+        if isinstance(faces, np.ndarray):
+            if faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[3] != 3):
+                raise ValueError(f"faces must be N×H×W grey or N×H×W×3 BGR, got shape {faces.shape}")
+            crops = list(faces)
+        elif isinstance(faces, (list, tuple)):
+            crops = list(faces)
+        else:
+            raise TypeError(f"faces must be a numpy array or a sequence of arrays, got {type(faces).__name__}")
+        prepared = [self._prepare_crop(face) for face in crops]
+        return self._infer(self._normalise(np.stack(prepared)) if prepared else np.zeros((0,)))
+
+    def classify_boxes(self, image, boxes) -> np.ndarray:
+        """Probabilities (N, 7) for the faces at ``boxes`` (N, 4) x1, y1, x2, y2 of an image,
+        each framed by the model's crop rule (square box, margin) in one face_input call."""
+        img = load_image(image)
+        crop = self.spec.crop or {}
+        inp = self.spec.input
+        batch = kernels.face_input(
+            img, np.asarray(boxes, np.float64).reshape(-1, 4), size=self.size,
+            margin=crop.get("margin", 0.0), square=crop.get("square", True), gray=self._gray,
+            channel_order="bgr" if inp["color"] == "bgr" else "rgb", mean=inp["mean"],
+            scale=inp["scale"], layout=inp["layout"])
+        return self._infer(batch)

@@ -1,0 +1,198 @@
+"""Face detection: image -> boxes, scores and 5 landmarks in original image pixels.
+
+The detector reads everything model-specific from its manifest entry (input size, colour,
+normalisation, anchors, decoder). Preprocessing (resize + pad + normalise), anchors, decoding and
+NMS are fastfer's kernels; inference is ONNX Runtime's Python API.
+
+Landmarks are always 5 points, in this order: left eye, right eye (as seen in the image), nose
+tip, left mouth corner, right mouth corner. BlazeFace predicts the mouth centre only: its corners
+are placed on the line through the centre parallel to the eyes, 0.415 × the eye distance either
+side (the proportions of the standard 5-point face template), and flagged by
+``Detector.estimated_mouth_corners``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from . import kernels
+from .image import load_image
+from .models import ModelSpec, spec as model_spec
+from .runtime import ProviderRequest, create_session
+
+#: Results never hold more faces than this (the best-scored ones are kept).
+MAX_FACES = 1000
+#: Candidates kept for NMS after the score threshold (best first): bounds the NMS cost.
+PRE_NMS_TOP_K = 5000
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Faces of one image, best score first. boxes (N, 4) x1, y1, x2, y2; scores (N,);
+    landmarks (N, 5, 2); all float32 in original image pixels."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @staticmethod
+    def empty() -> "Detections":
+        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                          np.zeros((0, 5, 2), np.float32))
+
+
+def _positive(value, what: str, integer: bool = False):
+    kind = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+        raise ValueError(f"{what} must be a positive {'int' if integer else 'number'}, got {value!r}")
+    return value
+
+
+def _fraction(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{what} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+class Detector:
+    """A face detector built from a shipped or registered model.
+
+    Args:
+        model: model name (``fastfer.models.available("detector")``).
+        score_threshold: keep faces scoring at least this (default: the model's own).
+        nms_iou: IoU above which the lower-scored of two boxes is dropped.
+        max_faces: at most this many faces per image (1 to 1,000; the best are kept).
+        max_side: dynamic-size models only: images whose long side exceeds this are scaled down
+            to it (default 1,600); smaller images are used at their own size. The tensor is
+            padded to a multiple of 32 as the model needs.
+        threads, providers: ONNX Runtime intra-op threads and execution providers.
+    Thread-safe: one Detector may be used from many threads at once.
+    """
+
+    def __init__(self, model: str = "retinaface_mbv2", *, score_threshold: Optional[float] = None,
+                 nms_iou: float = 0.4, max_faces: int = MAX_FACES, max_side: int = 1600,
+                 threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
+        self.spec: ModelSpec = model_spec(model)
+        if self.spec.task != "detector":
+            raise ValueError(f"model {model!r} is a {self.spec.task}, not a detector")
+        decoder = self.spec.decoder
+        self._kind = decoder["kind"]
+        if self._kind not in ("retinaface", "blazeface"):
+            raise ValueError(f"model {model!r}: unknown decoder kind {self._kind!r}")
+        default_threshold = decoder.get("score_threshold", 0.5)
+        self.score_threshold = _fraction(default_threshold if score_threshold is None else score_threshold,
+                                         "score_threshold")
+        self.nms_iou = _fraction(nms_iou, "nms_iou")
+        self.max_faces = _positive(max_faces, "max_faces", integer=True)
+        if self.max_faces > MAX_FACES:
+            raise ValueError(f"max_faces is capped at {MAX_FACES}, got {max_faces}")
+        self.max_side = _positive(max_side, "max_side", integer=True)
+        self.estimated_mouth_corners = self._kind == "blazeface"
+        self._session = create_session(model, threads=threads, providers=providers)
+        self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._anchor_lock = threading.Lock()
+
+    # --- preprocessing and inference --------------------------------------------------------
+
+    def _tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        inp = self.spec.input
+        common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"],
+                      layout=inp["layout"])
+        if inp["size"] == "dynamic":
+            return kernels.detector_input(image, self.max_side, pad_multiple=inp.get("pad_multiple", 32),
+                                          **common)
+        return kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
+
+    def _anchors(self, height: int, width: int) -> np.ndarray:
+        key = (height, width)
+        with self._anchor_lock:
+            anchors = self._anchor_cache.get(key)
+        if anchors is None:
+            d = self.spec.decoder
+            anchors = kernels.make_anchors(height, width, d["steps"], d["min_sizes"],
+                                           d.get("offset", 0.5))
+            with self._anchor_lock:
+                if len(self._anchor_cache) > 16:  # frame sizes of a video repeat; photos vary
+                    self._anchor_cache.clear()
+                self._anchor_cache[key] = anchors
+        return anchors
+
+    def _run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
+        outputs = self.spec.outputs
+        names = list(outputs.values())
+        values = self._session.run(names, {self.spec.input["name"]: tensor})
+        return dict(zip(outputs.keys(), values))
+
+    # --- decoding ------------------------------------------------------------------------------
+
+    def _decode(self, raw: Mapping[str, np.ndarray], index: int, height: int, width: int):
+        """Candidate (boxes, scores, landmarks (K, 5, 2)) in tensor pixels, above the threshold."""
+        d = self.spec.decoder
+        anchors = self._anchors(height, width)
+        if self._kind == "retinaface":
+            scores = raw["scores"][index][:, 1]
+        else:
+            scores = 1.0 / (1.0 + np.exp(-np.clip(raw["scores"][index][:, 0], -80.0, 80.0)))
+        if len(scores) != len(anchors):
+            raise RuntimeError(f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
+                               f"anchors at {width}x{height}: the decoder spec does not match the model")
+        picked = np.flatnonzero(scores >= self.score_threshold)
+        if len(picked) > PRE_NMS_TOP_K:
+            picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
+        scale = np.array([width, height], np.float32)
+        priors = anchors[picked]
+        if self._kind == "retinaface":
+            boxes = kernels.decode_boxes(raw["boxes"][index][picked], priors, d["variances"])
+            marks = kernels.decode_landmarks(raw["landmarks"][index][picked], priors, d["variances"][0])
+            marks = marks.reshape(-1, 5, 2) * scale
+        else:
+            boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
+            marks = marks * scale
+        return boxes * np.tile(scale, 2), scores[picked].astype(np.float32), marks
+
+    def _decode_blazeface(self, reg: np.ndarray, priors: np.ndarray):
+        size = float(self.spec.input["size"][0])
+        # 16 values per anchor, in input pixels: box centre offset, box size, then 6 keypoints
+        # (two eyes, nose tip, mouth centre, two ears) as offsets from the anchor centre. BlazeFace
+        # anchors all have size 1 (normalised), so no anchor-size factor appears.
+        pairs = reg[:, :16].reshape(-1, 8, 2) / size
+        centre = priors[:, :2] + pairs[:, 0]
+        half = pairs[:, 1] / 2
+        boxes = np.hstack([centre - half, centre + half]).astype(np.float32)
+        points = priors[:, None, :2] + pairs[:, 2:]
+        eyes = points[:, :2]
+        left_first = eyes[:, 0, 0] <= eyes[:, 1, 0]
+        left = np.where(left_first[:, None], eyes[:, 0], eyes[:, 1])
+        right = np.where(left_first[:, None], eyes[:, 1], eyes[:, 0])
+        half_mouth = 0.415 * (right - left)
+        mouth = points[:, 3]
+        marks = np.stack([left, right, points[:, 2], mouth - half_mouth, mouth + half_mouth], axis=1)
+        return boxes, marks.astype(np.float32)
+
+    def _finish(self, boxes, scores, marks, scale: float, image_shape) -> Detections:
+        if len(scores) == 0:
+            return Detections.empty()
+        keep = kernels.nms(boxes, scores, self.nms_iou, max_output=self.max_faces)
+        h, w = image_shape[:2]
+        boxes = boxes[keep] / np.float32(scale)
+        boxes = np.clip(boxes, 0.0, [w, h, w, h]).astype(np.float32)
+        return Detections(boxes, scores[keep], (marks[keep] / np.float32(scale)).astype(np.float32))
+
+    # --- public ----------------------------------------------------------------------------------
+
+    def detect(self, image) -> Detections:
+        """Faces of one image (anything ``fastfer.load_image`` reads), best score first.
+        An image without faces gives an empty result."""
+        img = load_image(image)
+        tensor, scale = self._tensor(img)
+        height, width = (tensor.shape[1:3] if self.spec.input["layout"] == "nhwc" else tensor.shape[2:4])
+        raw = self._run(tensor)
+        boxes, scores, marks = self._decode(raw, 0, int(height), int(width))
+        return self._finish(boxes, scores, marks, scale, img.shape)
