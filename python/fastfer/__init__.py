@@ -11,8 +11,13 @@ from .errors import (
     ImageDecodeError,
     ImageTooLargeError,
     InvalidImageError,
+    ModelError,
+    ModelIntegrityError,
+    ModelNotFoundError,
     UnsupportedInputError,
 )
+from .fer import FER
+from .result import Face
 from .image import get_max_pixels, load_image, set_max_pixels
 from .labels import LABELS
 
@@ -41,6 +46,7 @@ def capabilities() -> dict:
 
 __all__ = [
     "LABELS", "__version__", "capabilities", "load_image", "get_max_pixels", "set_max_pixels",
+    "FER", "Face",
     "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
-    "ImageTooLargeError", "BackendError",
+    "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
 ]

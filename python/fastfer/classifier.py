@@ -61,7 +61,9 @@ class Classifier:
             face = np.repeat(face[:, :, None], 3, axis=2)
         return kernels.resize(face, self.size, self.size)
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 7) in fastfer.LABELS order for a batch already in the model's input
+        format (from crop_batch)."""
         if len(batch) == 0:
             return np.zeros((0, len(LABELS)), np.float32)
         (out,) = self._session.run([self.spec.outputs["probs"]], {self.spec.input["name"]: batch})
@@ -84,17 +86,19 @@ class Classifier:
         else:
             raise TypeError(f"faces must be a numpy array or a sequence of arrays, got {type(faces).__name__}")
         prepared = [self._prepare_crop(face) for face in crops]
-        return self._infer(self._normalise(np.stack(prepared)) if prepared else np.zeros((0,)))
+        return self.infer(self._normalise(np.stack(prepared)) if prepared else np.zeros((0,)))
 
-    def classify_boxes(self, image, boxes) -> np.ndarray:
-        """Probabilities (N, 7) for the faces at ``boxes`` (N, 4) x1, y1, x2, y2 of an image,
-        each framed by the model's crop rule (square box, margin) in one face_input call."""
-        img = load_image(image)
+    def crop_batch(self, image: np.ndarray, boxes) -> np.ndarray:
+        """The model's input batch for the faces at ``boxes`` (N, 4) x1, y1, x2, y2 of a loaded
+        BGR image, each framed by the model's crop rule (square box, margin): one face_input call."""
         crop = self.spec.crop or {}
         inp = self.spec.input
-        batch = kernels.face_input(
-            img, np.asarray(boxes, np.float64).reshape(-1, 4), size=self.size,
+        return kernels.face_input(
+            image, np.asarray(boxes, np.float64).reshape(-1, 4), size=self.size,
             margin=crop.get("margin", 0.0), square=crop.get("square", True), gray=self._gray,
             channel_order="bgr" if inp["color"] == "bgr" else "rgb", mean=inp["mean"],
             scale=inp["scale"], layout=inp["layout"])
-        return self._infer(batch)
+
+    def classify_boxes(self, image, boxes) -> np.ndarray:
+        """Probabilities (N, 7) for the faces at ``boxes`` of an image (anything load_image reads)."""
+        return self.infer(self.crop_batch(load_image(image), boxes))

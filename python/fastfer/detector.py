@@ -190,9 +190,59 @@ class Detector:
     def detect(self, image) -> Detections:
         """Faces of one image (anything ``fastfer.load_image`` reads), best score first.
         An image without faces gives an empty result."""
-        img = load_image(image)
-        tensor, scale = self._tensor(img)
-        height, width = (tensor.shape[1:3] if self.spec.input["layout"] == "nhwc" else tensor.shape[2:4])
-        raw = self._run(tensor)
-        boxes, scores, marks = self._decode(raw, 0, int(height), int(width))
-        return self._finish(boxes, scores, marks, scale, img.shape)
+        return self.detect_batch([load_image(image)])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray], max_batch_pixels: int = 16_000_000) -> list:
+        """Faces of many loaded images (H×W×3 BGR uint8), in as few inference calls as the model
+        allows: a fixed-size model takes them all at once; for a dynamic-size one, consecutive
+        images share a call while their padded tensors fit in ``max_batch_pixels`` (each tensor
+        is padded bottom/right with black to the largest of its call, which moves no
+        coordinates; faces near an image's bottom/right edge may score slightly differently
+        than alone, since the network sees black pixels there instead of its own zero padding)."""
+        prepared = [self._tensor(img) for img in images]
+        results: list = []
+        start = 0
+        while start < len(prepared):
+            stop = start + 1
+            while stop < len(prepared) and self._fits(prepared[start:stop + 1], max_batch_pixels):
+                stop += 1
+            results.extend(self._detect_group(prepared[start:stop], images[start:stop]))
+            start = stop
+        return results
+
+    def _hw(self, tensor: np.ndarray) -> tuple[int, int]:
+        shape = tensor.shape[1:3] if self.spec.input["layout"] == "nhwc" else tensor.shape[2:4]
+        return int(shape[0]), int(shape[1])
+
+    def _fits(self, group, max_pixels: int) -> bool:
+        if self.spec.input["size"] != "dynamic":
+            return True
+        h = max(self._hw(t)[0] for t, _ in group)
+        w = max(self._hw(t)[1] for t, _ in group)
+        return h * w * len(group) <= max_pixels
+
+    def _detect_group(self, group, images) -> list:
+        height = max(self._hw(t)[0] for t, _ in group)
+        width = max(self._hw(t)[1] for t, _ in group)
+        nhwc = self.spec.input["layout"] == "nhwc"
+        if len(group) == 1 and self._hw(group[0][0]) == (height, width):
+            batch = group[0][0]
+        else:  # pad each tensor to the common size with black, normalised as the kernel does
+            shape = (len(group), height, width, 3) if nhwc else (len(group), 3, height, width)
+            batch = np.empty(shape, np.float32)
+            inp = self.spec.input
+            pad = ((np.float32(0.0) - np.asarray(inp["mean"], np.float32))
+                   * np.asarray(inp["scale"], np.float32)) * np.ones(3, np.float32)
+            for i, (tensor, _) in enumerate(group):
+                h, w = self._hw(tensor)
+                batch[i] = pad if nhwc else pad[:, None, None]
+                if nhwc:
+                    batch[i, :h, :w] = tensor[0]
+                else:
+                    batch[i, :, :h, :w] = tensor[0]
+        raw = self._run(batch)
+        out = []
+        for i, ((_, scale), img) in enumerate(zip(group, images)):
+            boxes, scores, marks = self._decode(raw, i, height, width)
+            out.append(self._finish(boxes, scores, marks, scale, img.shape))
+        return out

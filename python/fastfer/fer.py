@@ -1,0 +1,98 @@
+"""``fastfer.FER``: every face of an image with its expression, in one object."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from .classifier import Classifier
+from .detector import MAX_FACES, Detections, Detector
+from .errors import Error
+from .image import load_image
+from .result import Face
+from .runtime import ProviderRequest
+
+
+def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
+    return [Face.build(found.boxes[i], found.scores[i], found.landmarks[i],
+                       None if probs is None else probs[i]) for i in range(len(found))]
+
+
+class FER:
+    """Face detection + expression recognition, loaded and warmed once, then reused.
+
+    Args:
+        detector: detector model name (``fastfer.models.available("detector")``).
+        classifier: classifier model name (``fastfer.models.available("classifier")``).
+        providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
+        threads: intra-op threads per model (default 1).
+        score_threshold, nms_iou, max_faces, max_side: passed to the Detector.
+    Thread-safe: one FER may serve many threads; results equal serial use.
+    """
+
+    def __init__(self, detector: str = "retinaface_mbv2", classifier: str = "mini_xception", *,
+                 providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
+                 score_threshold: Optional[float] = None, nms_iou: float = 0.4,
+                 max_faces: int = MAX_FACES, max_side: int = 1600):
+        self.detector = Detector(detector, score_threshold=score_threshold, nms_iou=nms_iou,
+                                 max_faces=max_faces, max_side=max_side, threads=threads,
+                                 providers=providers)
+        self.classifier = Classifier(classifier, threads=threads, providers=providers)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        # The first run of an ONNX Runtime session allocates its buffers: pay that here.
+        blank = np.zeros((64, 64, 3), np.uint8)
+        self.detector.detect(blank)
+        self.classifier.classify_boxes(blank, np.array([[8.0, 8.0, 56.0, 56.0]]))
+
+    def detect(self, image) -> list:
+        """Faces of one image (``label`` and ``probs`` None), best score first."""
+        return _faces(self.detector.detect(image))
+
+    def classify(self, crops) -> np.ndarray:
+        """Probabilities (N, 7) in fastfer.LABELS order for face crops already cut out: N×H×W
+        grey or N×H×W×3 BGR uint8 (e.g. the 48×48 FER2013 faces), or a list of such crops."""
+        return self.classifier.classify(crops)
+
+    def analyze(self, image) -> list:
+        """Every face of one image with its expression, best detection score first: one detector
+        call, then one classifier call for all the faces, each cropped the way the classifier
+        was trained. An image without faces gives []."""
+        img = load_image(image)
+        found = self.detector.detect_batch([img])[0]
+        probs = self.classifier.classify_boxes(img, found.boxes) if len(found) else None
+        return _faces(found, probs)
+
+    def analyze_batch(self, images: Iterable) -> list:
+        """``analyze`` for many images in as few inference calls as the models allow.
+
+        Returns one entry per input, in order: the list of its faces ([] when it has none), or,
+        when the input could not be read, the exception that says why (an OSError or a
+        fastfer.Error, e.g. ImageDecodeError naming the file): one bad image never fails the
+        batch. Check with ``isinstance(entry, Exception)``.
+        """
+        results: list = []
+        loaded, where = [], []
+        for item in images:
+            try:
+                loaded.append(load_image(item))
+                where.append(len(results))
+                results.append(None)
+            except (OSError, Error) as exc:
+                results.append(exc)
+        found = self.detector.detect_batch(loaded)
+        crops = [(img, det) for img, det in zip(loaded, found) if len(det)]
+        probs = self._classify_many(crops)
+        for slot, det in zip(where, found):
+            results[slot] = _faces(det, probs.pop(0) if len(det) else None)
+        return results
+
+    def _classify_many(self, crops) -> list:
+        """One classifier call for the faces of several images: per-image probability arrays."""
+        if not crops:
+            return []
+        batches = [self.classifier.crop_batch(img, det.boxes) for img, det in crops]
+        probs = self.classifier.infer(np.concatenate(batches))
+        return np.split(probs, np.cumsum([len(det) for _, det in crops])[:-1])

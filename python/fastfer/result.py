@@ -1,0 +1,55 @@
+"""What analysis returns: one :class:`Face` per face found."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .labels import LABELS
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.array(array, dtype=np.float32, copy=True)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """One face: ``box`` (x1, y1, x2, y2) in image pixels, detector ``score``, ``landmarks``
+    (5, 2) (left eye, right eye, nose, left and right mouth corner), and, after
+    classification, ``label`` (one of fastfer.LABELS) and ``probs`` (7,) summing to 1; both are
+    None from detection alone. Arrays are read-only float32."""
+
+    box: tuple
+    score: float
+    landmarks: np.ndarray
+    label: Optional[str] = None
+    probs: Optional[np.ndarray] = None
+
+    @staticmethod
+    def build(box, score, landmarks, probs=None) -> "Face":
+        probs = None if probs is None else _frozen(probs)
+        label = None if probs is None else LABELS[int(np.argmax(probs))]
+        return Face(tuple(float(v) for v in box), float(score), _frozen(landmarks), label, probs)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values (probabilities keyed by label)."""
+        return {
+            "box": [round(v, 2) for v in self.box],
+            "score": round(self.score, 5),
+            "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in self.landmarks],
+            "label": self.label,
+            "probs": None if self.probs is None else {k: round(float(p), 5) for k, p in zip(LABELS, self.probs)},
+        }
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Face):
+            return NotImplemented
+        same = lambda a, b: (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))  # noqa: E731
+        return (self.box == other.box and self.score == other.score and self.label == other.label
+                and same(self.landmarks, other.landmarks) and same(self.probs, other.probs))
+
+    __hash__ = None  # holds arrays
