@@ -1,0 +1,119 @@
+"""fastfer.FER end to end on real photos and on FER2013, with the shipped models."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import fastfer
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+PHOTOS = SHARED / "photos"
+pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is not beside the checkout")
+
+# Expressions a person agrees with on these photos (see ../shared/data/README.md).
+AGREED_LABELS = {"astronaut": "happy", "tom_cruise_smiling": "happy", "alex_lacamoire_smiling": "happy",
+                 "obama_portrait": "happy", "angry_man": "angry", "crying_woman": "sad"}
+
+
+@pytest.fixture(scope="module")
+def fer() -> fastfer.FER:
+    return fastfer.FER()
+
+
+def no_face_image() -> np.ndarray:
+    img = np.zeros((360, 480, 3), np.uint8)
+    img[:] = np.linspace(40, 200, 480, dtype=np.uint8)[None, :, None]
+    cv2.rectangle(img, (60, 60), (200, 220), (20, 160, 20), -1)
+    return img
+
+
+@pytest.mark.parametrize("photo, label", sorted(AGREED_LABELS.items()))
+def test_labels_a_person_agrees_with(fer, photo, label):
+    faces = fer.analyze(PHOTOS / f"{photo}.jpg")
+    assert len(faces) == 1
+    assert faces[0].label == label
+
+
+def test_faces_come_sorted_with_probabilities(fer):
+    faces = fer.analyze(PHOTOS / "bald_guys_collage.jpg")
+    assert len(faces) == 24
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+    for face in faces:
+        assert face.label in fastfer.LABELS and face.probs.shape == (7,) and face.probs.dtype == np.float32
+        assert abs(float(face.probs.sum()) - 1.0) < 1e-5
+        assert face.label == fastfer.LABELS[int(np.argmax(face.probs))]
+
+
+def test_face_is_frozen_and_serialisable(fer):
+    (face,) = fer.analyze(PHOTOS / "astronaut.jpg")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        face.label = "sad"
+    with pytest.raises(ValueError):
+        face.landmarks[0, 0] = 0.0
+    data = json.loads(json.dumps(face.to_dict()))
+    assert data["label"] == "happy" and len(data["box"]) == 4 and len(data["landmarks"]) == 5
+    assert set(data["probs"]) == set(fastfer.LABELS)
+
+
+def test_detect_gives_faces_without_expressions(fer):
+    faces = fer.detect(PHOTOS / "two_people.jpg")
+    assert len(faces) == 2 and all(f.label is None and f.probs is None for f in faces)
+
+
+def test_an_image_without_faces_gives_an_empty_list(fer):
+    assert fer.analyze(no_face_image()) == []
+    assert fer.detect(no_face_image()) == []
+
+
+def test_a_corrupt_file_raises_an_error_naming_it(fer, tmp_path):
+    bad = tmp_path / "holiday.jpg"
+    bad.write_bytes((PHOTOS / "astronaut.jpg").read_bytes()[:600])
+    with pytest.raises(fastfer.ImageDecodeError, match="holiday.jpg"):
+        fer.analyze(bad)
+
+
+def test_analyze_batch_survives_a_bad_image_in_the_middle(fer, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    inputs = [PHOTOS / "astronaut.jpg", PHOTOS / "two_people.jpg", bad, no_face_image(),
+              PHOTOS / "angry_man.jpg", tmp_path / "missing.jpg"]
+    results = fer.analyze_batch(inputs)
+    assert len(results) == len(inputs)
+    assert isinstance(results[2], fastfer.Error) and "broken.png" in str(results[2])
+    assert isinstance(results[5], OSError)
+    assert results[3] == []
+    for i in (0, 1, 4):
+        alone = fer.analyze(inputs[i])
+        assert [f.label for f in results[i]] == [f.label for f in alone]
+        np.testing.assert_allclose([f.box for f in results[i]], [f.box for f in alone], atol=1.0)
+
+
+def test_classify_reaches_the_published_level_on_fer2013_private_test(fer):
+    """mini-Xception is published at about 66% on FER2013 test; 48x48 faces go in as they are."""
+    if not (SHARED / "fer2013.npz").exists():
+        pytest.skip("fer2013.npz is absent")
+    data = np.load(SHARED / "fer2013.npz")
+    private = data["usage"] == "PrivateTest"
+    images, labels = data["images"][private], data["labels"][private]
+    probs = np.concatenate([fer.classify(images[i:i + 512]) for i in range(0, len(images), 512)])
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
+    assert len(images) == 3589
+    assert 0.64 <= accuracy <= 0.68, accuracy
+
+
+def test_one_fer_from_eight_threads_equals_serial_use(fer):
+    photos = [PHOTOS / n for n in ("astronaut.jpg", "two_people.jpg", "angry_man.jpg", "stage_group.jpg")]
+    images = [cv2.resize(fastfer.load_image(p), None, fx=0.5, fy=0.5) for p in photos]
+    serial = [fer.analyze(img) for img in images]
+    calls = [i % len(images) for i in range(8 * 50)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: fer.analyze(images[i]), calls))
+    for i, faces in zip(calls, results):
+        assert faces == serial[i]
