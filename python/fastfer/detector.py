@@ -164,7 +164,7 @@ class Detector:
         # anchors all have size 1 (normalised), so no anchor-size factor appears.
         pairs = reg[:, :16].reshape(-1, 8, 2) / size
         centre = priors[:, :2] + pairs[:, 0]
-        half = pairs[:, 1] / 2
+        half = np.maximum(pairs[:, 1] / 2, 0.0)  # a negative size from a junk anchor: empty box
         boxes = np.hstack([centre - half, centre + half]).astype(np.float32)
         points = priors[:, None, :2] + pairs[:, 2:]
         eyes = points[:, :2]
