@@ -16,6 +16,8 @@ from .errors import (
     ModelNotFoundError,
     UnsupportedInputError,
 )
+from . import compat
+from .draw import draw
 from .fer import FER
 from .result import Face
 from .image import get_max_pixels, load_image, set_max_pixels
@@ -46,7 +48,7 @@ def capabilities() -> dict:
 
 __all__ = [
     "LABELS", "__version__", "capabilities", "load_image", "get_max_pixels", "set_max_pixels",
-    "FER", "Face",
+    "FER", "Face", "draw", "compat",
     "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
     "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
 ]
