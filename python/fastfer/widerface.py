@@ -187,9 +187,10 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
     return result
 
 
-def _progress(done: int, total: int, start: float) -> None:
+def _progress(done: int, total: int, start: float, label: str = "eval widerface") -> None:
+    """The team's one-line progress bar on stderr: "<label> 123/320 [ 38%] 4.1 img/s"."""
     rate = done / max(time.perf_counter() - start, 1e-9)
-    sys.stderr.write(f"\reval widerface {done}/{total} [{100 * done // total:3d}%] {rate:.1f} img/s")
+    sys.stderr.write(f"\r{label} {done}/{total} [{100 * done // total:3d}%] {rate:.1f} img/s")
     sys.stderr.flush()
 
 
