@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nfastfer: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, OSError, ValueError, fastfer.Error) as exc:  # a clear line, not a traceback
+    except (UsageError, OSError, ValueError, ImportError, fastfer.Error) as exc:  # a clear line, not a traceback
         print(f"fastfer: error: {exc}", file=sys.stderr)
         return 2
 
