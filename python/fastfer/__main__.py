@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import fastfer
+from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from fastfer import kernels
 
 IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
@@ -366,10 +367,10 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", default="retinaface_mbv2",
-                        help="detector model (default retinaface_mbv2; see fastfer models)")
-    parser.add_argument("--classifier", default="mini_xception",
-                        help="expression classifier model (default mini_xception)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help=f"detector model (default {DEFAULT_DETECTOR}; see fastfer models)")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                        help=f"expression classifier model (default {DEFAULT_CLASSIFIER})")
     parser.add_argument("--threads", type=int, default=1,
                         help="ONNX Runtime intra-op threads per model (default 1)")
     parser.add_argument("--providers", default="cpu",
@@ -419,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     eval_sub = evaluate.add_subparsers(dest="dataset", required=True)
     wider = eval_sub.add_parser("widerface", help="WIDER FACE val: easy/medium/hard AP (official protocol)")
     wider.add_argument("dir", help="folder with images/<event>/<file>.jpg and ground_truth/*.mat")
-    wider.add_argument("--detector", default="retinaface_mbv2", help="detector model (default retinaface_mbv2)")
+    wider.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"detector model (default {DEFAULT_DETECTOR})")
     wider.add_argument("--max-side", type=int, default=1600,
                        help="shrink images whose long side exceeds this (default 1600: WIDER FACE at original size)")
     wider.add_argument("--score-threshold", type=float, default=0.02,

@@ -14,14 +14,14 @@ import numpy as np
 from . import kernels
 from .image import load_image
 from .labels import LABELS
-from .models import ModelSpec, spec as model_spec
+from .models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
 from .runtime import ProviderRequest, create_session
 
 
 class Classifier:
     """An expression classifier built from a shipped or registered model. Thread-safe."""
 
-    def __init__(self, model: str = "mini_xception", *, threads: int = 1,
+    def __init__(self, model: str = DEFAULT_CLASSIFIER, *, threads: int = 1,
                  providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "classifier":

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import kernels
 from .image import load_image
-from .models import ModelSpec, spec as model_spec
+from .models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
 from .runtime import ProviderRequest, create_session
 
 #: Results never hold more faces than this (the best-scored ones are kept).
@@ -76,7 +76,7 @@ class Detector:
     Thread-safe: one Detector may be used from many threads at once.
     """
 
-    def __init__(self, model: str = "retinaface_mbv2", *, score_threshold: Optional[float] = None,
+    def __init__(self, model: str = DEFAULT_DETECTOR, *, score_threshold: Optional[float] = None,
                  nms_iou: float = 0.4, max_faces: int = MAX_FACES, max_side: int = 1600,
                  threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)

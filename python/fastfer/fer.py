@@ -10,6 +10,7 @@ from .classifier import Classifier
 from .detector import MAX_FACES, Detections, Detector
 from .errors import Error
 from .image import load_image
+from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from .result import Face
 from .runtime import ProviderRequest
 
@@ -31,7 +32,7 @@ class FER:
     Thread-safe: one FER may serve many threads; results equal serial use.
     """
 
-    def __init__(self, detector: str = "retinaface_mbv2", classifier: str = "mini_xception", *,
+    def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
                  providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
                  score_threshold: Optional[float] = None, nms_iou: float = 0.4,
                  max_faces: int = MAX_FACES, max_side: int = 1600):
