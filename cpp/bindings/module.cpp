@@ -13,6 +13,9 @@ namespace fastfer {
 namespace bindings {
 void register_preprocess(py::module_& m);
 void register_detect(py::module_& m);
+#ifdef FASTFER_HAVE_ORT
+void register_session(py::module_& m);
+#endif
 }  // namespace bindings
 }  // namespace fastfer
 
@@ -35,4 +38,13 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::register_preprocess(m);
   bindings::register_detect(m);
+
+#ifdef FASTFER_HAVE_ORT
+  m.def("has_onnxruntime", [] { return true; },
+        "Whether this build contains the native ONNX Runtime session (fastfer._core.Session).");
+  bindings::register_session(m);
+#else
+  m.def("has_onnxruntime", [] { return false; },
+        "Whether this build contains the native ONNX Runtime session (fastfer._core.Session).");
+#endif
 }

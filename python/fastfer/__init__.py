@@ -32,7 +32,9 @@ def capabilities() -> dict:
     Returns a dict with ``backend`` (``"native"`` or ``"python"``), ``simd`` (the SIMD path of the
     native kernels: ``"avx2"``, ``"sse4.1"``, ``"neon"`` or ``"scalar"``; ``None`` for the python
     backend), ``simd_available`` (every path this build and CPU can run), ``native_error`` (why
-    the native module is not in use, else ``None``) and ``version``.
+    the native module is not in use, else ``None``), ``native_session`` (whether the native module
+    was built with the ONNX Runtime session; inference still runs through onnxruntime's Python
+    API) and ``version``.
     """
     from . import _backend
 
@@ -43,6 +45,7 @@ def capabilities() -> dict:
         "simd": native.simd_level() if native is not None else None,
         "simd_available": list(native.available_simd_levels()) if native is not None else [],
         "native_error": _backend.native_error,
+        "native_session": bool(native is not None and native.has_onnxruntime()),
     }
 
 
