@@ -8,29 +8,20 @@ SIMD level the build and CPU offer, and hold both against an obvious O(n^2) NMS 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fastfer import _backend
 from fastfer import _reference as reference
 
 
-def _load_native():
-    if os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python":
-        return None, "FASTFER_BACKEND=python"
-    try:
-        return importlib.import_module("fastfer._core"), None
-    except ImportError as exc:
-        return None, f"fastfer._core not importable: {exc}"
-
-
-native, _native_skip_reason = _load_native()
-needs_native = pytest.mark.skipif(native is None, reason=_native_skip_reason or "")
+# The native module as the package chose it (None under FASTFER_BACKEND=python or without a build).
+native = _backend.native
+needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {_backend.native_error}")
 
 BACKENDS = [
     pytest.param("native", marks=needs_native),

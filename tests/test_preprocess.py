@@ -14,9 +14,7 @@
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import math
-import os
 
 import cv2
 import numpy as np
@@ -24,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from fastfer import _backend
 from fastfer import _reference as reference
 from fastfer import kernels
 from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
@@ -31,16 +30,9 @@ from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
 
 # --- backends and SIMD levels ---------------------------------------------------------------------
 
-def _load_native():
-    if os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python":
-        return None, "native-vs-numpy comparison skipped: FASTFER_BACKEND=python"
-    try:
-        return importlib.import_module("fastfer._core"), None
-    except ImportError as exc:
-        return None, f"native-vs-numpy comparison skipped: fastfer._core cannot be imported ({exc})"
-
-
-native, NATIVE_SKIP_REASON = _load_native()
+# The native module as the package chose it (None under FASTFER_BACKEND=python or without a build).
+native = _backend.native
+NATIVE_SKIP_REASON = f"native-vs-numpy comparison skipped: {_backend.native_error}"
 
 
 @pytest.fixture(scope="module")
