@@ -9,6 +9,9 @@
   them and the detector input it would build.
 - ``fastfer eval widerface DIR``: the official WIDER FACE protocol (easy / medium / hard AP) for a
   shipped detector on the images under DIR.
+- ``fastfer eval fer2013 PATH``: a classifier's accuracy, per-class precision/recall/F1 and
+  confusion matrix on a FER2013 split (PATH: fer2013.npz, Kaggle fer2013.csv or image folders).
+- ``fastfer eval folder DIR``: the same on DIR/<expression>/* images (each image a whole crop).
 
 Exit status: 0 on success; 1 when some input image could not be read (the others are still
 processed, each failure is reported on stderr naming the file); 2 for usage errors (no inputs,
@@ -80,6 +83,91 @@ def _eval_widerface(args: argparse.Namespace) -> int:
         print(widerface.format_table(result))
         print(f"PR curves: {png}")
     return 0
+
+
+def _make_classifier(args: argparse.Namespace):
+    from .classifier import Classifier
+
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {args.batch}")
+    try:
+        return Classifier(args.classifier, threads=args.threads, providers=_providers(args.providers))
+    except fastfer.ModelNotFoundError as exc:
+        raise UsageError(f"{exc} (see `fastfer models`)") from None
+
+
+def _report_eval(args: argparse.Namespace, result: dict, title: str, png: str) -> None:
+    from . import fer2013
+
+    fer2013.write_confusion_png(result, png, title=title)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(title)
+        print(fer2013.format_report(result))
+        print(f"confusion matrix: {png}")
+
+
+def _eval_fer2013(args: argparse.Namespace) -> int:
+    import numpy as np
+    from . import fer2013
+
+    classifier = _make_classifier(args)
+    images, labels, splits = fer2013.read(args.path)
+    split = args.split
+    if splits is None:
+        split = "all"  # a source without a Usage column: every row
+    elif split != "all":
+        keep = splits == split
+        if not keep.any():
+            raise UsageError(f"{args.path} has no {split} rows (it has {', '.join(sorted(set(splits)))})")
+        images, labels = images[keep], labels[keep]
+    bar = _Progress(len(images), "eval fer2013", sys.stderr.isatty())
+    probs = []
+    for i in range(0, len(images), args.batch):
+        probs.append(classifier.classify(images[i:i + args.batch]))
+        bar.update(i + len(probs[-1]))
+    bar.close()
+    result = dict(fer2013.evaluate(np.concatenate(probs), labels), split=split, classifier=args.classifier)
+    png = args.png or f"fer2013_{args.classifier}_{split}.png"
+    _report_eval(args, result, f"FER2013 {split}, {args.classifier}", png)
+    return 0
+
+
+def _eval_folder(args: argparse.Namespace) -> int:
+    import numpy as np
+    from . import fer2013
+
+    classifier = _make_classifier(args)
+    files, labels, skipped = fer2013.read_folder(args.dir)
+    for name, count in skipped.items():
+        print(f"skipped folder {name!r} ({count} images): not one of the expressions "
+              f"{', '.join(fastfer.LABELS)} or a synonym", file=sys.stderr)
+    bar = _Progress(len(files), "eval folder", sys.stderr.isatty())
+    probs, kept, failed, done = [], [], 0, 0
+    for batch, loaded in _loaded_batches(files, args.batch):
+        good = [k for k, image in enumerate(loaded) if not isinstance(image, Exception)]
+        bar.clear(before_stderr=len(good) < len(batch))
+        for path, image in zip(batch, loaded):
+            if isinstance(image, Exception):
+                failed += 1
+                print(f"{path}: error: {image}", file=sys.stderr)
+        if good:
+            probs.append(classifier.classify([loaded[k] for k in good]))
+            kept += [done + k for k in good]
+        done += len(batch)
+        bar.update(done)
+    bar.close()
+    if not kept:
+        raise UsageError(f"none of the {len(files)} images under {args.dir} could be read")
+    name = Path(args.dir).resolve().name
+    result = dict(fer2013.evaluate(np.concatenate(probs), labels[kept]), split=None,
+                  classifier=args.classifier, skipped=skipped, unreadable=failed)
+    png = args.png or f"folder_{name}_{args.classifier}.png"
+    _report_eval(args, result, f"{name}, {args.classifier}", png)
+    return 1 if failed else 0
 
 
 def _is_image(path: Path) -> bool:
@@ -431,6 +519,31 @@ def main(argv: list[str] | None = None) -> int:
     wider.add_argument("--json", action="store_true", help='print {"easy": .., "medium": .., "hard": ..} only')
     wider.add_argument("--png", help="where to write the PR curves (default widerface_<detector>_<max-side>.png)")
     wider.set_defaults(run=_eval_widerface)
+    fer = eval_sub.add_parser("fer2013", help="FER2013: a classifier's accuracy, per-class F1, confusion matrix",
+                              description="Classify the 48x48 faces of a FER2013 split (no detector) and "
+                              "score them. PATH: fer2013.npz, Kaggle fer2013.csv, or a folder with "
+                              "train/<class>/ and test/<class>/ (Kaggle image layout).")
+    fer.add_argument("path", metavar="PATH", help="fer2013.npz, fer2013.csv or a Kaggle image folder")
+    fer.add_argument("--split", default="PrivateTest", choices=("PrivateTest", "PublicTest", "Training", "all"),
+                     help="which faces (default PrivateTest)")
+    folder = eval_sub.add_parser("folder", help="a classifier on DIR/<expression>/* images (whole-image crops)",
+                                 description="Classify every image under DIR/<expression>/ as a whole face "
+                                 "crop and score it. Folder names are matched case-insensitively, with "
+                                 "synonyms (anger, happiness, sadness, surprised, ...); others (contempt, "
+                                 "calm, ...) are reported and skipped.")
+    folder.add_argument("dir", metavar="DIR", help="folder with one sub-folder per expression")
+    for p in (fer, folder):
+        p.add_argument("--json", action="store_true",
+                       help='print {"accuracy", "per_class", "macro_f1", "confusion", "split", "n", ...}')
+        p.add_argument("--png", help="where to write the confusion matrix (default fer2013_<classifier>_<split>.png "
+                       "or folder_<dir name>_<classifier>.png)")
+        p.add_argument("--batch", type=int, default=64, help="faces per classifier call (default 64)")
+        p.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                       help=f"expression classifier model (default {DEFAULT_CLASSIFIER}; no detector is used)")
+        p.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads (default 1)")
+        p.add_argument("--providers", default="cpu",
+                       help="execution providers in priority order, comma-separated, e.g. cuda,cpu (default cpu)")
+        p.set_defaults(run=_eval_fer2013 if p is fer else _eval_folder)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
