@@ -76,7 +76,7 @@ py::array to_numpy(Tensor&& t) {
 }  // namespace
 
 void register_session(py::module_& m) {
-  py::class_<Session>(m, "Session",
+  py::class_<Session, std::shared_ptr<Session>>(m, "Session",
                       "An ONNX Runtime session run by the C++ core (ORT's C API, loaded from "
                       "library_path). See fastfer/session.h.")
       .def(py::init([](const py::bytes& model, const std::string& library_path, int threads,
@@ -90,7 +90,7 @@ void register_session(py::module_& m) {
              opts.graph_optimization = parse_optimization(graph_optimization);
              std::string_view bytes = model;  // a view of the bytes object, no copy
              py::gil_scoped_release release;
-             return std::make_unique<Session>(bytes.data(), bytes.size(), library_path, opts);
+             return std::make_shared<Session>(bytes.data(), bytes.size(), library_path, opts);
            }),
            py::arg("model_bytes"), py::arg("library_path"), py::arg("threads") = 1,
            py::arg("providers") = py::make_tuple("cpu"), py::arg("allow_fallback") = false,

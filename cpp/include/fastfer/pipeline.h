@@ -1,0 +1,95 @@
+// fastfer::Pipeline: the whole analysis of one image in C++, one call per image:
+// detector input -> detector session -> anchors, decode, NMS -> face input (crop) -> classifier
+// session -> faces with expression probabilities. Buffers are reused across calls.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fastfer/detector_input.h"
+#include "fastfer/face_input.h"
+#include "fastfer/image.h"
+#include "fastfer/session.h"
+
+namespace fastfer {
+
+// Expression classes, in the order of FaceResult::probs (the FER2013 order).
+inline constexpr const char* kLabels[7] = {"angry", "disgust", "fear", "happy",
+                                           "sad",   "surprise", "neutral"};
+
+enum class DetectorKind { RetinaFace, BlazeFace };
+
+// How to feed the detector and read its outputs (python/fastfer/models/manifest.json has the
+// values of the shipped models).
+struct DetectorConfig {
+  DetectorKind kind = DetectorKind::RetinaFace;
+  DetectorInputSpec input;  // max_side + pad_multiple, or a fixed size; colour, mean/scale, layout
+  std::string input_name = "image";
+  // RetinaFace: box deltas, landmark deltas, softmax scores (column 1 = face).
+  // BlazeFace: regressors (16 per anchor), score logits.
+  std::vector<std::string> output_names{"boxes", "landmarks", "scores"};
+  std::vector<int64_t> steps{8, 16, 32};
+  std::vector<std::vector<double>> min_sizes{{16, 32}, {64, 128}, {256, 512}};
+  double anchor_offset = 0.5;
+  double variance_xy = 0.1;
+  double variance_wh = 0.2;
+  float score_threshold = 0.5f;
+  float nms_iou = 0.4f;
+  int max_faces = 1000;
+  int pre_nms_top_k = 5000;
+};
+
+// How to crop faces for the classifier and read its output.
+struct ClassifierConfig {
+  FaceInputSpec input;  // size, grey or colour, mean/scale, layout
+  std::string input_name = "image";
+  std::string output_name = "probs";
+  double margin = 0.1;  // grown by this × the box side on each side
+  bool square = true;
+  // label_columns[j]: the model output column holding kLabels[j].
+  std::array<int, 7> label_columns{0, 1, 2, 3, 4, 5, 6};
+  bool softmax = false;  // true when the model outputs logits
+};
+
+struct FaceResult {
+  float box[4];         // x1, y1, x2, y2 in image pixels
+  float score;          // detector score
+  float landmarks[10];  // left eye, right eye, nose, left and right mouth corner: (x, y) each
+  float probs[7];       // in kLabels order, sums to 1; all 0 from detect()
+};
+
+class Pipeline {
+ public:
+  // The sessions are shared (several pipelines, or threads, may use one). The classifier may be
+  // null: then analyze() is detect().
+  Pipeline(std::shared_ptr<const Session> detector, DetectorConfig detector_config,
+           std::shared_ptr<const Session> classifier, ClassifierConfig classifier_config);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Every face of a BGR image (3 channels), best score first, with expression probabilities
+  // (one classifier run for all faces). An image without faces gives an empty vector.
+  // Thread-safe: concurrent calls use separate work buffers from an internal pool.
+  std::vector<FaceResult> analyze(const ImageView& bgr) const;
+
+  // Faces only (probs all 0).
+  std::vector<FaceResult> detect(const ImageView& bgr) const;
+
+  // Seconds spent in the last analyze()/detect() of the calling thread: in total, and inside
+  // Session::run (so the share outside ONNX Runtime can be measured).
+  struct Timing {
+    double total_seconds = 0.0;
+    double inference_seconds = 0.0;
+  };
+  static Timing last_timing();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastfer

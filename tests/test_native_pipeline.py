@@ -1,0 +1,269 @@
+"""fastfer._core.Pipeline: the whole analysis of an image in C++ (detector input, ONNX Runtime
+through the C API, decode + NMS, face crops, classifier), compared with the Python
+``fastfer.FER`` path on the real photos."""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import threading
+
+import numpy as np
+import pytest
+
+import fastfer
+from fastfer import models
+
+
+def _load():
+    if os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python":
+        return None, "FASTFER_BACKEND=python"
+    try:
+        core = importlib.import_module("fastfer._core")
+    except ImportError as exc:
+        return None, f"fastfer._core not importable: {exc}"
+    if not getattr(core, "has_onnxruntime", lambda: False)():
+        return None, ("fastfer._core built without the ONNX Runtime C API header "
+                      "(run tools/fetch_onnxruntime_headers.sh and rebuild)")
+    if not hasattr(core, "Pipeline"):
+        return None, "fastfer._core has no Pipeline (an older build)"
+    return core, None
+
+
+core, _skip_reason = _load()
+pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
+
+PHOTO_DIR = "/work/shared/data/photos"
+PHOTOS = sorted(glob.glob(os.path.join(PHOTO_DIR, "*.jpg")))
+ASTRONAUT = os.path.join(PHOTO_DIR, "astronaut.jpg")
+PAIRS = [("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xception")]
+
+
+@pytest.fixture(scope="module")
+def lib():
+    import onnxruntime
+
+    found = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))
+    if not found:
+        pytest.skip("the installed onnxruntime package has no capi/libonnxruntime.so*")
+    return found[0]
+
+
+_sessions: dict = {}
+
+
+def session(name, lib):
+    if name not in _sessions:
+        _sessions[name] = core.Session(models.load_bytes(name), lib)
+    return _sessions[name]
+
+
+def pipeline(detector, classifier, lib, **options):
+    det_spec = dict(models.spec(detector).to_dict(), **options)
+    return core.Pipeline(session(detector, lib), det_spec, session(classifier, lib),
+                         models.spec(classifier).to_dict())
+
+
+_fers: dict = {}
+
+
+def python_fer(detector, classifier):
+    if (detector, classifier) not in _fers:
+        _fers[detector, classifier] = fastfer.FER(detector, classifier)
+    return _fers[detector, classifier]
+
+
+def python_result(fer, image):
+    faces = fer.analyze(image)
+    n = len(faces)
+    return (np.array([f.box for f in faces], np.float32).reshape(n, 4),
+            np.array([f.score for f in faces], np.float32).reshape(n),
+            np.array([f.landmarks for f in faces], np.float32).reshape(n, 5, 2),
+            np.array([f.probs for f in faces], np.float32).reshape(n, 7))
+
+
+def compare(got, want, what):
+    boxes, scores, marks, probs = want
+    assert len(got["scores"]) == len(scores), f"{what}: {len(got['scores'])} faces vs {len(scores)}"
+    assert got["boxes"].dtype == np.float32 and got["boxes"].shape == boxes.shape
+    assert got["landmarks"].shape == marks.shape and got["probs"].shape == probs.shape
+    np.testing.assert_allclose(got["boxes"], boxes, rtol=0, atol=0.5, err_msg=what)
+    np.testing.assert_allclose(got["landmarks"], marks, rtol=0, atol=0.5, err_msg=what)
+    np.testing.assert_allclose(got["scores"], scores, rtol=0, atol=1e-4, err_msg=what)
+    np.testing.assert_allclose(got["probs"], probs, rtol=0, atol=1e-4, err_msg=what)
+    if len(scores):
+        return (float(np.abs(got["boxes"] - boxes).max()), float(np.abs(got["probs"] - probs).max()))
+    return 0.0, 0.0
+
+
+@pytest.mark.parametrize("detector,classifier", PAIRS)
+def test_matches_python_fer_on_photos(lib, detector, classifier):
+    if not PHOTOS:
+        pytest.skip(f"no photos in {PHOTO_DIR}")
+    pipe = pipeline(detector, classifier, lib)
+    fer = python_fer(detector, classifier)
+    total_faces = 0
+    for path in PHOTOS:
+        image = fastfer.load_image(path)
+        got = pipe.analyze(image)
+        compare(got, python_result(fer, image), f"{detector}+{classifier} on {os.path.basename(path)}")
+        total_faces += len(got["scores"])
+    assert total_faces > 0
+
+
+@pytest.mark.parametrize("detector,classifier", PAIRS)
+def test_image_without_faces(lib, detector, classifier):
+    pipe = pipeline(detector, classifier, lib)
+    for image in (np.zeros((240, 320, 3), np.uint8), np.full((97, 61, 3), 200, np.uint8)):
+        got = pipe.analyze(image)
+        assert got["boxes"].shape == (0, 4) and got["scores"].shape == (0,)
+        assert got["landmarks"].shape == (0, 5, 2) and got["probs"].shape == (0, 7)
+        compare(got, python_result(python_fer(detector, classifier), image), "blank image")
+
+
+def _photo():
+    if not os.path.exists(ASTRONAUT):
+        pytest.skip(f"{ASTRONAUT} absent")
+    return fastfer.load_image(ASTRONAUT)
+
+
+def test_detect_gives_zero_probs_and_same_faces(lib):
+    image = _photo()
+    pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
+    found = pipe.detect(image)
+    full = pipe.analyze(image)
+    assert len(found["scores"]) >= 1
+    assert np.all(found["probs"] == 0)
+    np.testing.assert_array_equal(found["boxes"], full["boxes"])
+    np.testing.assert_allclose(full["probs"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_without_classifier(lib):
+    image = _photo()
+    pipe = core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
+                         None, None)
+    got = pipe.analyze(image)
+    assert len(got["scores"]) >= 1 and np.all(got["probs"] == 0)
+
+
+def test_last_timing(lib):
+    image = _photo()
+    pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
+    pipe.analyze(image)
+    total, inference = core.Pipeline.last_timing()
+    assert 0 < inference <= total
+
+
+def test_options(lib):
+    image = _photo()
+    one = pipeline("retinaface_mbv2", "mini_xception", lib, max_faces=1).analyze(image)
+    assert len(one["scores"]) == 1
+    none = pipeline("retinaface_mbv2", "mini_xception", lib, score_threshold=1.0).analyze(image)
+    assert len(none["scores"]) == 0
+    small = pipeline("retinaface_mbv2", "mini_xception", lib, max_side=320)
+    fer = fastfer.FER("retinaface_mbv2", "mini_xception", max_side=320)
+    compare(small.analyze(image), python_result(fer, image), "max_side=320")
+
+
+def test_threads_equal_serial(lib):
+    images = [fastfer.load_image(p) for p in PHOTOS[:4]] or [_photo()]
+    pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
+    serial = [pipe.analyze(img) for img in images]
+    errors, results = [], {}
+
+    def work(t):
+        try:
+            for i in range(10):
+                k = (t + i) % len(images)
+                results[t, i] = (k, pipe.analyze(images[k]))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors, errors
+    assert len(results) == 40
+    for k, got in results.values():
+        for key in ("boxes", "scores", "landmarks", "probs"):
+            np.testing.assert_array_equal(got[key], serial[k][key])
+
+
+def _spec(name, **changes):
+    d = models.spec(name).to_dict()
+    for path, value in changes.items():
+        target = d
+        keys = path.split("__")
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return d
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(outputs={}), "outputs"),
+    (dict(outputs={"boxes": "boxes", "landmarks": "nope", "scores": "scores"}), "no output 'nope'"),
+    (dict(decoder__steps=[]), "steps"),
+    (dict(decoder__steps=[8, 0, 32]), "steps"),
+    (dict(decoder__min_sizes=[[16, 32], [64, 128]]), "min_sizes"),
+    (dict(decoder__kind="yolo"), "kind"),
+    (dict(decoder__variances=[0.1, -0.2]), "variances"),
+    (dict(score_threshold=1.5), "score_threshold"),
+    (dict(nms_iou=-0.1), "nms_iou"),
+    (dict(max_faces=0), "max_faces"),
+    (dict(max_faces=1001), "max_faces"),
+    (dict(input__layout="hwc"), "layout"),
+    (dict(input__name="x"), "no input 'x'"),
+])
+def test_bad_detector_config(lib, changes, message):
+    with pytest.raises(ValueError, match=message):
+        core.Pipeline(session("retinaface_mbv2", lib), _spec("retinaface_mbv2", **changes),
+                      session("mini_xception", lib), models.spec("mini_xception").to_dict())
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise"]), "labels"),
+    (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "bored"]), "neutral"),
+    (dict(crop={"margin": -1.0, "square": True}), "margin"),
+    (dict(input__size=[64, 48]), "square"),
+    (dict(outputs={"probs": "logits"}), "no output 'logits'"),
+])
+def test_bad_classifier_config(lib, changes, message):
+    with pytest.raises(ValueError, match=message):
+        core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
+                      session("mini_xception", lib), _spec("mini_xception", **changes))
+
+
+def test_bad_arguments(lib):
+    with pytest.raises(TypeError):
+        core.Pipeline(session("retinaface_mbv2", lib), "retinaface_mbv2", None, None)
+    with pytest.raises(ValueError, match="classifier_spec"):
+        core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
+                      session("mini_xception", lib), None)
+
+
+def test_bad_images(lib):
+    pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
+    with pytest.raises(TypeError):
+        pipe.analyze(np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(TypeError):
+        pipe.analyze("not an image")
+    with pytest.raises(ValueError):
+        pipe.analyze(np.zeros((32, 32), np.uint8))
+    with pytest.raises(ValueError):
+        pipe.analyze(np.zeros((32, 32, 4), np.uint8))
+    with pytest.raises(ValueError):
+        pipe.analyze(np.zeros((0, 32, 3), np.uint8))
+
+
+def test_non_contiguous_image(lib):
+    image = _photo()
+    pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
+    flipped = image[:, ::-1]
+    got = pipe.analyze(flipped)
+    want = pipe.analyze(np.ascontiguousarray(flipped))
+    for key in ("boxes", "probs"):
+        np.testing.assert_array_equal(got[key], want[key])
