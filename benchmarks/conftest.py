@@ -71,3 +71,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             if b is baseline[0]:
                 continue
             tr.write_line(f"  {b.name:<75} {b.stats.median * 1e3:9.3f} ms  {base / b.stats.median:6.2f}x")
+            for key, value in sorted(b.extra_info.items()):
+                tr.write_line(f"      {key}: {value:.4f}")

@@ -117,3 +117,39 @@ def test_one_fer_from_eight_threads_equals_serial_use(fer):
         results = list(pool.map(lambda i: fer.analyze(images[i]), calls))
     for i, faces in zip(calls, results):
         assert faces == serial[i]
+
+
+# --- the two inference paths ----------------------------------------------------------------------
+
+NATIVE_REASON = fastfer.capabilities()["inference_error"]
+
+
+@pytest.mark.skipif(NATIVE_REASON is not None, reason=f"native inference unavailable: {NATIVE_REASON}")
+def test_native_and_python_inference_give_the_same_faces(fer):
+    python = fastfer.FER(inference="python")
+    assert fer.inference == "native" and python.inference == "python"
+    for photo in sorted(PHOTOS.glob("*.jpg")):
+        native_faces, python_faces = fer.analyze(photo), python.analyze(photo)
+        assert len(native_faces) == len(python_faces), photo.name
+        for a, b in zip(native_faces, python_faces):
+            np.testing.assert_allclose(a.box, b.box, atol=0.5)
+            np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.5)
+            np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+            assert abs(a.score - b.score) < 1e-4
+
+
+def test_capabilities_say_which_inference_path_is_in_use(fer):
+    caps = fastfer.capabilities()
+    assert caps["inference"] == fer.inference
+    assert (caps["inference_error"] is None) == (fer.inference == "native")
+
+
+@pytest.mark.skipif(NATIVE_REASON is None, reason="native inference is available here")
+def test_asking_for_native_inference_without_it_fails_clearly():
+    with pytest.raises(fastfer.BackendError, match="native inference"):
+        fastfer.FER(inference="native")
+
+
+def test_the_inference_choice_is_checked():
+    with pytest.raises(ValueError, match="inference"):
+        fastfer.FER(inference="gpu")

@@ -33,10 +33,14 @@ def capabilities() -> dict:
     native kernels: ``"avx2"``, ``"sse4.1"``, ``"neon"`` or ``"scalar"``; ``None`` for the python
     backend), ``simd_available`` (every path this build and CPU can run), ``native_error`` (why
     the native module is not in use, else ``None``), ``native_session`` (whether the native module
-    was built with the ONNX Runtime session; inference still runs through onnxruntime's Python
-    API) and ``version``.
+    was built with the ONNX Runtime session), ``inference`` (``"native"``: ``FER`` runs its models
+    in the C++ pipeline through ONNX Runtime's C API; ``"python"``: through onnxruntime's Python
+    API), ``inference_error`` (why not native, else ``None``) and ``version``.
     """
     from . import _backend
+    from .runtime import native_inference_unavailable
+
+    inference_error = native_inference_unavailable()
 
     native = _backend.native
     return {
@@ -46,6 +50,8 @@ def capabilities() -> dict:
         "simd_available": list(native.available_simd_levels()) if native is not None else [],
         "native_error": _backend.native_error,
         "native_session": bool(native is not None and native.has_onnxruntime()),
+        "inference": "python" if inference_error else "native",
+        "inference_error": inference_error,
     }
 
 

@@ -8,16 +8,23 @@ import numpy as np
 
 from .classifier import Classifier
 from .detector import MAX_FACES, Detections, Detector
-from .errors import Error
+from .errors import BackendError, Error
 from .image import load_image
 from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from .result import Face
-from .runtime import ProviderRequest
+from .models import spec as model_spec
+from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
     return [Face.build(found.boxes[i], found.scores[i], found.landmarks[i],
                        None if probs is None else probs[i]) for i in range(len(found))]
+
+
+def _native_faces(found: dict, with_probs: bool) -> list:
+    """Faces from fastfer._core.Pipeline's arrays."""
+    return [Face.build(found["boxes"][i], found["scores"][i], found["landmarks"][i],
+                       found["probs"][i] if with_probs else None) for i in range(len(found["scores"]))]
 
 
 class FER:
@@ -29,27 +36,60 @@ class FER:
         providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
         threads: intra-op threads per model (default 1).
         score_threshold, nms_iou, max_faces, max_side: passed to the Detector.
+        inference: "auto" (default) runs analyze/detect in fastfer's C++ pipeline (one GIL-free
+            call per image, ONNX Runtime's C API) when this build has it, else through
+            onnxruntime's Python API; "native" requires the C++ pipeline (BackendError when it is
+            missing); "python" always uses the Python path. Both give the same faces. The
+            path in use is ``self.inference``; why the native one is not, ``self.native_error``.
     Thread-safe: one FER may serve many threads; results equal serial use.
     """
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
                  providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
                  score_threshold: Optional[float] = None, nms_iou: float = 0.4,
-                 max_faces: int = MAX_FACES, max_side: int = 1600):
+                 max_faces: int = MAX_FACES, max_side: int = 1600, inference: str = "auto"):
+        if inference not in ("auto", "native", "python"):
+            raise ValueError(f"inference must be 'auto', 'native' or 'python', got {inference!r}")
         self.detector = Detector(detector, score_threshold=score_threshold, nms_iou=nms_iou,
                                  max_faces=max_faces, max_side=max_side, threads=threads,
                                  providers=providers)
         self.classifier = Classifier(classifier, threads=threads, providers=providers)
+        self._pipeline = None
+        self.native_error = "not requested (inference='python')" if inference == "python" else None
+        if inference != "python":
+            self.native_error = native_inference_unavailable()
+            if self.native_error is None:
+                self._pipeline = self._native_pipeline(threads, providers)
+            elif inference == "native":
+                raise BackendError(f"native inference is not available: {self.native_error}")
+        self.inference = "native" if self._pipeline is not None else "python"
         self._warm_up()
+
+    def _native_pipeline(self, threads: int, providers):
+        from . import _backend
+
+        options = {"score_threshold": self.detector.score_threshold, "nms_iou": self.detector.nms_iou,
+                   "max_faces": self.detector.max_faces, "max_side": self.detector.max_side}
+        detector = self.detector.spec
+        classifier = self.classifier.spec
+        return _backend.native.Pipeline(
+            create_native_session(detector.name, threads=threads, providers=providers),
+            {**model_spec(detector.name).to_dict(), **options},
+            create_native_session(classifier.name, threads=threads, providers=providers),
+            model_spec(classifier.name).to_dict())
 
     def _warm_up(self) -> None:
         # The first run of an ONNX Runtime session allocates its buffers: pay that here.
         blank = np.zeros((64, 64, 3), np.uint8)
         self.detector.detect(blank)
         self.classifier.classify_boxes(blank, np.array([[8.0, 8.0, 56.0, 56.0]]))
+        if self._pipeline is not None:
+            self._pipeline.analyze(blank)
 
     def detect(self, image) -> list:
         """Faces of one image (``label`` and ``probs`` None), best score first."""
+        if self._pipeline is not None:
+            return _native_faces(self._pipeline.detect(load_image(image)), with_probs=False)
         return _faces(self.detector.detect(image))
 
     def classify(self, crops) -> np.ndarray:
@@ -62,6 +102,8 @@ class FER:
         call, then one classifier call for all the faces, each cropped the way the classifier
         was trained. An image without faces gives []."""
         img = load_image(image)
+        if self._pipeline is not None:
+            return _native_faces(self._pipeline.analyze(img), with_probs=True)
         found = self.detector.detect_batch([img])[0]
         probs = self.classifier.classify_boxes(img, found.boxes) if len(found) else None
         return _faces(found, probs)
@@ -72,8 +114,11 @@ class FER:
         Returns one entry per input, in order: the list of its faces ([] when it has none), or,
         when the input could not be read, the exception that says why (an OSError or a
         fastfer.Error, e.g. ImageDecodeError naming the file): one bad image never fails the
-        batch. Check with ``isinstance(entry, Exception)``.
+        batch. Check with ``isinstance(entry, Exception)``. With the native pipeline each
+        image is one GIL-free C++ call (batching padded images was slower on the CPU).
         """
+        if self._pipeline is not None:
+            return [self._analyze_or_error(item) for item in images]
         results: list = []
         loaded, where = [], []
         for item in images:
@@ -89,6 +134,13 @@ class FER:
         for slot, det in zip(where, found):
             results[slot] = _faces(det, probs.pop(0) if len(det) else None)
         return results
+
+    def _analyze_or_error(self, item):
+        try:
+            img = load_image(item)
+        except (OSError, Error) as exc:
+            return exc
+        return _native_faces(self._pipeline.analyze(img), with_probs=True)
 
     def _classify_many(self, crops) -> list:
         """One classifier call for the faces of several images: per-image probability arrays."""

@@ -8,7 +8,8 @@ session is built the providers it really uses are checked against the request.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from pathlib import Path
+from typing import Optional, Sequence, Union
 
 from .errors import BackendError, ModelError
 from .models import load_bytes
@@ -69,3 +70,48 @@ def create_session(model_name: str, *, threads: int = 1, providers: Sequence[Pro
     if first not in active:
         raise BackendError(f"model {model_name!r}: asked for {first} but ONNX Runtime runs it on {active}")
     return session
+
+
+def onnxruntime_library() -> Optional[str]:
+    """The ONNX Runtime shared library inside the installed onnxruntime (or onnxruntime-gpu)
+    package, which the native session dlopen()s; None when there is none."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    capi = Path(onnxruntime.__file__).parent / "capi"
+    for pattern in ("libonnxruntime.so*", "libonnxruntime*.dylib", "onnxruntime.dll"):
+        found = sorted(capi.glob(pattern))
+        if found:
+            return str(found[0])
+    return None
+
+
+def native_inference_unavailable() -> Optional[str]:
+    """Why fastfer cannot run inference in its C++ pipeline here, or None when it can."""
+    from . import _backend
+
+    native = _backend.native
+    if native is None:
+        return f"native module not in use ({_backend.native_error})"
+    if not native.has_onnxruntime() or not hasattr(native, "Pipeline"):
+        return "the native module was built without the ONNX Runtime header (tools/fetch_onnxruntime_headers.sh)"
+    if onnxruntime_library() is None:
+        return "no libonnxruntime in the installed onnxruntime package"
+    return None
+
+
+def create_native_session(model_name: str, *, threads: int = 1,
+                          providers: Sequence[ProviderRequest] = ("cpu",)):
+    """A fastfer._core.Session (ONNX Runtime's C API from C++) for a model, from its verified
+    bytes; same thread and provider rules as create_session."""
+    from . import _backend
+
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    reason = native_inference_unavailable()
+    if reason:
+        raise BackendError(f"native inference is not available: {reason}")
+    _providers(providers)  # same checks and messages as the Python path
+    return _backend.native.Session(load_bytes(model_name), onnxruntime_library(), threads=threads,
+                                   providers=tuple(providers))
