@@ -302,6 +302,26 @@ void register_pipeline(py::module_& m) {
            "{'boxes': (N, 4), 'scores': (N,), 'landmarks': (N, 5, 2), 'probs': (N, 7)} float32.")
       .def("detect", [](const Pipeline& p, const py::object& image) { return run(p, image, false); },
            py::arg("image"), "Like analyze, without the classifier (probs all 0).")
+      .def("analyze_batch",
+           [](const Pipeline& p, const py::list& images) {
+             std::vector<py::object> holders(images.size());
+             std::vector<ImageView> views;
+             for (size_t i = 0; i < images.size(); ++i) {
+               views.push_back(image_view(images[i], "Pipeline image", 3, 3, holders[i]));
+               if (py::array(holders[i]).ndim() != 3) {
+                 throw py::value_error("Pipeline image " + std::to_string(i) + ": expected an H×W×3 BGR uint8 array");
+               }
+             }
+             std::vector<std::vector<FaceResult>> faces;
+             {
+               py::gil_scoped_release release;
+               faces = p.analyze_batch(views);
+             }
+             py::list out;
+             for (const auto& f : faces) out.append(to_dict(f));
+             return out;
+           },
+           py::arg("images"), "analyze() for a list of images in one GIL-free call: a list of dicts.")
       .def_static("last_timing",
                   [] {
                     const Pipeline::Timing t = Pipeline::last_timing();

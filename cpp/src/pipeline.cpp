@@ -410,6 +410,13 @@ std::vector<FaceResult> Pipeline::analyze(const ImageView& bgr) const { return i
 
 std::vector<FaceResult> Pipeline::detect(const ImageView& bgr) const { return impl_->run(bgr, false); }
 
+std::vector<std::vector<FaceResult>> Pipeline::analyze_batch(const std::vector<ImageView>& images) const {
+  std::vector<std::vector<FaceResult>> out;
+  out.reserve(images.size());
+  for (const ImageView& image : images) out.push_back(impl_->run(image, true));
+  return out;
+}
+
 Pipeline::Timing Pipeline::last_timing() { return tl_timing; }
 
 }  // namespace fastfer
