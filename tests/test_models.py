@@ -146,3 +146,12 @@ def test_sessions_refuse_unavailable_providers_instead_of_falling_back():
 def test_session_arguments_are_checked(kwargs, error):
     with pytest.raises(error):
         create_session("mini_xception", **kwargs)
+
+
+def test_capabilities_list_the_providers_onnxruntime_offers():
+    import onnxruntime
+
+    caps = fastfer.capabilities()
+    assert "cpu" in caps["providers_available"]
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    assert ("cuda" in caps["providers_available"]) == has_cuda

@@ -35,10 +35,12 @@ def capabilities() -> dict:
     the native module is not in use, else ``None``), ``native_session`` (whether the native module
     was built with the ONNX Runtime session), ``inference`` (``"native"``: ``FER`` runs its models
     in the C++ pipeline through ONNX Runtime's C API; ``"python"``: through onnxruntime's Python
-    API), ``inference_error`` (why not native, else ``None``) and ``version``.
+    API), ``inference_error`` (why not native, else ``None``), ``providers_available`` (the
+    execution providers the installed onnxruntime offers, by fastfer's names: ``"cpu"``,
+    ``"cuda"``; asking FER for another raises BackendError) and ``version``.
     """
     from . import _backend
-    from .runtime import native_inference_unavailable
+    from .runtime import available_providers, native_inference_unavailable
 
     inference_error = native_inference_unavailable()
 
@@ -52,6 +54,7 @@ def capabilities() -> dict:
         "native_session": bool(native is not None and native.has_onnxruntime()),
         "inference": "python" if inference_error else "native",
         "inference_error": inference_error,
+        "providers_available": available_providers(),
     }
 
 

@@ -26,6 +26,12 @@ def _ort():
     return onnxruntime
 
 
+def available_providers() -> list:
+    """The providers the installed onnxruntime offers, by fastfer's names ("cpu", "cuda")."""
+    offered = set(_ort().get_available_providers())
+    return [short for short, ort_name in _ORT_NAMES.items() if ort_name in offered]
+
+
 def _providers(requested: Sequence[ProviderRequest]) -> list:
     ort = _ort()
     if isinstance(requested, str) or not requested:
