@@ -153,3 +153,32 @@ def test_asking_for_native_inference_without_it_fails_clearly():
 def test_the_inference_choice_is_checked():
     with pytest.raises(ValueError, match="inference"):
         fastfer.FER(inference="gpu")
+
+
+# --- CUDA (runs where onnxruntime-gpu offers CUDAExecutionProvider; skips elsewhere) -------------
+
+HAS_CUDA = "cuda" in fastfer.capabilities()["providers_available"]
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="onnxruntime offers no CUDAExecutionProvider (no onnxruntime-gpu / GPU)")
+@pytest.mark.parametrize("inference", ["native", "python"])
+def test_cuda_gives_the_cpu_results(fer, inference):
+    if inference == "native" and NATIVE_REASON is not None:
+        pytest.skip(f"native inference unavailable: {NATIVE_REASON}")
+    gpu = fastfer.FER(providers=("cuda", "cpu"), inference=inference)
+    for photo in ("astronaut.jpg", "two_people.jpg", "stage_group.jpg"):
+        on_gpu, on_cpu = gpu.analyze(PHOTOS / photo), fer.analyze(PHOTOS / photo)
+        assert len(on_gpu) == len(on_cpu)
+        for a, b in zip(on_gpu, on_cpu):
+            np.testing.assert_allclose(a.box, b.box, atol=1.0)
+            np.testing.assert_allclose(a.probs, b.probs, atol=1e-3)
+            assert a.label == b.label
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")
+@pytest.mark.parametrize("inference", ["native", "python"])
+def test_asking_for_cuda_without_it_fails_clearly(inference):
+    if inference == "native" and NATIVE_REASON is not None:
+        pytest.skip(f"native inference unavailable: {NATIVE_REASON}")
+    with pytest.raises(fastfer.BackendError, match="cuda"):
+        fastfer.FER(providers=("cuda", "cpu"), inference=inference)
