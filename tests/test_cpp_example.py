@@ -12,11 +12,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _paths import PHOTOS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cpp"
 MODELS = ROOT / "python" / "fastfer" / "models"
-PHOTO = Path("/work/shared/data/photos/astronaut.jpg")
+PHOTO = PHOTOS / "astronaut.jpg"
 # The Python pipeline's face on this photo (x1, y1, x2, y2).
 EXPECTED_BOX = (178, 60, 270, 181)
 

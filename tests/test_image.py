@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _paths import PHOTOS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +33,7 @@ from fastfer import (
 )
 from fastfer._image_header import SUPPORTED_FORMATS, image_size
 
-ASTRONAUT = Path("/work/shared/data/photos/astronaut.jpg")
+ASTRONAUT = PHOTOS / "astronaut.jpg"
 HEIGHT, WIDTH = 7, 13
 PACKAGE_ROOT = str(Path(fastfer.__file__).resolve().parent.parent)
 

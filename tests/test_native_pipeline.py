@@ -5,36 +5,27 @@ through the C API, decode + NMS, face crops, classifier), compared with the Pyth
 from __future__ import annotations
 
 import glob
-import importlib
 import os
 import threading
 
 import numpy as np
 import pytest
+from _paths import PHOTOS
 
 import fastfer
-from fastfer import models
+from fastfer import _backend, models, runtime
 
 
 def _load():
-    if os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python":
-        return None, "FASTFER_BACKEND=python"
-    try:
-        core = importlib.import_module("fastfer._core")
-    except ImportError as exc:
-        return None, f"fastfer._core not importable: {exc}"
-    if not getattr(core, "has_onnxruntime", lambda: False)():
-        return None, ("fastfer._core built without the ONNX Runtime C API header "
-                      "(run tools/fetch_onnxruntime_headers.sh and rebuild)")
-    if not hasattr(core, "Pipeline"):
-        return None, "fastfer._core has no Pipeline (an older build)"
-    return core, None
+    """The native module, or why the native session cannot be used (fastfer.runtime decides)."""
+    reason = runtime.native_inference_unavailable()
+    return (None, f"native inference unavailable: {reason}") if reason else (_backend.native, None)
 
 
 core, _skip_reason = _load()
 pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
 
-PHOTO_DIR = "/work/shared/data/photos"
+PHOTO_DIR = str(PHOTOS)
 PHOTOS = sorted(glob.glob(os.path.join(PHOTO_DIR, "*.jpg")))
 ASTRONAUT = os.path.join(PHOTO_DIR, "astronaut.jpg")
 PAIRS = [("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xception")]
@@ -42,12 +33,7 @@ PAIRS = [("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xceptio
 
 @pytest.fixture(scope="module")
 def lib():
-    import onnxruntime
-
-    found = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))
-    if not found:
-        pytest.skip("the installed onnxruntime package has no capi/libonnxruntime.so*")
-    return found[0]
+    return runtime.onnxruntime_library()
 
 
 _sessions: dict = {}

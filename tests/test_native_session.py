@@ -5,42 +5,29 @@ fastfer.runtime on the shipped models."""
 from __future__ import annotations
 
 import glob
-import importlib
-import os
 import threading
 
 import numpy as np
 import pytest
+from _paths import PHOTOS
 
-from fastfer import models, runtime
+from fastfer import _backend, models, runtime
 
 
 def _load():
-    if os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python":
-        return None, "FASTFER_BACKEND=python"
-    try:
-        core = importlib.import_module("fastfer._core")
-    except ImportError as exc:
-        return None, f"fastfer._core not importable: {exc}"
-    if not getattr(core, "has_onnxruntime", lambda: False)():
-        return None, ("fastfer._core built without the ONNX Runtime C API header "
-                      "(run tools/fetch_onnxruntime_headers.sh and rebuild)")
-    return core, None
+    """The native module, or why the native session cannot be used (fastfer.runtime decides)."""
+    reason = runtime.native_inference_unavailable()
+    return (None, f"native inference unavailable: {reason}") if reason else (_backend.native, None)
 
 
 core, _skip_reason = _load()
 pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
 
-PHOTO = "/work/shared/data/photos/astronaut.jpg"
+PHOTO = str(PHOTOS / "astronaut.jpg")
 
 
 def _ort_library():
-    import onnxruntime
-
-    found = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))
-    if not found:
-        pytest.skip("the installed onnxruntime package has no capi/libonnxruntime.so*")
-    return found[0]
+    return runtime.onnxruntime_library()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO / "python" / "fastfer" / "models"
 CACHE_DIR = REPO / "build" / "model-wheels"  # ignored by git (build/)
+SHARED_DATA = REPO.parent / "shared" / "data"  # the team's data, beside the checkout
 
 
 def sha256_of(path: Path) -> str:

