@@ -1,0 +1,89 @@
+"""Smoke test of the training recipe (training/train.py): a 1-epoch run on 512 faces must log an
+epoch, export an ONNX classifier that onnxruntime runs with a dynamic batch, and write a fastfer
+manifest entry that matches the file. PyTorch is a training-only dependency: without it this
+module is skipped."""
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _paths import SHARED_DATA
+
+if importlib.util.find_spec("torch") is None:  # not imported here: train.py runs in a subprocess
+    pytest.skip("PyTorch is not installed (a training-only dependency; CI has none)", allow_module_level=True)
+ort = pytest.importorskip("onnxruntime")
+
+REPO = Path(__file__).resolve().parents[1]
+FER2013 = SHARED_DATA / "fer2013.npz"
+FERPLUS = SHARED_DATA / "ferplus_labels.npz"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not FER2013.exists() or not FERPLUS.exists():
+        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
+    out = tmp_path_factory.mktemp("train")
+    cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(FER2013), "--ferplus", str(FERPLUS),
+           "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out
+
+
+def test_log_has_an_epoch_line(run):
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["epoch"] == 1
+    for key in ("train_loss", "train_acc", "public_acc", "lr", "seconds"):
+        assert isinstance(row[key], (int, float)), key
+    assert 0.0 <= row["public_acc"] <= 1.0 and np.isfinite(row["train_loss"])
+
+
+def test_onnx_gives_probabilities_for_any_batch(run):
+    entry = json.loads((run / "manifest_entry.json").read_text())
+    sess = ort.InferenceSession(str(run / entry["file"]), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    assert inp.name == "image" and inp.type == "tensor(float)"
+    assert [o.name for o in sess.get_outputs()] == ["probs"]
+    size = entry["input"]["size"]
+    rng = np.random.default_rng(0)
+    for n in (1, 3):
+        faces = rng.integers(0, 256, (n, size[0], size[1])).astype(np.float32)
+        batch = ((faces - entry["input"]["mean"][0]) * entry["input"]["scale"][0])[:, None]
+        (probs,) = sess.run(["probs"], {"image": batch})
+        assert probs.shape == (n, 7)
+        assert np.all(probs >= 0)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_manifest_entry_is_a_fastfer_classifier_spec(run):
+    entry = json.loads((run / "manifest_entry.json").read_text())
+    data = (run / entry["file"]).read_bytes()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["size"] == len(data)
+    assert entry["task"] == "classifier"
+    for key in ("name", "layout", "color", "size", "mean", "scale"):
+        assert key in entry["input"], key
+    assert entry["input"]["name"] == "image" and entry["input"]["layout"] == "nchw"
+    assert entry["input"]["color"] == "gray"
+    assert entry["outputs"] == {"probs": "probs"}
+    assert entry["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert entry["crop"]["square"] is True and entry["crop"]["margin"] >= 0
+    assert entry["source"]["recipe"] == "training/train.py" and entry["source"]["commit"]
+    assert "FER2013" in entry["license"] and "PublicTest" in entry["description"]
+    try:  # fastfer itself accepts it (the system install is visible from a training venv)
+        from fastfer import models
+        from fastfer.classifier import Classifier
+    except ImportError:
+        return
+    models.register("training_smoke_test", run / entry["file"], entry, replace=True)
+    probs = Classifier("training_smoke_test").classify(np.full((2, 48, 48), 128, np.uint8))
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)

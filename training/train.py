@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""Train fastfer's own FER2013 expression classifier and export it to ONNX (see training/README.md).
+
+    python training/train.py --data ../shared/data/fer2013.npz \
+        [--ferplus ../shared/data/ferplus_labels.npz] --out runs/r0 --epochs 60 --device cpu --seed 0
+
+Data: the FER2013 Training split trains, PublicTest selects the checkpoint; PrivateTest is read
+only with --final-eval (once, at the end). The whole split lives on the device as uint8 and every
+augmentation runs there in torch (one affine_grid per batch: shift, scale, rotation, flip; then
+brightness/contrast and random erasing), so a GPU is kept busy without data-loader workers.
+
+Outputs in --out: log.jsonl (one JSON line per epoch), best.pt (best PublicTest weights), last.pt,
+model.onnx (input "image" [N,1,S,S] float32, output "probs" softmax [N,7], dynamic N) and
+manifest_entry.json (a fastfer manifest entry for model.onnx, preprocessing included).
+
+PyTorch is a training-only dependency; fastfer never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import subprocess
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # FER2013 order
+# FER+ vote columns -> FER2013 class (contempt, unknown and NF have none).
+FERPLUS_TO_FER = {"neutral": 6, "happiness": 3, "surprise": 5, "sadness": 4, "anger": 0, "disgust": 1, "fear": 2}
+MEAN, SCALE = 127.5, 1.0 / 127.5  # model input = (grey 0..255 - MEAN) * SCALE, i.e. [-1, 1]
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------------------- model
+
+class Block(nn.Module):
+    """Pre-activation-free basic residual block (conv-BN-ReLU-conv-BN + shortcut, ReLU).
+
+    The last BN's scale is left at 1: zero-initialising it (the usual ResNet trick) kept such nets
+    at the FER2013 class prior for several epochs here."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.short is None else self.short(x)), inplace=True)
+
+
+class FerNet(nn.Module):
+    """Compact ResNet for S×S grey faces: a 3×3 stem at full resolution, then one stage per entry of
+    `blocks` (each halves the resolution and doubles the width). Defaults: width 32, blocks 1,2,1
+    -> 1.5 M parameters, ~142 M MACs at 48×48."""
+
+    def __init__(self, width: int = 32, blocks=(1, 2, 1), dropout: float = 0.3, classes: int = 7):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
+                                  nn.ReLU(inplace=True))
+        layers, cin = [], width
+        for i, n in enumerate(blocks):
+            cout = width * 2 ** (i + 1)
+            layers += [Block(cin, cout, 2)] + [Block(cout, cout, 1) for _ in range(n - 1)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin, classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.features(self.stem(x))
+        return self.fc(self.drop(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)))
+
+
+class Exported(nn.Module):
+    """What ships: logits -> softmax, optionally averaged with the horizontally flipped face."""
+
+    def __init__(self, net: nn.Module, flip_tta: bool):
+        super().__init__()
+        self.net, self.flip_tta = net, flip_tta
+
+    def forward(self, image):
+        probs = torch.softmax(self.net(image), dim=1)
+        if self.flip_tta:
+            probs = 0.5 * (probs + torch.softmax(self.net(torch.flip(image, dims=[3])), dim=1))
+        return probs
+
+
+def count_macs(net: nn.Module, size: int) -> int:
+    """Multiply-accumulates of the convolutions and linear layers for one S×S face."""
+    macs = []
+
+    def conv_hook(m, inp, out):
+        macs.append(out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1])
+
+    def fc_hook(m, inp, out):
+        macs.append(m.in_features * m.out_features)
+
+    hooks = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else fc_hook)
+             for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, 1, size, size, device=next(net.parameters()).device))
+    net.train(was_training)
+    for h in hooks:
+        h.remove()
+    return int(sum(macs))
+
+
+# ------------------------------------------------------------------------------------------ data
+
+def load_data(args, device):
+    with np.load(args.data) as d:
+        images, labels, usage = d["images"], d["labels"].astype(np.int64), d["usage"].astype(str)
+    targets = np.eye(7, dtype=np.float32)[labels]  # one-hot FER2013 labels
+    if args.ferplus:
+        with np.load(args.ferplus) as f:
+            votes, columns, exact = f["votes"].astype(np.float32), [str(c) for c in f["columns"]], f["votes_exact"]
+        fp = np.zeros((len(votes), 7), np.float32)
+        for name, k in FERPLUS_TO_FER.items():
+            fp[:, k] = votes[:, columns.index(name)]
+        total = fp.sum(1, keepdims=True)
+        usable = (total[:, 0] > 0) & exact  # rows with no vote for our 7 classes keep the one-hot label
+        fp = np.divide(fp, total, out=np.zeros_like(fp), where=total > 0)
+        w = args.ferplus_weight
+        targets[usable] = (1 - w) * targets[usable] + w * fp[usable]
+        print(f"FER+ soft labels on {usable[usage == 'Training'].sum()} Training rows (weight {w})", flush=True)
+
+    def split(name, limit=None):
+        idx = np.flatnonzero(usage == name)
+        if limit:
+            idx = np.random.RandomState(args.seed).permutation(idx)[:limit]
+        return (torch.from_numpy(images[idx]).to(device), torch.from_numpy(labels[idx]).to(device),
+                torch.from_numpy(targets[idx]).to(device))
+
+    train = split("Training", args.limit)
+    val = split("PublicTest", args.limit)
+    test = split("PrivateTest", args.limit) if args.final_eval else None
+    return train, val, test
+
+
+def to_input(images_u8, size):
+    """uint8 (N,H,W) on the device -> normalised float (N,1,S,S) channels_last, exactly as shipped
+    (bilinear, half-pixel centres, when S differs from H)."""
+    x = (images_u8[:, None].float() - MEAN) * SCALE
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def augment(images_u8, size, gen, args):
+    """Random affine (shift, scale, rotation, horizontal flip) via affine_grid, brightness/contrast
+    jitter and random erasing, all on the device; returns the normalised (N,1,S,S) batch."""
+    n, dev = images_u8.shape[0], images_u8.device
+
+    def rnd(*shape):
+        return torch.rand(*shape, generator=gen, device=dev)
+
+    x = (images_u8[:, None].float() - MEAN) * SCALE
+    angle = (rnd(n) * 2 - 1) * math.radians(args.rotate)
+    scale = 1 + (rnd(n) * 2 - 1) * args.scale  # >1 zooms in
+    flip = torch.where(rnd(n) < 0.5, -1.0, 1.0)
+    tx, ty = [(rnd(n) * 2 - 1) * args.shift * 2 for _ in range(2)]  # shift as a fraction of the side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
+    grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    # brightness / contrast around each image's mean
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    contrast = 1 + (rnd(n, 1, 1, 1) * 2 - 1) * args.contrast
+    bright = (rnd(n, 1, 1, 1) * 2 - 1) * args.brightness * 2  # in [-1,1] units
+    x = ((x - mean) * contrast + mean + bright).clamp(-1, 1)
+    # random erasing: one rectangle of 2-20% of the area, filled with noise, for a fraction of the batch
+    if args.erase > 0:
+        area = (0.02 + rnd(n) * 0.18) * size * size
+        aspect = torch.exp((rnd(n) * 2 - 1) * math.log(3))
+        h = (area * aspect).sqrt().clamp(max=size)
+        w = (area / aspect).sqrt().clamp(max=size)
+        y0, x0 = rnd(n) * (size - h), rnd(n) * (size - w)
+        r = torch.arange(size, device=dev, dtype=torch.float32)
+        inside = (((r[None, :, None] >= y0[:, None, None]) & (r[None, :, None] < (y0 + h)[:, None, None]))
+                  & ((r[None, None, :] >= x0[:, None, None]) & (r[None, None, :] < (x0 + w)[:, None, None])))
+        inside &= (rnd(n) < args.erase)[:, None, None]
+        x = torch.where(inside[:, None], rnd(n, 1, size, size) * 2 - 1, x)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+# ---------------------------------------------------------------------------------- train / eval
+
+def amp_context(device, mode):
+    if mode == "off":
+        return torch.autocast(device_type=device.type, enabled=False), None
+    dtype = torch.float16 if mode == "fp16" else torch.bfloat16
+    if mode == "auto" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        dtype = torch.float16
+    scaler = torch.amp.GradScaler("cuda") if (device.type == "cuda" and dtype == torch.float16) else None
+    return torch.autocast(device_type=device.type, dtype=dtype), scaler
+
+
+@torch.no_grad()
+def predict(net, images_u8, size, args, batch=512):
+    net.eval()
+    out = []
+    for i in range(0, len(images_u8), batch):
+        x = to_input(images_u8[i:i + batch], size)  # fp32, like the exported model
+        p = torch.softmax(net(x), 1)
+        if args.flip_tta:
+            p = 0.5 * (p + torch.softmax(net(torch.flip(x, dims=[3])), 1))
+        out.append(p)
+    return torch.cat(out)
+
+
+class EMA:
+    """Exponential moving average of the weights and BN statistics (decay warmed up over the first steps)."""
+
+    def __init__(self, net, decay):
+        import copy
+        self.decay, self.steps = decay, 0
+        self.net = copy.deepcopy(net).eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net):
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        for e, v in zip(self.net.state_dict().values(), net.state_dict().values()):
+            if e.dtype.is_floating_point:
+                e.mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                e.copy_(v)
+
+
+def seed_everything(seed, device):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def git_commit():
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def export(net, args, out: Path, public_acc, private_acc):
+    net = net.float().eval().to("cpu").to(memory_format=torch.contiguous_format)
+    model = Exported(net, args.flip_tta).eval()
+    onnx_path = out / "model.onnx"
+    dummy = torch.zeros(2, 1, args.size, args.size)
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but handles dynamic_axes simply
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["image"], output_names=["probs"],
+                          dynamic_axes={"image": {0: "N"}, "probs": {0: "N"}}, opset_version=args.opset,
+                          do_constant_folding=True, dynamo=False)
+    data = onnx_path.read_bytes()
+    desc = (f"fastfer FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, "
+            f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
+            f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
+            f"{', flip TTA' if args.flip_tta else ''}) trained on FER2013 Training"
+            f"{' + FER+ soft labels' if args.ferplus else ''}, {args.epochs} epochs, seed {args.seed}; "
+            f"{100 * public_acc:.2f}% on FER2013 PublicTest")
+    if private_acc is not None:
+        desc += f", {100 * private_acc:.2f}% on PrivateTest"
+    entry = {
+        "task": "classifier",
+        "file": onnx_path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "description": desc + ".",
+        "source": {"recipe": "training/train.py", "commit": git_commit(),
+                   "data": "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else ""),
+                   "args": {k: v for k, v in vars(args).items() if k not in ("data", "ferplus", "out")}},
+        "license": "trained by fastfer on FER2013 (research use)",
+        "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
+                  "mean": [MEAN], "scale": [SCALE],
+                  "note": f"grey (OpenCV BT.601 weights), bilinear to {args.size}x{args.size}, x/127.5 - 1"},
+        "outputs": {"probs": "probs"},
+        "labels": list(LABELS),
+        "crop": {"square": True, "margin": args.crop_margin,
+                 "note": "square box around the detection grown by this fraction of its side on each side; "
+                         "to be measured against FER2013's framing (issue 6, item 3)"},
+    }
+    (out / "manifest_entry.json").write_text(json.dumps(entry, indent=1) + "\n")
+    return onnx_path
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="fer2013.npz")
+    ap.add_argument("--ferplus", help="ferplus_labels.npz: mix FER+ votes into the targets (soft labels)")
+    ap.add_argument("--ferplus-weight", type=float, default=0.5,
+                    help="target = (1-w)*FER2013 one-hot + w*FER+ vote distribution (default 0.5)")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, help="use only N images per split (smoke runs)")
+    ap.add_argument("--final-eval", action="store_true", help="report PrivateTest once, at the end")
+    ap.add_argument("--size", type=int, default=48, help="input side (48 native, or 64)")
+    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--blocks", default="1,2,1", help="residual blocks per stage")
+    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--opt", default="sgd", choices=("sgd", "adamw"))
+    ap.add_argument("--lr", type=float, help="peak lr (default 0.1 sgd, 2e-3 adamw)")
+    ap.add_argument("--wd", type=float, help="weight decay (default 5e-4 sgd, 0.05 adamw)")
+    ap.add_argument("--warmup", type=float, default=3, help="linear warm-up epochs before the cosine decay")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights (0: off)")
+    ap.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
+                    help="auto: bf16 on CPU, bf16 (else fp16) on CUDA")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--rotate", type=float, default=15, help="max rotation, degrees")
+    ap.add_argument("--scale", type=float, default=0.15, help="max relative zoom in/out")
+    ap.add_argument("--shift", type=float, default=0.1, help="max shift, fraction of the side")
+    ap.add_argument("--brightness", type=float, default=0.2)
+    ap.add_argument("--contrast", type=float, default=0.3)
+    ap.add_argument("--erase", type=float, default=0.5, help="probability of random erasing")
+    ap.add_argument("--flip-tta", action="store_true",
+                    help="evaluate and export the mean of the face and its mirror (doubles latency)")
+    ap.add_argument("--crop-margin", type=float, default=0.1, help="crop margin written into the manifest entry")
+    ap.add_argument("--opset", type=int, default=17)
+    args = ap.parse_args(argv)
+    args.blocks = tuple(int(b) for b in str(args.blocks).split(","))
+    args.lr = args.lr if args.lr is not None else (0.1 if args.opt == "sgd" else 2e-3)
+    args.wd = args.wd if args.wd is not None else (5e-4 if args.opt == "sgd" else 0.05)
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: torch sees no CUDA device")
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    seed_everything(args.seed, device)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    (x_tr, y_tr, t_tr), (x_va, y_va, _), test = load_data(args, device)
+    net = FerNet(args.width, args.blocks, args.dropout).to(device).to(memory_format=torch.channels_last)
+    params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, args.size)
+    print(f"FerNet {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
+          f"{len(x_tr)} train / {len(x_va)} PublicTest images on {device}, amp {args.amp}, "
+          f"{torch.get_num_threads()} threads", flush=True)
+
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}]
+    opt = (torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True) if args.opt == "sgd"
+           else torch.optim.AdamW(groups, lr=args.lr))
+    steps_per_epoch = max(1, len(x_tr) // args.batch)  # drop the last partial batch (BN stability)
+    total, warm = args.epochs * steps_per_epoch, int(args.warmup * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / max(1, warm) if s < warm else
+                                              0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    autocast, scaler = amp_context(device, args.amp)
+    ema = EMA(net, args.ema) if args.ema > 0 else None
+    gen = torch.Generator(device=device).manual_seed(args.seed)
+    shuffle = torch.Generator().manual_seed(args.seed)
+
+    log = (args.out / "log.jsonl").open("w")
+    best_acc, best_epoch = -1.0, -1
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.time()
+        net.train()
+        order = torch.randperm(len(x_tr), generator=shuffle).to(device)
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device)
+        seen = 0
+        for s in range(steps_per_epoch):
+            idx = order[s * args.batch:(s + 1) * args.batch]
+            x = augment(x_tr[idx], args.size, gen, args)
+            with autocast:
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), t_tr[idx], label_smoothing=args.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            if scaler:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            sched.step()
+            if ema:
+                ema.update(net)
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == y_tr[idx]).sum()
+            seen += len(idx)
+        train_s = time.time() - t0
+        evaluated = ema.net if ema else net
+        val_acc = (predict(evaluated, x_va, args.size, args).argmax(1) == y_va).float().mean().item()
+        row = {"epoch": epoch, "train_loss": round(loss_sum.item() / seen, 4),
+               "train_acc": round(correct.item() / seen, 4), "public_acc": round(val_acc, 4),
+               "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
+               "images_per_s": round(seen / train_s, 1)}
+        if val_acc > best_acc:
+            best_acc, best_epoch = val_acc, epoch
+            torch.save(evaluated.state_dict(), args.out / "best.pt")
+        row["best_public_acc"] = round(best_acc, 4)
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        print(" ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+    torch.save(evaluated.state_dict(), args.out / "last.pt")
+    log.close()
+
+    # The best PublicTest checkpoint is what ships.
+    final = FerNet(args.width, args.blocks, args.dropout).to(device).to(memory_format=torch.channels_last)
+    final.load_state_dict(torch.load(args.out / "best.pt", map_location=device))
+    private_acc = None
+    summary = {"best_epoch": best_epoch, "public_acc": best_acc, "params": params, "macs": macs}
+    if test is not None:
+        x_te, y_te, _ = test
+        probs = predict(final, x_te, args.size, args)
+        private_acc = (probs.argmax(1) == y_te).float().mean().item()
+        summary["private_acc"] = private_acc
+        try:  # per-class figures with fastfer's own evaluation, where fastfer is installed
+            from fastfer import fer2013
+            summary["private_report"] = fer2013.evaluate(probs.cpu().numpy(), y_te.cpu().numpy())
+        except ImportError:
+            pass
+        print(f"PrivateTest accuracy {100 * private_acc:.2f}% (epoch {best_epoch} checkpoint)", flush=True)
+    onnx_path = export(final, args, args.out, best_acc, private_acc)
+    try:  # the exported graph must agree with torch on PublicTest
+        import onnxruntime as ort
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        xs = to_input(x_va.cpu(), args.size).contiguous().numpy()
+        probs = np.concatenate([sess.run(["probs"], {"image": xs[i:i + 512]})[0] for i in range(0, len(xs), 512)])
+        summary["onnx_public_acc"] = float((probs.argmax(1) == y_va.cpu().numpy()).mean())
+    except ImportError:
+        pass
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"best PublicTest {100 * best_acc:.2f}% at epoch {best_epoch}; "
+          f"ONNX PublicTest {100 * summary.get('onnx_public_acc', float('nan')):.2f}%; wrote {onnx_path} "
+          f"and {args.out / 'manifest_entry.json'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
