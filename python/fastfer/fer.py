@@ -12,7 +12,6 @@ from .errors import BackendError, Error
 from .image import load_image
 from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from .result import Face
-from .models import spec as model_spec
 from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
 
 
@@ -84,13 +83,12 @@ class FER:
 
         options = {"score_threshold": self.detector.score_threshold, "nms_iou": self.detector.nms_iou,
                    "max_faces": self.detector.max_faces, "max_side": self.detector.max_side}
-        detector = self.detector.spec
-        classifier = self.classifier.spec
+        detector, classifier = self.detector.spec, self.classifier.spec
         return _backend.native.Pipeline(
             create_native_session(detector.name, threads=threads, providers=providers),
-            {**model_spec(detector.name).to_dict(), **options},
+            {**detector.to_dict(), **options},
             create_native_session(classifier.name, threads=threads, providers=providers),
-            model_spec(classifier.name).to_dict())
+            classifier.to_dict())
 
     def _warm_up(self) -> None:
         # The first run of an ONNX Runtime session allocates its buffers: pay that here.

@@ -50,14 +50,18 @@ def _providers(requested: Sequence[ProviderRequest]) -> list:
     return out
 
 
+def _check_threads(threads) -> None:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+
+
 def create_session(model_name: str, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
     """An InferenceSession for a shipped or registered model, from its verified bytes.
 
     ``threads`` is the intra-op thread count (default 1: the caller decides on parallelism;
     spinning is off so idle sessions use no CPU).
     """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    _check_threads(threads)
     ort = _ort()
     wanted = _providers(providers)
     options = ort.SessionOptions()
@@ -113,8 +117,7 @@ def create_native_session(model_name: str, *, threads: int = 1,
     bytes; same thread and provider rules as create_session."""
     from . import _backend
 
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    _check_threads(threads)
     reason = native_inference_unavailable()
     if reason:
         raise BackendError(f"native inference is not available: {reason}")
