@@ -24,16 +24,19 @@ FER2013 = SHARED_DATA / "fer2013.npz"
 FERPLUS = SHARED_DATA / "ferplus_labels.npz"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    if not FER2013.exists() or not FERPLUS.exists():
-        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
-    out = tmp_path_factory.mktemp("train")
+def train(out: Path) -> Path:
     cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(FER2013), "--ferplus", str(FERPLUS),
            "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not FER2013.exists() or not FERPLUS.exists():
+        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
+    return train(tmp_path_factory.mktemp("train"))
 
 
 def test_log_has_an_epoch_line(run):
@@ -87,3 +90,10 @@ def test_manifest_entry_is_a_fastfer_classifier_spec(run):
     probs = Classifier("training_smoke_test").classify(np.full((2, 48, 48), 128, np.uint8))
     assert probs.shape == (2, 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_the_same_command_gives_the_same_model(run, tmp_path):
+    # On the CPU the recipe is deterministic (seeded shuffling and augmentation, fixed thread
+    # count): a second run of the same command exports a byte-identical model.
+    again = train(tmp_path)
+    assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()
