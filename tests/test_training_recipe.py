@@ -24,9 +24,9 @@ FER2013 = SHARED_DATA / "fer2013.npz"
 FERPLUS = SHARED_DATA / "ferplus_labels.npz"
 
 
-def train(out: Path) -> Path:
+def train(out: Path, *extra: str) -> Path:
     cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(FER2013), "--ferplus", str(FERPLUS),
-           "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0"]
+           "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0", *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
@@ -97,3 +97,12 @@ def test_the_same_command_gives_the_same_model(run, tmp_path):
     # count): a second run of the same command exports a byte-identical model.
     again = train(tmp_path)
     assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()
+
+
+def test_a_student_learns_from_a_teacher_run(run, tmp_path):
+    # --teacher takes a finished run; here a narrower student learns from the smoke run.
+    student = train(tmp_path, "--teacher", str(run), "--width", "24")
+    entry = json.loads((student / "manifest_entry.json").read_text())
+    assert entry["source"]["args"]["teacher"] == str(run) and "distilled from" in entry["description"]
+    row = json.loads((student / "log.jsonl").read_text().splitlines()[0])
+    assert np.isfinite(row["train_loss"]) and row["train_loss"] > 0

@@ -268,6 +268,27 @@ def git_commit():
         return "unknown"
 
 
+def load_teacher(run: Path, args, device):
+    """A trained run (its --out folder) as a frozen teacher: the architecture comes from the run's
+    manifest entry, the weights from its best.pt. It must see the same S×S input as the student."""
+    targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
+    if targs["size"] != args.size:
+        raise SystemExit(f"--teacher {run}: it was trained at {targs['size']} px, the student at {args.size}")
+    teacher = FerNet(targs["width"], tuple(targs["blocks"]), targs["dropout"]).to(device)
+    teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
+    teacher = teacher.to(memory_format=torch.channels_last).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
+def distill_loss(student_logits, teacher_logits, temperature):
+    """Hinton et al.'s soft-target loss: KL(teacher || student) at temperature T, times T²."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                    reduction="batchmean", log_target=True) * t * t
+
+
 def export(net, args, out: Path, public_acc, private_acc):
     net = net.float().eval().to("cpu").to(memory_format=torch.contiguous_format)
     model = Exported(net, args.flip_tta).eval()
@@ -283,7 +304,8 @@ def export(net, args, out: Path, public_acc, private_acc):
             f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
             f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
             f"{', flip TTA' if args.flip_tta else ''}) trained on FER2013 Training"
-            f"{' + FER+ soft labels' if args.ferplus else ''}, {args.epochs} epochs, seed {args.seed}; "
+            f"{' + FER+ soft labels' if args.ferplus else ''}"
+            f"{', distilled from ' + args.teacher.name if args.teacher else ''}, {args.epochs} epochs, seed {args.seed}; "
             f"{100 * public_acc:.2f}% on FER2013 PublicTest")
     if private_acc is not None:
         desc += f", {100 * private_acc:.2f}% on PrivateTest"
@@ -295,7 +317,8 @@ def export(net, args, out: Path, public_acc, private_acc):
         "description": desc + ".",
         "source": {"recipe": "training/train.py", "commit": git_commit(),
                    "data": "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else ""),
-                   "args": {k: v for k, v in vars(args).items() if k not in ("data", "ferplus", "out")}},
+                   "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                            if k not in ("data", "ferplus", "out")}},
         "license": "trained by fastfer on FER2013 (research use)",
         "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
                   "mean": [MEAN], "scale": [SCALE],
@@ -348,6 +371,10 @@ def main(argv=None):
     # detector's box, centred on it, i.e. a margin of 0.013 on each side.
     ap.add_argument("--crop-margin", type=float, default=0.013, help="crop margin written into the manifest entry")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--teacher", type=Path, help="a finished run's --out folder: distil its predictions into this net")
+    ap.add_argument("--distill-weight", type=float, default=0.7,
+                    help="loss = (1-a)*cross-entropy on the targets + a*distillation loss (default 0.7)")
+    ap.add_argument("--distill-temp", type=float, default=4.0, help="distillation temperature")
     args = ap.parse_args(argv)
     args.blocks = tuple(int(b) for b in str(args.blocks).split(","))
     args.lr = args.lr if args.lr is not None else (0.1 if args.opt == "sgd" else 2e-3)
@@ -380,6 +407,7 @@ def main(argv=None):
                                               0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
     autocast, scaler = amp_context(device, args.amp)
     ema = EMA(net, args.ema) if args.ema > 0 else None
+    teacher = load_teacher(args.teacher, args, device) if args.teacher else None
     gen = torch.Generator(device=device).manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
 
@@ -397,7 +425,13 @@ def main(argv=None):
             x = augment(x_tr[idx], args.size, gen, args)
             with autocast:
                 logits = net(x)
+                if teacher is not None:
+                    with torch.no_grad():
+                        teacher_logits = teacher(x)
             loss = F.cross_entropy(logits.float(), t_tr[idx], label_smoothing=args.label_smoothing)
+            if teacher is not None:
+                loss = ((1 - args.distill_weight) * loss
+                        + args.distill_weight * distill_loss(logits.float(), teacher_logits.float(), args.distill_temp))
             opt.zero_grad(set_to_none=True)
             if scaler:
                 scaler.scale(loss).backward()
