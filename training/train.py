@@ -305,7 +305,8 @@ def export(net, args, out: Path, public_acc, private_acc):
             f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
             f"{', flip TTA' if args.flip_tta else ''}) trained on FER2013 Training"
             f"{' + FER+ soft labels' if args.ferplus else ''}"
-            f"{', distilled from ' + args.teacher.name if args.teacher else ''}, {args.epochs} epochs, seed {args.seed}; "
+            f"{', distilled from ' + args.teacher.name if args.teacher else ''}"
+            f"{', continued from ' + str(args.init) if args.init else ''}, {args.epochs} epochs, seed {args.seed}; "
             f"{100 * public_acc:.2f}% on FER2013 PublicTest")
     if private_acc is not None:
         desc += f", {100 * private_acc:.2f}% on PrivateTest"
@@ -371,6 +372,7 @@ def main(argv=None):
     # detector's box, centred on it, i.e. a margin of 0.013 on each side.
     ap.add_argument("--crop-margin", type=float, default=0.013, help="crop margin written into the manifest entry")
     ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--init", type=Path, help="start from these weights (a best.pt or last.pt of the same architecture)")
     ap.add_argument("--teacher", type=Path, help="a finished run's --out folder: distil its predictions into this net")
     ap.add_argument("--distill-weight", type=float, default=0.7,
                     help="loss = (1-a)*cross-entropy on the targets + a*distillation loss (default 0.7)")
@@ -389,7 +391,10 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
 
     (x_tr, y_tr, t_tr), (x_va, y_va, _), test = load_data(args, device)
-    net = FerNet(args.width, args.blocks, args.dropout).to(device).to(memory_format=torch.channels_last)
+    net = FerNet(args.width, args.blocks, args.dropout).to(device)
+    if args.init:  # a second schedule over finished weights (e.g. with that run as --teacher)
+        net.load_state_dict(torch.load(args.init, map_location=device))
+    net = net.to(memory_format=torch.channels_last)
     params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, args.size)
     print(f"FerNet {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
           f"{len(x_tr)} train / {len(x_va)} PublicTest images on {device}, amp {args.amp}, "
