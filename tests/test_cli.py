@@ -19,7 +19,7 @@ from fastfer.__main__ import EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
-SHIPPED_MODELS = {"retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"}
+SHIPPED_MODELS = {"retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception", "fernet"}
 needs_photos = pytest.mark.skipif(not (PHOTOS / "two_people.jpg").exists(),
                                   reason="../shared/data/photos is not beside the checkout")
 
@@ -174,6 +174,7 @@ def test_models_lists_the_shipped_models():
     assert SHIPPED_MODELS <= set(rows)
     assert rows["mini_xception"][1] == "classifier" and rows["retinaface_mbv2"][1] == "detector"
     assert "64x64 gray" in next(line for line in lines if line.startswith("mini_xception"))
+    assert "48x48 gray" in next(line for line in lines if line.startswith("fernet"))
 
     as_json = fastfer_cli("models", "--json")
     assert as_json.returncode == 0, as_json.stderr

@@ -95,17 +95,28 @@ def test_analyze_batch_survives_a_bad_image_in_the_middle(fer, tmp_path):
         np.testing.assert_allclose([f.box for f in results[i]], [f.box for f in alone], atol=1.0)
 
 
-def test_classify_reaches_the_published_level_on_fer2013_private_test(fer):
-    """mini-Xception is published at about 66% on FER2013 test; 48x48 faces go in as they are."""
+# FER2013 PrivateTest accuracy of each shipped classifier, 48x48 faces in as they are, to within
+# half a point: fernet's is the figure its training run measured in torch and wrote into its
+# manifest entry, so this checks that the shipped ONNX file and fastfer's input path reproduce it;
+# mini-Xception's was measured through fastfer when it was converted.
+PRIVATE_TEST_ACCURACY = {"fernet": fastfer.models.spec("fernet").source["summary"]["private_acc"],
+                         "mini_xception": 0.655}
+
+
+@pytest.mark.parametrize("classifier", sorted(PRIVATE_TEST_ACCURACY))
+def test_classify_reaches_the_measured_level_on_fer2013_private_test(classifier):
     if not (SHARED / "fer2013.npz").exists():
         pytest.skip("fer2013.npz is absent")
     data = np.load(SHARED / "fer2013.npz")
     private = data["usage"] == "PrivateTest"
     images, labels = data["images"][private], data["labels"][private]
+    fer = fastfer.FER(classifier=classifier)
     probs = np.concatenate([fer.classify(images[i:i + 512]) for i in range(0, len(images), 512)])
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     assert len(images) == 3589
-    assert 0.64 <= accuracy <= 0.68, accuracy
+    assert abs(accuracy - PRIVATE_TEST_ACCURACY[classifier]) <= 0.005, accuracy
+    if classifier == fastfer.models.DEFAULT_CLASSIFIER:  # our own model replaced mini-Xception by beating it
+        assert accuracy >= PRIVATE_TEST_ACCURACY["mini_xception"] + 0.02, accuracy
 
 
 def test_one_fer_from_eight_threads_equals_serial_use(fer):

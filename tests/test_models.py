@@ -13,7 +13,9 @@ from fastfer import models
 from fastfer.errors import BackendError, ModelError, ModelIntegrityError, ModelNotFoundError
 from fastfer.runtime import create_session
 
-SHIPPED = ["retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"]
+CONVERTED = ["retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"]  # from PyPI wheels
+TRAINED = ["fernet"]  # trained by training/train.py
+SHIPPED = CONVERTED + TRAINED
 
 
 def test_manifest_lists_every_shipped_model_with_its_facts():
@@ -24,22 +26,27 @@ def test_manifest_lists_every_shipped_model_with_its_facts():
         data = (models.HERE / spec.file).read_bytes()
         assert hashlib.sha256(data).hexdigest() == spec.sha256
         assert len(data) == spec.size
-        assert spec.source["wheel_sha256"] and spec.source["member"] and spec.source["converter"]
+        if name in CONVERTED:
+            assert spec.source["wheel_sha256"] and spec.source["member"] and spec.source["converter"]
+        else:
+            assert spec.source["recipe"] == "training/train.py" and len(spec.source["commit"]) == 40
+            assert spec.source["summary"]["private_acc"] > 0.5 and "FER2013" in spec.source["data"]
         assert spec.license and spec.input["layout"] in ("nchw", "nhwc")
         assert json.loads(json.dumps(spec.to_dict()))["name"] == name
     assert models.spec("mini_xception").labels == fastfer.LABELS
+    assert models.DEFAULT_CLASSIFIER == "fernet" and models.spec("fernet").labels == fastfer.LABELS
 
 
 def test_licence_notices_ship_beside_the_models():
     text = models.notices()
-    for name in SHIPPED:
+    for name in CONVERTED:
         assert models.spec(name).file in text
     assert "Apache License" in text and "MIT License" in text and "MediaPipe" in text
 
 
 def test_available_filters_by_task():
     assert set(models.available("detector")) >= {"retinaface_mbv2", "blazeface_short", "blazeface_full"}
-    assert "mini_xception" in models.available("classifier")
+    assert {"mini_xception", "fernet"} <= set(models.available("classifier"))
 
 
 def test_load_bytes_checks_the_sha256():

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
 PHOTO_DIR = str(PHOTOS)
 PHOTOS = sorted(glob.glob(os.path.join(PHOTO_DIR, "*.jpg")))
 ASTRONAUT = os.path.join(PHOTO_DIR, "astronaut.jpg")
-PAIRS = [("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xception")]
+PAIRS = [("retinaface_mbv2", "fernet"), ("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xception")]
 
 
 @pytest.fixture(scope="module")

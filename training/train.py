@@ -261,9 +261,12 @@ def seed_everything(seed, device):
 
 
 def git_commit():
+    """HEAD, with "-dirty" when this recipe differs from it (the commit would not reproduce the run)."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        git = ["git", "-C", str(REPO)]
+        head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        edited = subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "training/train.py"]).returncode != 0
+        return head + ("-dirty" if edited else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
@@ -316,10 +319,10 @@ def export(net, args, out: Path, public_acc, private_acc):
         "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
         "description": desc + ".",
-        "source": {"recipe": "training/train.py", "commit": git_commit(),
+        "source": {"recipe": "training/train.py", "commit": args.commit,
                    "data": "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else ""),
                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                            if k not in ("data", "ferplus", "out")}},
+                            if k not in ("data", "ferplus", "out", "commit")}},
         "license": "trained by fastfer on FER2013 (research use)",
         "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
                   "mean": [MEAN], "scale": [SCALE],
@@ -379,6 +382,7 @@ def main(argv=None):
     ap.add_argument("--distill-temp", type=float, default=4.0, help="distillation temperature")
     args = ap.parse_args(argv)
     args.blocks = tuple(int(b) for b in str(args.blocks).split(","))
+    args.commit = git_commit()  # at the start: the tree may move on while a long run trains
     args.lr = args.lr if args.lr is not None else (0.1 if args.opt == "sgd" else 2e-3)
     args.wd = args.wd if args.wd is not None else (5e-4 if args.opt == "sgd" else 0.05)
 

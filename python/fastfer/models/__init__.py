@@ -32,7 +32,7 @@ NOTICES = HERE / "THIRD_PARTY_NOTICES"
 TASKS = ("detector", "classifier")
 #: The models FER, Detector, Classifier and the command use unless told otherwise.
 DEFAULT_DETECTOR = "retinaface_mbv2"
-DEFAULT_CLASSIFIER = "mini_xception"
+DEFAULT_CLASSIFIER = "fernet"
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
 
 
