@@ -24,8 +24,8 @@ FER2013 = SHARED_DATA / "fer2013.npz"
 FERPLUS = SHARED_DATA / "ferplus_labels.npz"
 
 
-def train(out: Path, *extra: str) -> Path:
-    cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(FER2013), "--ferplus", str(FERPLUS),
+def train(out: Path, *extra: str, data: Path = FER2013) -> Path:
+    cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(data), "--ferplus", str(FERPLUS),
            "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0", *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -106,3 +106,18 @@ def test_a_student_learns_from_a_teacher_run(run, tmp_path):
     assert entry["source"]["args"]["teacher"] == str(run) and "distilled from" in entry["description"]
     row = json.loads((student / "log.jsonl").read_text().splitlines()[0])
     assert np.isfinite(row["train_loss"]) and row["train_loss"] > 0
+
+
+def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):
+    # The form ../shared/tools/pack_fer2013.py writes (its docstring), here for two splits. The
+    # smoke run samples the same rows of each split by seed, so it must export the same model.
+    import lzma
+
+    with np.load(FER2013) as d:
+        keep = np.isin(d["usage"], ["Training", "PublicTest"])
+        images = np.ascontiguousarray(d["images"][keep])
+        packed = tmp_path / "packed.npz"
+        np.savez(packed, images_xz=np.frombuffer(lzma.compress(images.tobytes(), preset=0), np.uint8),
+                 shape=np.array(images.shape), labels=d["labels"][keep], usage=d["usage"][keep])
+    again = train(tmp_path / "run", data=packed)
+    assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()

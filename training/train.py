@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import lzma
 import math
 import random
 import subprocess
@@ -128,13 +129,29 @@ def count_macs(net: nn.Module, size: int) -> int:
 
 # ------------------------------------------------------------------------------------------ data
 
+def read_fer2013(path):
+    """images, labels, usage from fer2013.npz or from ../shared/tools/pack_fer2013.py's smaller
+    packed form (xz-compressed images of some splits, rows in their original order), which is what
+    travels to a GPU machine."""
+    with np.load(path) as d:
+        if "images_xz" in d.files:
+            images = np.frombuffer(lzma.decompress(d["images_xz"].tobytes()), np.uint8).reshape(d["shape"])
+        else:
+            images = d["images"]
+        return images, d["labels"].astype(np.int64), d["usage"].astype(str)
+
+
 def load_data(args, device):
-    with np.load(args.data) as d:
-        images, labels, usage = d["images"], d["labels"].astype(np.int64), d["usage"].astype(str)
+    images, labels, usage = read_fer2013(args.data)
     targets = np.eye(7, dtype=np.float32)[labels]  # one-hot FER2013 labels
     if args.ferplus:
         with np.load(args.ferplus) as f:
             votes, columns, exact = f["votes"].astype(np.float32), [str(c) for c in f["columns"]], f["votes_exact"]
+            if len(votes) != len(labels):  # packed splits: the votes of the same rows, in the same order
+                rows = np.isin(f["usage"].astype(str), np.unique(usage))
+                votes, exact = votes[rows], exact[rows]
+        if len(votes) != len(labels):
+            raise SystemExit(f"--ferplus {args.ferplus}: {len(votes)} rows do not align with {len(labels)} faces")
         fp = np.zeros((len(votes), 7), np.float32)
         for name, k in FERPLUS_TO_FER.items():
             fp[:, k] = votes[:, columns.index(name)]
