@@ -121,3 +121,9 @@ def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):
                  shape=np.array(images.shape), labels=d["labels"][keep], usage=d["usage"][keep])
     again = train(tmp_path / "run", data=packed)
     assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()
+
+
+def test_epochs_0_exports_a_checkpoint_as_it_is(run, tmp_path):
+    # How weights trained elsewhere (a GPU machine without the onnx package) become a model here.
+    again = train(tmp_path, "--init", str(run / "best.pt"), "--epochs", "0")
+    assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()

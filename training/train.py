@@ -403,6 +403,8 @@ def main(argv=None):
     args.lr = args.lr if args.lr is not None else (0.1 if args.opt == "sgd" else 2e-3)
     args.wd = args.wd if args.wd is not None else (5e-4 if args.opt == "sgd" else 0.05)
 
+    if args.epochs < 0 or (args.epochs == 0 and not args.init):
+        ap.error("--epochs must be >= 1, or 0 with --init (export a checkpoint, e.g. one trained elsewhere)")
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no CUDA device")
     device = torch.device(args.device)
@@ -439,6 +441,10 @@ def main(argv=None):
 
     log = (args.out / "log.jsonl").open("w")
     best_acc, best_epoch = -1.0, -1
+    evaluated = ema.net if ema else net
+    if args.epochs == 0:  # --init CKPT --epochs 0: evaluate and export those weights as they are
+        best_acc, best_epoch = (predict(net, x_va, args.size, args).argmax(1) == y_va).float().mean().item(), 0
+        torch.save(net.state_dict(), args.out / "best.pt")
     for epoch in range(1, args.epochs + 1):
         t0 = time.time()
         net.train()
