@@ -124,6 +124,15 @@ def _parse(stdout: str):
     return faces
 
 
+def _python_astronaut():
+    """fastfer.FER's default models on the same photo: the example's hard-coded settings must give
+    what the manifest gives Python."""
+    import fastfer
+
+    (face,) = fastfer.FER().analyze(PHOTO)
+    return face
+
+
 def _check_astronaut(stdout: str):
     faces = _parse(stdout)
     assert len(faces) == 1, stdout
@@ -132,6 +141,9 @@ def _check_astronaut(stdout: str):
     assert 0.5 <= face["score"] <= 1.0 and 0.0 < face["prob"] <= 1.0, stdout
     for got, want in zip(face["box"], EXPECTED_BOX):
         assert abs(got - want) <= 3, (face["box"], EXPECTED_BOX)
+    reference = _python_astronaut()
+    assert face["label"] == reference.label
+    assert abs(face["prob"] - float(reference.probs.max())) <= 2e-3, (face["prob"], reference.probs.max())
 
 
 def test_install_layout(installed):

@@ -2,7 +2,7 @@
 //
 //   analyze_image MODEL_DIR IMAGE [ORT_LIBRARY]
 //
-// MODEL_DIR: the folder holding retinaface_mbv2.onnx and mini_xception.onnx (python/fastfer/models
+// MODEL_DIR: the folder holding retinaface_mbv2.onnx and fernet.onnx (python/fastfer/models
 // in the repository, or the fastfer/models folder of the installed Python package).
 // IMAGE: a binary PPM (P6, colour) or PGM (P5, grey) file with 8-bit samples. Convert other formats
 // first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or
@@ -134,7 +134,7 @@ std::shared_ptr<const fastfer::Session> load_session(const std::string& path,
 }
 
 // The settings of the two default models, hard-coded here to the values of
-// python/fastfer/models/manifest.json ("retinaface_mbv2" and "mini_xception") and of the Python
+// python/fastfer/models/manifest.json ("retinaface_mbv2" and "fernet") and of the Python
 // Detector's defaults (max_side 1600, NMS IoU 0.4, at most 1000 faces). Keep them in step with the
 // manifest when the models change.
 fastfer::DetectorConfig retinaface_mbv2_config() {
@@ -161,16 +161,16 @@ fastfer::DetectorConfig retinaface_mbv2_config() {
   return c;
 }
 
-fastfer::ClassifierConfig mini_xception_config() {
+fastfer::ClassifierConfig fernet_config() {
   fastfer::ClassifierConfig c;
-  c.input.size = 64;           // input.size 64×64
+  c.input.size = 48;           // input.size 48×48
   c.input.gray = true;         // input.color = gray (BT.601)
   c.input.mean[0] = 127.5f;    // x/127.5 - 1
   c.input.scale[0] = 1.f / 127.5f;
   c.input.layout = fastfer::Layout::NCHW;
   c.input_name = "image";
   c.output_name = "probs";
-  c.margin = 0.1;              // crop.margin
+  c.margin = 0.013;            // crop.margin: FER2013's own framing
   c.square = true;             // crop.square
   c.label_columns = {0, 1, 2, 3, 4, 5, 6};  // labels in the FER2013 order, as fastfer::kLabels
   c.softmax = false;           // the model outputs probabilities
@@ -201,9 +201,9 @@ int main(int argc, char** argv) {
   try {
     const std::string ort_version = fastfer::load_onnxruntime(ort_library);
     auto detector = load_session(model_dir + "/retinaface_mbv2.onnx", ort_library);
-    auto classifier = load_session(model_dir + "/mini_xception.onnx", ort_library);
+    auto classifier = load_session(model_dir + "/fernet.onnx", ort_library);
     const fastfer::Pipeline pipeline(detector, retinaface_mbv2_config(), classifier,
-                                     mini_xception_config());
+                                     fernet_config());
 
     const Image image = read_pnm(image_path);
     const std::vector<fastfer::FaceResult> faces = pipeline.analyze(image.view());
