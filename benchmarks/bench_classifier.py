@@ -35,23 +35,17 @@ def _run(benchmark, classifier: Classifier, n: int):
     assert probs.shape == (n, 7) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
 
 
-@pytest.mark.benchmark(group="classifier, batch 1, 1 thread")
-def test_batch_1_mini_xception_baseline(benchmark, classifiers):
-    _run(benchmark, classifiers["mini_xception"], 1)
+BATCHES = [1, 32]
 
 
-@pytest.mark.benchmark(group="classifier, batch 1, 1 thread")
+@pytest.mark.parametrize("n", BATCHES)
+def test_mini_xception_baseline(benchmark, classifiers, n):
+    benchmark.group = f"classifier, batch {n}, 1 thread"
+    _run(benchmark, classifiers["mini_xception"], n)
+
+
+@pytest.mark.parametrize("n", BATCHES)
 @pytest.mark.parametrize("name", [n for n in CLASSIFIERS if n != "mini_xception"])
-def test_batch_1(benchmark, classifiers, name):
-    _run(benchmark, classifiers[name], 1)
-
-
-@pytest.mark.benchmark(group="classifier, batch 32, 1 thread")
-def test_batch_32_mini_xception_baseline(benchmark, classifiers):
-    _run(benchmark, classifiers["mini_xception"], 32)
-
-
-@pytest.mark.benchmark(group="classifier, batch 32, 1 thread")
-@pytest.mark.parametrize("name", [n for n in CLASSIFIERS if n != "mini_xception"])
-def test_batch_32(benchmark, classifiers, name):
-    _run(benchmark, classifiers[name], 32)
+def test_classifier(benchmark, classifiers, name, n):
+    benchmark.group = f"classifier, batch {n}, 1 thread"
+    _run(benchmark, classifiers[name], n)
