@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -156,24 +156,16 @@ def test_threads_equal_serial(lib):
     images = [fastfer.load_image(p) for p in PHOTOS[:4]] or [_photo()]
     pipe = pipeline("retinaface_mbv2", "mini_xception", lib)
     serial = [pipe.analyze(img) for img in images]
-    errors, results = [], {}
 
     def work(t):
-        try:
-            for i in range(10):
-                k = (t + i) % len(images)
-                results[t, i] = (k, pipe.analyze(images[k]))
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        picks = [(t + i) % len(images) for i in range(10)]
+        return [(k, pipe.analyze(images[k])) for k in picks]
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors, errors
+    with ThreadPoolExecutor(4) as pool:  # result() re-raises a worker's exception
+        futures = [pool.submit(work, t) for t in range(4)]
+        results = [pair for f in futures for pair in f.result()]
     assert len(results) == 40
-    for k, got in results.values():
+    for k, got in results:
         for key in ("boxes", "scores", "landmarks", "probs"):
             np.testing.assert_array_equal(got[key], serial[k][key])
 

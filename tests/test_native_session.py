@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -209,25 +210,16 @@ def test_concurrent_runs_give_serial_results(lib):
     rng = np.random.default_rng(11)
     inputs = [rng.uniform(-1, 1, size=(3, 1, 64, 64)).astype(np.float32) for _ in range(4)]
     serial = [s.run({"image": x}, ["probs"])[0] for x in inputs]
-    results: list = [None] * 4
-    errors: list = []
     barrier = threading.Barrier(4)
 
     def work(i):
-        try:
-            barrier.wait()
-            for _ in range(20):
-                (out,) = s.run({"image": inputs[i]}, ["probs"])
-                np.testing.assert_array_equal(out, serial[i])
-            results[i] = out
-        except Exception as exc:  # reported below
-            errors.append(exc)
+        barrier.wait()  # all four run at once: the pool has a thread per task
+        for _ in range(20):
+            (out,) = s.run({"image": inputs[i]}, ["probs"])
+            np.testing.assert_array_equal(out, serial[i])
+        return out
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
+    with ThreadPoolExecutor(4) as pool:  # result() re-raises a worker's exception
+        results = [f.result() for f in [pool.submit(work, i) for i in range(4)]]
     for r, w in zip(results, serial):
         np.testing.assert_array_equal(r, w)
