@@ -5,6 +5,7 @@ project that pulls fastfer in with add_subdirectory() (the fastfer::core alias).
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -124,6 +125,7 @@ def _parse(stdout: str):
     return faces
 
 
+@functools.lru_cache(maxsize=None)  # one FER for the three tests that compare with it
 def _python_astronaut():
     """fastfer.FER's default models on the same photo: the example's hard-coded settings must give
     what the manifest gives Python."""
