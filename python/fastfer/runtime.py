@@ -105,7 +105,8 @@ def native_inference_unavailable() -> Optional[str]:
     if native is None:
         return f"native module not in use ({_backend.native_error})"
     if not native.has_onnxruntime() or not hasattr(native, "Pipeline"):
-        return "the native module was built without the ONNX Runtime header (tools/fetch_onnxruntime_headers.sh)"
+        return ("the native module was built without the ONNX Runtime C API header (`pip install -v .` "
+                "shows why; FASTFER_ORT_INCLUDE_DIR points the build at one)")
     if onnxruntime_library() is None:
         return "no libonnxruntime in the installed onnxruntime package"
     return None
