@@ -5,7 +5,8 @@
 // The specs are manifest entries, as ``fastfer.models.spec(name).to_dict()`` gives them ("input",
 // "outputs", "decoder", and for the classifier "labels" and "crop"). The detector spec may also
 // carry the Detector options as top-level keys: "score_threshold" (default: the decoder's own, else
-// 0.5), "nms_iou" (0.4), "max_faces" (1000), "max_side" (1600, dynamic-size models only) and
+// 0.5), "nms_iou" (0.4), "max_faces" (1000), "max_side" (1600, dynamic-size models only),
+// "min_face" (0 = off; the input-size policy, with the decoder's "min_face_px") and
 // "pre_nms_top_k" (5000). The classifier's decoder {"activation": "logits"} turns on the softmax.
 //
 // analyze(image) / detect(image): image is an H×W×3 BGR uint8 array (read in place when its rows
@@ -112,11 +113,20 @@ DetectorConfig detector_config(const py::dict& d) {
   } else if (kind == "blazeface") {
     c.kind = DetectorKind::BlazeFace;
     roles = {"regressors", "scores"};
+  } else if (kind == "yunet") {
+    c.kind = DetectorKind::YuNet;
   } else {
-    bad("unknown detector decoder kind '" + kind + "' (retinaface or blazeface)");
+    bad("unknown detector decoder kind '" + kind + "' (retinaface, blazeface or yunet)");
+  }
+  std::vector<std::string> role_names(roles.begin(), roles.end());
+  if (c.kind == DetectorKind::YuNet) {  // one head of each kind per step: cls_8, cls_16, ..., kps_32
+    const std::vector<double> steps = numbers(get(decoder, "steps", "detector decoder"), "detector steps");
+    for (const char* head : {"cls", "obj", "bbox", "kps"})
+      for (double s : steps) role_names.push_back(std::string(head) + "_" + std::to_string(static_cast<long long>(s)));
   }
   c.output_names.clear();
-  for (const char* role : roles) c.output_names.push_back(text(get(outputs, role, "detector outputs"), std::string("detector output '") + role + "'"));
+  for (const auto& role : role_names)
+    c.output_names.push_back(text(get(outputs, role.c_str(), "detector outputs"), "detector output '" + role + "'"));
 
   // Input.
   c.input_name = input.contains("name") ? text(input["name"], "detector input name") : "image";
@@ -157,7 +167,7 @@ DetectorConfig detector_config(const py::dict& d) {
   c.min_sizes.clear();
   for (const auto& level : min_sizes) c.min_sizes.push_back(numbers(level, "detector min_sizes"));
   if (decoder.contains("offset")) c.anchor_offset = number(decoder["offset"], "detector offset");
-  if (c.kind == DetectorKind::RetinaFace) {
+  if (c.kind != DetectorKind::BlazeFace) {
     const std::vector<double> v = numbers(get(decoder, "variances", "detector decoder"), "detector variances");
     if (v.size() != 2) bad("detector variances must be two numbers [xy, wh]");
     c.variance_xy = v[0];
@@ -176,6 +186,16 @@ DetectorConfig detector_config(const py::dict& d) {
     const long long m = integer(d["max_faces"], "max_faces");
     if (m < 1 || m > 1000) bad("max_faces must be in [1, 1000], got " + std::to_string(m));
     c.max_faces = static_cast<int>(m);
+  }
+  if (d.contains("min_face") && !d["min_face"].is_none()) {
+    const long long m = integer(d["min_face"], "min_face");
+    if (m < 0 || m > 65536) bad("min_face must be in [0, 65536], got " + std::to_string(m));
+    c.min_face = static_cast<int>(m);
+  }
+  if (decoder.contains("min_face_px")) {
+    const long long m = integer(decoder["min_face_px"], "decoder min_face_px");
+    if (m < 1 || m > 65536) bad("decoder min_face_px must be in [1, 65536], got " + std::to_string(m));
+    c.min_face_px = static_cast<int>(m);
   }
   if (d.contains("pre_nms_top_k")) {
     const long long k = integer(d["pre_nms_top_k"], "pre_nms_top_k");
@@ -327,7 +347,21 @@ void register_pipeline(py::module_& m) {
                     const Pipeline::Timing t = Pipeline::last_timing();
                     return py::make_tuple(t.total_seconds, t.inference_seconds);
                   },
-                  "(total_s, inference_s) of the calling thread's last analyze()/detect().");
+                  "(total_s, inference_s) of the calling thread's last analyze()/detect().")
+      .def_static("last_stages",
+                  [] {
+                    const Pipeline::Timing t = Pipeline::last_timing();
+                    py::dict d;
+                    d["pre"] = t.preprocess_seconds;
+                    d["detector"] = t.detector_seconds;
+                    d["post"] = t.postprocess_seconds;
+                    d["crops"] = t.crops_seconds;
+                    d["classifier"] = t.classifier_seconds;
+                    d["total"] = t.total_seconds;
+                    return d;
+                  },
+                  "Seconds per stage of the calling thread's last analyze()/detect(): {'pre', "
+                  "'detector', 'post', 'crops', 'classifier', 'total'} (fastfer.timing wraps it).");
 }
 
 }  // namespace bindings

@@ -17,6 +17,7 @@
 #include "fastfer/anchors.h"
 #include "fastfer/decode.h"
 #include "fastfer/nms.h"
+#include "fastfer/yunet.h"
 
 namespace fastfer {
 
@@ -118,6 +119,7 @@ struct Pipeline::Impl {
   }
 
   void validate() const;
+  DetectorInputSpec input_spec_for(int height, int width) const;
   std::vector<FaceResult> run(const ImageView& bgr, bool classify) const;
   size_t detect_into(const ImageView& bgr, Workspace& ws, std::vector<FaceResult>& out,
                      double& inference) const;
@@ -129,12 +131,15 @@ void Pipeline::Impl::validate() const {
   auto fail = [](const std::string& what) { throw std::invalid_argument("Pipeline: " + what); };
   if (!detector) fail("a detector session is required");
   // Detector.
-  const size_t n_outputs = det.kind == DetectorKind::RetinaFace ? 3 : 2;
+  const bool yunet = det.kind == DetectorKind::YuNet;
+  const size_t n_outputs = yunet ? 4 * det.steps.size() : det.kind == DetectorKind::RetinaFace ? 3 : 2;
   if (det.output_names.size() != n_outputs) {
-    fail(std::string("the ") + (det.kind == DetectorKind::RetinaFace ? "RetinaFace" : "BlazeFace") +
-         " decoder needs " + std::to_string(n_outputs) + " output names (" +
-         (det.kind == DetectorKind::RetinaFace ? "boxes, landmarks, scores" : "regressors, scores") +
-         "), got " + std::to_string(det.output_names.size()));
+    const char* name = yunet ? "YuNet" : det.kind == DetectorKind::RetinaFace ? "RetinaFace" : "BlazeFace";
+    const char* roles = yunet ? "cls, obj, bbox, kps per step"
+                        : det.kind == DetectorKind::RetinaFace ? "boxes, landmarks, scores"
+                                                               : "regressors, scores";
+    fail(std::string("the ") + name + " decoder needs " + std::to_string(n_outputs) +
+         " output names (" + roles + "), got " + std::to_string(det.output_names.size()));
   }
   for (const auto& name : det.output_names) {
     if (!contains(detector->output_names(), name))
@@ -154,7 +159,22 @@ void Pipeline::Impl::validate() const {
       if (!std::isfinite(v) || v <= 0) fail("detector min_sizes must be finite and > 0, got " + std::to_string(v));
   }
   if (!std::isfinite(det.anchor_offset)) fail("detector anchor offset must be finite");
-  if (det.kind == DetectorKind::RetinaFace &&
+  if (yunet) {
+    // One prior per cell, and head sizes that match the anchors: (H / step) x (W / step) exactly.
+    for (const auto& level : det.min_sizes)
+      if (level.size() != 1) fail("a YuNet detector has one anchor size per step");
+    if (det.input.fixed_width > 0) fail("a YuNet detector needs a dynamic input size");
+    for (int64_t s : det.steps)
+      if (det.input.pad_multiple % s != 0)
+        fail("a YuNet detector needs pad_multiple to be a multiple of every step, got " +
+             std::to_string(det.input.pad_multiple) + " and step " + std::to_string(s));
+  }
+  if (det.min_face < 0 || det.min_face > 65536)
+    fail("min_face must be in [0, 65536], got " + std::to_string(det.min_face));
+  if (det.min_face > 0 && det.input.fixed_width == 0 && (det.min_face_px < 1 || det.min_face_px > 65536))
+    fail("min_face needs the detector's smallest reliable face (decoder min_face_px) in [1, 65536], got " +
+         std::to_string(det.min_face_px));
+  if (det.kind != DetectorKind::BlazeFace &&
       !(std::isfinite(det.variance_xy) && det.variance_xy > 0 && std::isfinite(det.variance_wh) &&
         det.variance_wh > 0))
     fail("detector variances must be finite and > 0");
@@ -193,43 +213,81 @@ void Pipeline::Impl::validate() const {
   }
 }
 
+DetectorInputSpec Pipeline::Impl::input_spec_for(int height, int width) const {
+  DetectorInputSpec spec = det.input;
+  if (det.min_face > 0 && spec.fixed_width == 0) {
+    // A face min_face pixels long becomes min_face_px tensor pixels (integers: the Python twin,
+    // Detector._max_side, computes the same).
+    const int64_t side = std::max<int64_t>(
+        1, static_cast<int64_t>(std::max(height, width)) * det.min_face_px / det.min_face);
+    if (spec.max_side == 0 || side < spec.max_side) spec.max_side = static_cast<int>(side);
+  }
+  return spec;
+}
+
 size_t Pipeline::Impl::detect_into(const ImageView& bgr, Workspace& ws, std::vector<FaceResult>& out,
                                    double& inference) const {
   const bool retina = det.kind == DetectorKind::RetinaFace;
-  const DetectorInputGeometry g = detector_input_geometry(bgr.height, bgr.width, det.input);
+  const bool yunet = det.kind == DetectorKind::YuNet;
+  const auto stage_start = Clock::now();
+  const DetectorInputSpec spec = input_spec_for(bgr.height, bgr.width);
+  const DetectorInputGeometry g = detector_input_geometry(bgr.height, bgr.width, spec);
   ws.det_input.resize(static_cast<size_t>(g.width) * g.height * 3);
-  detector_input(bgr, det.input, ws.det_input.data());
+  detector_input(bgr, spec, ws.det_input.data());
 
   const auto anchors_ptr = anchors_for(g.height, g.width);
   const float* anchors = anchors_ptr->data();
   const int64_t A = static_cast<int64_t>(anchors_ptr->size() / 4);
 
   // Output buffers, written in place by ONNX Runtime.
-  const std::vector<int64_t> widths = retina ? std::vector<int64_t>{4, 10, 2} : std::vector<int64_t>{16, 1};
-  ws.det_outputs.resize(widths.size());
   std::vector<std::pair<std::string, MutableTensorView>> outputs;
-  outputs.reserve(widths.size());
-  for (size_t k = 0; k < widths.size(); ++k) {
-    ws.det_outputs[k].resize(static_cast<size_t>(A * widths[k]));
-    outputs.emplace_back(det.output_names[k],
-                         MutableTensorView{{1, A, widths[k]}, ws.det_outputs[k].data()});
+  if (yunet) {
+    // Four buffers (cls, obj, bbox, kps), each the concatenation of its per-step heads in anchor
+    // order (step, row, column): ORT writes every head straight into its slice, no copy.
+    const int64_t widths[4] = {1, 1, 4, 10};
+    const size_t levels = det.steps.size();
+    ws.det_outputs.resize(4);
+    for (int k = 0; k < 4; ++k) ws.det_outputs[k].resize(static_cast<size_t>(A * widths[k]));
+    int64_t first = 0;
+    for (size_t l = 0; l < levels; ++l) {
+      const int64_t cells = (g.height / det.steps[l]) * (g.width / det.steps[l]);
+      for (int k = 0; k < 4; ++k)
+        outputs.emplace_back(det.output_names[k * levels + l],
+                             MutableTensorView{{1, cells, widths[k]}, ws.det_outputs[k].data() + first * widths[k]});
+      first += cells;
+    }
+  } else {
+    const std::vector<int64_t> widths = retina ? std::vector<int64_t>{4, 10, 2} : std::vector<int64_t>{16, 1};
+    ws.det_outputs.resize(widths.size());
+    outputs.reserve(widths.size());
+    for (size_t k = 0; k < widths.size(); ++k) {
+      ws.det_outputs[k].resize(static_cast<size_t>(A * widths[k]));
+      outputs.emplace_back(det.output_names[k],
+                           MutableTensorView{{1, A, widths[k]}, ws.det_outputs[k].data()});
+    }
   }
   TensorView input;
   input.shape = det.input.layout == Layout::NHWC ? std::vector<int64_t>{1, g.height, g.width, 3}
                                                  : std::vector<int64_t>{1, 3, g.height, g.width};
   input.data = ws.det_input.data();
   const auto t0 = Clock::now();
+  tl_timing.preprocess_seconds = std::chrono::duration<double>(t0 - stage_start).count();
   detector->run_into({{det.input_name, input}}, outputs);
-  inference += seconds_since(t0);
+  tl_timing.detector_seconds = seconds_since(t0);
+  inference += tl_timing.detector_seconds;
+  // Everything from here to the return is post-processing (timed by the caller, run()).
 
   // Scores, threshold, top-k.
   const float* raw_scores = ws.det_outputs.back().data();
   ws.scores.resize(static_cast<size_t>(A));
   ws.picked.clear();
   const float threshold = det.score_threshold;
+  if (yunet) yunet_scores(ws.det_outputs[0].data(), ws.det_outputs[1].data(), A, ws.scores.data());
   for (int64_t a = 0; a < A; ++a) {
     float s;
-    if (retina) {
+    if (yunet) {
+      s = ws.scores[a];
+    } else if (retina) {
       s = raw_scores[2 * a + 1];
     } else {
       const float x = std::min(std::max(raw_scores[a], -80.0f), 80.0f);
@@ -244,7 +302,7 @@ size_t Pipeline::Impl::detect_into(const ImageView& bgr, Workspace& ws, std::vec
                      [sc](int64_t i, int64_t j) { return sc[i] > sc[j]; });
     ws.picked.resize(static_cast<size_t>(det.pre_nms_top_k));
   }
-  const ptrdiff_t K = static_cast<ptrdiff_t>(ws.picked.size());
+  ptrdiff_t K = static_cast<ptrdiff_t>(ws.picked.size());
   if (K == 0) return 0;
 
   // Decode the candidates only, in tensor pixels.
@@ -258,9 +316,9 @@ size_t Pipeline::Impl::detect_into(const ImageView& bgr, Workspace& ws, std::vec
     std::memcpy(&ws.cand_priors[4 * i], anchors + 4 * a, 4 * sizeof(float));
     ws.cand_scores[i] = ws.scores[a];
   }
-  if (retina) {
-    const float* box_deltas = ws.det_outputs[0].data();
-    const float* lm_deltas = ws.det_outputs[1].data();
+  if (retina || yunet) {
+    const float* box_deltas = ws.det_outputs[retina ? 0 : 2].data();
+    const float* lm_deltas = ws.det_outputs[retina ? 1 : 3].data();
     ws.cand_deltas.resize(static_cast<size_t>(K) * 4);
     ws.cand_lm_deltas.resize(static_cast<size_t>(K) * 10);
     for (ptrdiff_t i = 0; i < K; ++i) {
@@ -309,6 +367,25 @@ size_t Pipeline::Impl::detect_into(const ImageView& bgr, Workspace& ws, std::vec
     }
   }
 
+  // The input-size policy drops faces shorter than min_face image pixels before NMS (so max_faces
+  // counts the faces that matter).
+  if (det.min_face > 0) {
+    const float min_side = static_cast<float>(det.min_face * g.scale);
+    ptrdiff_t n = 0;
+    for (ptrdiff_t i = 0; i < K; ++i) {
+      const float* b = &ws.cand_boxes[4 * i];
+      if (std::max(b[2] - b[0], b[3] - b[1]) < min_side) continue;
+      if (n != i) {
+        std::memcpy(&ws.cand_boxes[4 * n], b, 4 * sizeof(float));
+        std::memcpy(&ws.cand_marks[10 * n], &ws.cand_marks[10 * i], 10 * sizeof(float));
+        ws.cand_scores[n] = ws.cand_scores[i];
+      }
+      ++n;
+    }
+    K = n;
+    if (K == 0) return 0;
+  }
+
   // NMS, then back to image pixels.
   NmsParams params;
   params.iou_threshold = det.nms_iou;
@@ -336,6 +413,7 @@ void Pipeline::Impl::classify_into(const ImageView& bgr, Workspace& ws, std::vec
                                    double& inference) const {
   const ptrdiff_t n = static_cast<ptrdiff_t>(faces.size());
   if (n == 0) return;
+  const auto crops_start = Clock::now();
   const int S = cls.input.size;
   const int C = cls.input.gray ? 1 : 3;
   ws.maps.resize(static_cast<size_t>(n));
@@ -351,6 +429,7 @@ void Pipeline::Impl::classify_into(const ImageView& bgr, Workspace& ws, std::vec
   input.data = ws.face_batch.data();
   ws.cls_out.resize(static_cast<size_t>(n) * 7);
   const auto t0 = Clock::now();
+  tl_timing.crops_seconds = std::chrono::duration<double>(t0 - crops_start).count();
   classifier->run_into({{cls.input_name, input}},
                        {{cls.output_name, MutableTensorView{{n, 7}, ws.cls_out.data()}}});
   inference += seconds_since(t0);
@@ -374,9 +453,17 @@ std::vector<FaceResult> Pipeline::Impl::run(const ImageView& bgr, bool classify)
   double inference = 0.0;
   std::vector<FaceResult> faces;
   std::unique_ptr<Workspace> ws = acquire();
+  tl_timing = Timing{};  // detect_into/classify_into fill in their stages
   // On an exception the workspace is simply freed (its buffers may be half written: no matter).
+  const auto detect_start = Clock::now();
   detect_into(bgr, *ws, faces, inference);
-  if (classify && classifier) classify_into(bgr, *ws, faces, inference);
+  tl_timing.postprocess_seconds = seconds_since(detect_start) - tl_timing.preprocess_seconds -
+                                  tl_timing.detector_seconds;
+  if (classify && classifier) {
+    const auto classify_start = Clock::now();
+    classify_into(bgr, *ws, faces, inference);
+    tl_timing.classifier_seconds = seconds_since(classify_start) - tl_timing.crops_seconds;
+  }
   release(std::move(ws));
   tl_timing.total_seconds = seconds_since(start);
   tl_timing.inference_seconds = inference;

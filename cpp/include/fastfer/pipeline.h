@@ -20,7 +20,7 @@ namespace fastfer {
 inline constexpr const char* kLabels[7] = {"angry", "disgust", "fear", "happy",
                                            "sad",   "surprise", "neutral"};
 
-enum class DetectorKind { RetinaFace, BlazeFace };
+enum class DetectorKind { RetinaFace, BlazeFace, YuNet };
 
 // How to feed the detector and read its outputs (python/fastfer/models/manifest.json has the
 // values of the shipped models).
@@ -30,6 +30,8 @@ struct DetectorConfig {
   std::string input_name = "image";
   // RetinaFace: box deltas, landmark deltas, softmax scores (column 1 = face).
   // BlazeFace: regressors (16 per anchor), score logits.
+  // YuNet: cls, obj, bbox, kps heads, each once per step in `steps` order (cls_8, cls_16, cls_32,
+  // obj_8, ...); decoded like RetinaFace with one anchor per cell of size = step, offset 0.
   std::vector<std::string> output_names{"boxes", "landmarks", "scores"};
   std::vector<int64_t> steps{8, 16, 32};
   std::vector<std::vector<double>> min_sizes{{16, 32}, {64, 128}, {256, 512}};
@@ -40,6 +42,13 @@ struct DetectorConfig {
   float nms_iou = 0.4f;
   int max_faces = 1000;
   int pre_nms_top_k = 5000;
+  // The input-size policy (dynamic-size models): with min_face > 0, an image is shrunk (never
+  // enlarged) so that a face min_face image pixels long becomes min_face_px tensor pixels, the
+  // smallest this detector finds reliably: max side = min(max_side, long side * min_face_px /
+  // min_face), in integers. With any model, candidates whose long side is under min_face image
+  // pixels are dropped before NMS. 0 = off (every face, the image up to max_side).
+  int min_face = 0;
+  int min_face_px = 0;
 };
 
 // How to crop faces for the classifier and read its output.
@@ -85,10 +94,16 @@ class Pipeline {
   std::vector<std::vector<FaceResult>> analyze_batch(const std::vector<ImageView>& images) const;
 
   // Seconds spent in the last analyze()/detect() of the calling thread: in total, and inside
-  // Session::run (so the share outside ONNX Runtime can be measured).
+  // Session::run (so the share outside ONNX Runtime can be measured), split by stage (the stages
+  // add up to the total but for the image check and buffer bookkeeping).
   struct Timing {
     double total_seconds = 0.0;
-    double inference_seconds = 0.0;
+    double inference_seconds = 0.0;       // detector + classifier
+    double preprocess_seconds = 0.0;      // detector input: resize, pad, normalise; anchors
+    double detector_seconds = 0.0;        // the detector's Session::run
+    double postprocess_seconds = 0.0;     // scores, top-k, decode, NMS, back to image pixels
+    double crops_seconds = 0.0;           // face crops for the classifier
+    double classifier_seconds = 0.0;      // the classifier's Session::run, labels, softmax
   };
   static Timing last_timing();
 
