@@ -15,6 +15,7 @@ from .errors import (
     ModelIntegrityError,
     ModelNotFoundError,
     UnsupportedInputError,
+    VideoDecodeError,
 )
 from . import compat
 from .draw import draw
@@ -63,4 +64,5 @@ __all__ = [
     "FER", "Face", "draw", "compat",
     "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
     "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
+    "VideoDecodeError",
 ]

@@ -42,3 +42,12 @@ class ModelIntegrityError(ModelError):
 
 class BackendError(Error, RuntimeError):
     """The requested backend cannot be used (e.g. FASTFER_BACKEND=native without the module)."""
+
+
+class VideoDecodeError(Error, OSError):
+    """A video source cannot be opened, or ended before its last frame (a truncated or corrupt
+    file). ``frames_read`` is how many frames were read, all of them good."""
+
+    def __init__(self, message: str, frames_read: int = 0):
+        super().__init__(message)
+        self.frames_read = frames_read

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -24,6 +25,32 @@ def _native_faces(found: dict, with_probs: bool) -> list:
     """Faces from fastfer._core.Pipeline's arrays."""
     return [Face.build(found["boxes"][i], found["scores"][i], found["landmarks"][i],
                        found["probs"][i] if with_probs else None) for i in range(len(found["scores"]))]
+
+
+# analyze_batch(progress=...) reports after this many images: small enough to show movement,
+# large enough that the extra calls cost nothing next to inference.
+_PROGRESS_CHUNK = 8
+
+
+class _StderrBar:
+    """``analyze_batch(progress=True)``: the team's progress bar on stderr."""
+
+    def __init__(self, label: str):
+        import time
+
+        self.label, self.start = label, time.perf_counter()
+
+    def update(self, done: int, total: int) -> None:
+        import sys
+
+        from .widerface import _progress
+
+        if total == 0:
+            return
+        _progress(done, total, self.start, self.label)
+        if done >= total:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _load_all(images: Iterable) -> tuple:
@@ -120,7 +147,7 @@ class FER:
         probs = self.classifier.classify_boxes(img, found.boxes) if len(found) else None
         return _faces(found, probs)
 
-    def analyze_batch(self, images: Iterable) -> list:
+    def analyze_batch(self, images: Iterable, *, progress=None) -> list:
         """``analyze`` for many images in as few inference calls as the models allow.
 
         Returns one entry per input, in order: the list of its faces ([] when it has none), or,
@@ -129,7 +156,17 @@ class FER:
         batch. Check with ``isinstance(entry, Exception)``. With the native pipeline the readable
         images go through one GIL-free C++ call (image by image inside it: padding images to one
         batch tensor was measured slower on the CPU).
+
+        ``images`` is a list (or other iterable) of images; a single path, str or bytes is refused
+        with a TypeError rather than read character by character. ``progress``: ``True`` draws a
+        bar on stderr; a callable is called as ``progress(done, total)`` after each chunk of
+        images, so long runs are not silent.
         """
+        if isinstance(images, (str, bytes, bytearray, PurePath, np.ndarray)):
+            raise TypeError(f"analyze_batch takes a list of images, got one {type(images).__name__}: "
+                            "pass [image] (or use analyze for one image)")
+        if progress is not None and progress is not False:
+            return self._analyze_with_progress(list(images), progress)
         results, loaded, where = _load_all(images)
         if self._pipeline is not None:
             faces = [_native_faces(found, with_probs=True) for found in self._pipeline.analyze_batch(loaded)]
@@ -140,6 +177,32 @@ class FER:
             faces = [_faces(det, probs.pop(0) if len(det) else None) for det in found]
         for slot, image_faces in zip(where, faces):
             results[slot] = image_faces
+        return results
+
+    def stream(self, source, *, every: int = 1, smoothing: float = 0.3, **options):
+        """Faces of every frame of a video, followed across frames: an iterator of
+        :class:`fastfer.stream.StreamFrame` (``index``, ``timestamp``, ``faces``, ``image``).
+
+        ``source``: a video file, a camera index, a URL OpenCV opens, or any iterable of images.
+        Each face is a :class:`fastfer.stream.TrackedFace` with a ``track_id`` stable while the
+        face is tracked (never reused), ``probs`` / ``label`` smoothed per track (``smoothing``:
+        the newest frame's weight, 1 = off) and ``raw_probs`` / ``raw_label``. ``every=k`` runs
+        the detector on every k-th frame and carries the faces between. Other options
+        (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``): see
+        :class:`fastfer.stream.Stream`. Decoding runs in its own thread.
+        """
+        from .stream import Stream
+
+        return Stream(self, source, every=every, smoothing=smoothing, **options)
+
+    def _analyze_with_progress(self, images: list, progress) -> list:
+        """analyze_batch in chunks, reporting after each: ``progress(done, total)`` or a bar."""
+        report = progress if callable(progress) else _StderrBar("analyze_batch").update
+        results, total = [], len(images)
+        report(0, total)
+        for start in range(0, total, _PROGRESS_CHUNK):
+            results += self.analyze_batch(images[start:start + _PROGRESS_CHUNK])
+            report(len(results), total)
         return results
 
     def _classify_many(self, crops) -> list:

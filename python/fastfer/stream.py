@@ -1,0 +1,395 @@
+"""``FER.stream``'s engine: frames in, tracked and smoothed faces out.
+
+A decoding thread reads the source (a video file, a camera index, a URL OpenCV opens, or any
+iterable of images) into a bounded queue while the caller's thread runs the models, so that
+decoding overlaps inference and memory stays bounded whatever the consumer's speed:
+
+* a file (or an iterable) blocks the decoder when the queue is full: no frame is lost;
+* a live source (a camera, an ``rtsp://`` stream, or ``live=True``) never waits for the
+  consumer: when the queue is full, the oldest waiting frame is dropped, so that the consumer
+  always gets a recent frame; the indices dropped are reported on the next frame.
+
+``every=k`` runs the detector on every k-th processed frame; in between, the tracks are carried
+by their motion model (:class:`fastfer.tracking.Tracker`) and, by default, keep their last
+probabilities (``between="reuse"``); ``between="classify"`` runs the classifier on the predicted
+boxes instead (see the README for the measurement behind the default).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import cv2
+import numpy as np
+
+from .errors import VideoDecodeError
+from .image import load_image
+from .labels import LABELS
+from .result import Face, _frozen
+from .smoothing import DEFAULT_ALPHA, TrackSmoother
+from .tracking import Tracker
+
+#: URL schemes treated as live streams by default (frames dropped rather than queued).
+LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
+
+
+@dataclass(frozen=True, eq=False)
+class TrackedFace(Face):
+    """A :class:`fastfer.Face` of a video frame, followed across frames.
+
+    ``track_id``: the same for one face as long as it is tracked (ids count up from 1 and are
+    never reused in a stream). ``probs`` / ``label``: smoothed over the track's frames;
+    ``raw_probs`` / ``raw_label``: the classifier's output for this frame alone (with
+    ``between="reuse"``, on frames without detection, the last one). ``detected``: whether the
+    box comes from the detector on this frame (False: predicted by the motion model)."""
+
+    track_id: int = 0
+    raw_probs: Optional[np.ndarray] = None
+    raw_label: Optional[str] = None
+    detected: bool = True
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out["track_id"] = self.track_id
+        out["detected"] = self.detected
+        out["raw_label"] = self.raw_label
+        out["raw_probs"] = (None if self.raw_probs is None
+                            else {k: round(float(p), 5) for k, p in zip(LABELS, self.raw_probs)})
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class StreamFrame:
+    """One processed frame: its ``index`` in the source (0-based), its ``timestamp`` in seconds
+    (the container's for a file, seconds since the start for a camera or a live iterable,
+    ``index / fps`` for an iterable given ``fps``, else None), its ``faces`` (ordered by
+    ``track_id``), the BGR ``image``, whether the detector ran on it (``detected``) and the
+    indices of the source frames ``dropped`` since the previous frame (live sources only)."""
+
+    index: int
+    timestamp: Optional[float]
+    faces: list
+    image: np.ndarray = field(repr=False)
+    detected: bool = True
+    dropped: tuple = ()
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able values (without the image)."""
+        return {"frame": self.index,
+                "time": None if self.timestamp is None else round(self.timestamp, 4),
+                "detected": self.detected, "dropped": list(self.dropped),
+                "faces": [face.to_dict() for face in self.faces]}
+
+
+@dataclass(frozen=True)
+class _Frame:
+    index: int
+    timestamp: Optional[float]
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class _End:
+    error: Optional[BaseException] = None
+
+
+class _Capture:
+    """A cv2.VideoCapture source: a file, a camera or a URL."""
+
+    def __init__(self, source, name: str, camera: bool):
+        self.name, self.camera = name, camera
+        self._cap = cv2.VideoCapture(source)
+        if not self._cap.isOpened():
+            self._cap.release()
+            what = "camera" if camera else "video"
+            raise VideoDecodeError(f"cannot open {what} {name}: not a video OpenCV can read "
+                                   f"({'no such camera, or it is busy' if camera else 'unknown format, or a truncated or corrupt file'})")
+        count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(count) if count > 0 and not camera else None
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps > 0 else None
+        self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self._start = None
+
+    def frames(self) -> Iterator[tuple]:
+        """(timestamp, image) until the source ends; VideoDecodeError when a file ends before
+        the frame count its header declares."""
+        read = 0
+        while True:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                break
+            if self.camera:
+                now = time.monotonic()
+                self._start = now if self._start is None else self._start
+                stamp = now - self._start
+            else:
+                msec = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+                stamp = msec / 1000.0 if msec >= 0 else None
+            read += 1
+            yield stamp, image
+        # Frame counts from some containers are estimates: one frame short is not an error.
+        if self.frame_count is not None and read < self.frame_count - 1:
+            raise VideoDecodeError(f"{self.name}: the video ended after {read} good frames of "
+                                   f"{self.frame_count} (the file is truncated or corrupt)",
+                                   frames_read=read)
+        if self.camera and read == 0:
+            raise VideoDecodeError(f"camera {self.name} gave no frame", frames_read=0)
+
+    def release(self) -> None:
+        self._cap.release()
+
+
+class _Iterable:
+    """Any iterable of images (BGR arrays, or anything fastfer.load_image reads)."""
+
+    def __init__(self, source, fps: Optional[float], live: bool):
+        self.name, self.camera = type(source).__name__, False
+        self._items, self.fps, self._live = source, fps, live
+        self.frame_count, self.size = None, None
+
+    def frames(self) -> Iterator[tuple]:
+        start = time.monotonic()
+        for i, item in enumerate(self._items):
+            if self._live:
+                stamp = time.monotonic() - start
+            else:
+                stamp = None if self.fps is None else i / self.fps
+            yield stamp, load_image(item)
+
+    def release(self) -> None:
+        close = getattr(self._items, "close", None)  # a generator: run its cleanup
+        if callable(close):
+            close()
+
+
+def open_source(source, *, fps: Optional[float] = None, live: Optional[bool] = None) -> tuple:
+    """(reader, live): what reads ``source``'s frames, and whether it is live by default."""
+    if isinstance(source, bool):
+        raise TypeError("source must be a video path, a camera index, a URL or an iterable of images, got a bool")
+    if isinstance(source, (int, np.integer)):
+        if source < 0:
+            raise ValueError(f"a camera index is >= 0, got {source}")
+        return _Capture(int(source), f"#{int(source)}", camera=True), True if live is None else live
+    if isinstance(source, (str, Path)):
+        text = str(source)
+        scheme = text.split("://", 1)[0].lower() if "://" in text else None
+        if scheme is None:
+            path = Path(text)
+            if not path.exists():
+                raise FileNotFoundError(f"no such video file: {text}")
+            if path.is_dir():
+                raise IsADirectoryError(f"a video file is needed, {text} is a folder")
+        is_live = scheme in LIVE_SCHEMES if live is None else live
+        return _Capture(text, text, camera=False), is_live
+    if isinstance(source, np.ndarray):
+        if source.ndim != 4:
+            raise ValueError(f"an array source must be N×H×W×C frames, got shape {source.shape}; "
+                             "for one image use FER.analyze")
+        return _Iterable(source, fps, bool(live)), bool(live)
+    if isinstance(source, (bytes, bytearray, dict)) or not hasattr(source, "__iter__"):
+        raise TypeError(f"source must be a video path, a camera index, a URL or an iterable of images, "
+                        f"got {type(source).__name__}")
+    return _Iterable(source, fps, bool(live)), bool(live)
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _move_landmarks(landmarks: np.ndarray, old_box, new_box) -> np.ndarray:
+    """Landmarks of ``old_box`` carried to ``new_box`` (the same place relative to the box)."""
+    (ox1, oy1, ox2, oy2), (nx1, ny1, nx2, ny2) = old_box, new_box
+    sx, sy = (nx2 - nx1) / max(ox2 - ox1, 1e-6), (ny2 - ny1) / max(oy2 - oy1, 1e-6)
+    return (landmarks - np.array([ox1, oy1])) * np.array([sx, sy]) + np.array([nx1, ny1])
+
+
+class Stream:
+    """The iterator ``FER.stream`` returns: :class:`StreamFrame` after :class:`StreamFrame`.
+
+    Iterate it once; ``close()`` (or leaving a ``with`` block, or the end of the source) stops
+    the decoding thread and releases the source. When a file ends before its last frame, the
+    frames read are yielded, then :class:`fastfer.VideoDecodeError` is raised. ``source_fps``,
+    ``frame_count`` and ``size`` say what the source declares (None where unknown).
+    """
+
+    def __init__(self, fer, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA,
+                 between: str = "reuse", live: Optional[bool] = None,
+                 queue_size: Optional[int] = None, max_missed: int = 5,
+                 iou_threshold: float = 0.3, fps: Optional[float] = None):
+        self.every = _positive_int(every, "every")
+        if between not in ("reuse", "classify"):
+            raise ValueError(f"between must be 'reuse' or 'classify', got {between!r}")
+        if live is not None and not isinstance(live, bool):
+            raise TypeError(f"live must be True, False or None, got {live!r}")
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        self._fer, self._between = fer, between
+        self._smoother = TrackSmoother(smoothing)
+        self._tracker = Tracker(iou_threshold=iou_threshold, max_missed=max_missed)
+        self._reader, self.live = open_source(source, fps=fps, live=live)
+        size = _positive_int(queue_size, "queue_size") if queue_size is not None else (1 if self.live else 8)
+        self.source_fps = self._reader.fps
+        self.frame_count = self._reader.frame_count
+        self.size = getattr(self._reader, "size", None)
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+        self._stop = threading.Event()
+        self._dropped: list = []
+        self._dropped_lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._done = False
+        self._processed = 0
+        self._last_index = -1
+        self._last: dict = {}  # track id -> (box, landmarks, score, raw probs) at its last detection
+
+    # --- the decoding thread -------------------------------------------------------------------
+
+    def _put(self, item) -> None:
+        if not self.live or isinstance(item, _End):
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+            return
+        while True:  # live: make room by dropping the oldest waiting frame
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    stale = self._queue.get_nowait()
+                except queue.Empty:
+                    continue
+                with self._dropped_lock:
+                    self._dropped.append(stale.index)
+
+    def _decode(self) -> None:
+        end = _End()
+        try:
+            for index, (stamp, image) in enumerate(self._reader.frames()):
+                if self._stop.is_set():
+                    break
+                self._put(_Frame(index, stamp, image))
+        except BaseException as exc:  # handed to the consumer, after the good frames
+            end = _End(exc)
+        finally:
+            self._put(end)
+
+    # --- the consumer --------------------------------------------------------------------------
+
+    def __iter__(self) -> "Stream":
+        return self
+
+    def __enter__(self) -> "Stream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __next__(self) -> StreamFrame:
+        if self._done:
+            raise StopIteration
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._decode, name="fastfer-decode", daemon=True)
+            self._thread.start()
+        item = self._queue.get()
+        if isinstance(item, _End):
+            self.close()
+            if item.error is not None:
+                raise item.error
+            raise StopIteration
+        with self._dropped_lock:
+            dropped = tuple(i for i in self._dropped if i < item.index)
+            self._dropped = [i for i in self._dropped if i >= item.index]
+        try:
+            return self._process(item, dropped)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop decoding and release the source (idempotent)."""
+        if self._done:
+            return
+        self._done = True
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():  # unblock a decoder waiting on a full queue
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                self._thread.join(timeout=0.05)
+        self._reader.release()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # --- one frame -------------------------------------------------------------------------------
+
+    def _process(self, item: _Frame, dropped: tuple) -> StreamFrame:
+        gap = item.index - self._last_index if self._last_index >= 0 else 1
+        self._last_index = item.index
+        detect = self._processed % self.every == 0
+        self._processed += 1
+        if detect:
+            faces = self._detect(item.image, gap)
+        else:
+            faces = self._carry(item.image, gap)
+        faces.sort(key=lambda f: f.track_id)
+        return StreamFrame(item.index, item.timestamp, faces, item.image, detect, dropped)
+
+    def _detect(self, image: np.ndarray, gap: int) -> list:
+        found = self._fer.analyze(image)
+        ids = self._tracker.update(np.array([f.box for f in found]).reshape(-1, 4), frames=gap)
+        live = set(int(i) for i in self._tracker.ids)
+        self._smoother.keep_only(live)
+        self._last = {i: v for i, v in self._last.items() if i in live}
+        out = []
+        for face, track_id in zip(found, ids):
+            track_id = int(track_id)
+            self._last[track_id] = (face.box, face.landmarks, face.score, face.probs)
+            out.append(self._tracked(face.box, face.score, face.landmarks, face.probs, track_id,
+                                     self._smoother.update(track_id, face.probs), True))
+        return out
+
+    def _carry(self, image: np.ndarray, gap: int) -> list:
+        ids, boxes = self._tracker.advance(frames=gap)
+        h, w = image.shape[:2]
+        boxes = np.clip(boxes, 0, [w, h, w, h])
+        keep = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)  # left the image
+        ids, boxes = ids[keep], boxes[keep]
+        if self._between == "classify" and len(ids):
+            raw_all = self._fer.classifier.classify_boxes(image, boxes)
+        out = []
+        for k, (track_id, box) in enumerate(zip(ids, boxes)):
+            track_id = int(track_id)
+            old_box, landmarks, score, raw = self._last[track_id]
+            if self._between == "classify":
+                raw = raw_all[k]
+                smoothed = self._smoother.update(track_id, raw)
+            else:
+                smoothed = self._smoother.get(track_id)
+            out.append(self._tracked(tuple(box), score, _move_landmarks(landmarks, old_box, box), raw,
+                                     track_id, smoothed, False))
+        return out
+
+    @staticmethod
+    def _tracked(box, score, landmarks, raw, track_id: int, smoothed, detected: bool) -> TrackedFace:
+        raw = _frozen(raw)
+        smoothed = _frozen(smoothed)
+        return TrackedFace(tuple(float(v) for v in box), float(score), _frozen(landmarks),
+                           LABELS[int(np.argmax(smoothed))], smoothed, track_id, raw,
+                           LABELS[int(np.argmax(raw))], detected)
