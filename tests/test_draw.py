@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from _paths import PHOTOS, needs_shared
 
 import fastfer
 from fastfer.draw import FACE_COLOR, PALETTE, draw
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is not beside the checkout")
+pytestmark = needs_shared(PHOTOS / "astronaut.jpg", PHOTOS / "two_people.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +165,102 @@ def test_annotated_image_writes_and_decodes(tmp_path, astronaut, astronaut_faces
     assert cv2.imwrite(str(path), out)
     back = fastfer.load_image(path)
     assert np.array_equal(back, out)
+
+
+# --- layout: labels and charts stay readable in a crowd ---------------------------------------
+
+CROWD = PHOTOS.parent / "detection" / "wider_val_dev" / "images" / "0--Parade" / "0_Parade_marchingband_1_410.jpg"
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def assert_readable(layout, faces, shape):
+    h, w = shape[:2]
+    rects = [item.rect for item in layout]
+    for i, item in enumerate(layout):
+        x1, y1, x2, y2 = item.rect
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, f"{item} leaves the image"
+        for other in rects[i + 1:]:
+            assert not overlaps(item.rect, other), f"{item.rect} overlaps {other}"
+        for j, face in enumerate(faces):
+            box = tuple(np.clip(np.round(face.box), 0, [w, h, w, h]))
+            if j == item.face:
+                # Outside its own box, except a tag inside it at the chin, the last resort.
+                assert not overlaps(item.rect, box) or (item.kind == "tag" and item.rect[3] == box[3])
+            else:
+                assert not overlaps(item.rect, box), f"{item} covers face {j}"
+
+
+@pytest.mark.parametrize("photo", [PHOTOS / "stage_group.jpg", PHOTOS / "bald_guys_collage.jpg", CROWD],
+                         ids=["stage", "collage", "wider-parade"])
+def test_labels_and_charts_never_cover_a_face_or_each_other(fer, photo):
+    if not photo.exists():
+        pytest.skip(f"{photo} is not in ../shared")
+    img = fastfer.load_image(photo)
+    faces = fer.analyze(img)
+    assert len(faces) >= 10, "a crowded photo"
+    out, layout = draw(img, faces, return_layout=True)
+    assert_readable(layout, faces, img.shape)
+    tags = [item for item in layout if item.kind == "tag"]
+    assert len({item.face for item in tags}) == len(tags), "one tag per face at most"
+    assert len(tags) >= 0.8 * len(faces), "most faces keep their tag"
+    for item in layout:  # what is drawn is where the layout says
+        x1, y1, x2, y2 = item.rect
+        assert changed(out[y1:y2, x1:x2], img[y1:y2, x1:x2]).mean() > 0.5
+
+
+def test_charts_are_left_out_for_small_faces_and_scale_with_big_ones(fer, astronaut):
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)
+    small_faces = fer.analyze(small)
+    assert len(small_faces) == 1 and min(np.subtract(small_faces[0].box[2:], small_faces[0].box[:2])) < 48
+    _, layout = draw(small, small_faces, return_layout=True)
+    assert [item.kind for item in layout] == ["tag"]
+    heights = []
+    for size in (512, 1024):
+        img = cv2.resize(astronaut, (size, size))
+        faces = fer.analyze(img)
+        _, layout = draw(img, faces, return_layout=True)
+        (chart,) = [item.rect for item in layout if item.kind == "chart"]
+        heights.append(chart[3] - chart[1])
+    assert heights[1] > 1.5 * heights[0]
+
+
+def test_a_face_filling_the_image_gets_its_tag_inside_at_the_chin(fer):
+    img = fastfer.load_image(PHOTOS / "obama_portrait.jpg")
+    close = img[60:480, 330:660]
+    faces = fer.analyze(close)
+    out, layout = draw(close, faces, return_layout=True)
+    assert_readable(layout, faces, close.shape)
+    assert [item.kind for item in layout] == ["tag"], "no room for a chart outside the face"
+
+
+def test_options_leave_out_bars_landmarks_and_small_faces(fer, astronaut, astronaut_faces):
+    full, layout = draw(astronaut, astronaut_faces, return_layout=True)
+    assert sorted(item.kind for item in layout) == ["chart", "tag"]
+    plain, layout = draw(astronaut, astronaut_faces, bars=False, return_layout=True)
+    assert [item.kind for item in layout] == ["tag"]
+    (chart,) = [item.rect for item in draw(astronaut, astronaut_faces, return_layout=True)[1] if item.kind == "chart"]
+    x1, y1, x2, y2 = chart
+    assert not changed(plain[y1:y2, x1:x2], astronaut[y1:y2, x1:x2]).any()
+    dots = draw(astronaut, astronaut_faces, landmarks=True)
+    no_dots = draw(astronaut, astronaut_faces, landmarks=False)
+    lx, ly = (int(v) for v in astronaut_faces[0].landmarks[2])  # the nose
+    assert changed(dots, no_dots)[ly - 2:ly + 3, lx - 2:lx + 3].any()
+    boxed, layout = draw(astronaut, astronaut_faces, min_face=10_000, return_layout=True)
+    assert layout == [] and changed(boxed, astronaut).any(), "the box alone"
+    for bad in ({"bars": 1}, {"landmarks": "no"}, {"track_ids": None}):
+        with pytest.raises(TypeError):
+            draw(astronaut, astronaut_faces, **bad)
+    with pytest.raises(ValueError):
+        draw(astronaut, astronaut_faces, min_face=-1)
+
+
+def test_tracked_faces_show_their_id(fer, astronaut):
+    (frame,) = list(fer.stream([astronaut]))
+    _, layout = draw(frame.image, frame.faces, return_layout=True)
+    (tag,) = [item for item in layout if item.kind == "tag"]
+    assert tag.text.startswith("#1 happy")
+    _, layout = draw(frame.image, frame.faces, track_ids=False, return_layout=True)
+    assert [item.text for item in layout if item.kind == "tag"][0].startswith("happy")
