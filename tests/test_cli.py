@@ -12,14 +12,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _paths import PHOTOS
 
 import fastfer
 from fastfer import models
-from fastfer.__main__ import EXAMPLE
+from fastfer.cli.common import EXAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTOS = ROOT.parent / "shared" / "data" / "photos"
-SHIPPED_MODELS = {"retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception", "fernet"}
+# Every model the package's manifest lists (at least the ones that have always shipped).
+SHIPPED_MODELS = set(json.loads((ROOT / "python" / "fastfer" / "models" / "manifest.json").read_text())["models"])
+assert {"retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception", "fernet"} <= SHIPPED_MODELS
 needs_photos = pytest.mark.skipif(not (PHOTOS / "two_people.jpg").exists(),
                                   reason="../shared/data/photos is not beside the checkout")
 

@@ -5,24 +5,34 @@ Finds faces, their 5 landmarks and their expression probabilities in :data:`LABE
 
 from __future__ import annotations
 
-from .errors import (
-    BackendError,
-    Error,
-    ImageDecodeError,
-    ImageTooLargeError,
-    InvalidImageError,
-    ModelError,
-    ModelIntegrityError,
-    ModelNotFoundError,
-    UnsupportedInputError,
-    VideoDecodeError,
-)
-from . import compat
-from .draw import draw
-from .fer import FER
-from .result import Face
-from .image import get_max_pixels, load_image, set_max_pixels
-from .labels import LABELS
+try:
+    from . import _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
+    from .errors import (
+        BackendError,
+        Error,
+        ImageDecodeError,
+        ImageTooLargeError,
+        InvalidImageError,
+        ModelError,
+        ModelIntegrityError,
+        ModelNotFoundError,
+        UnsupportedInputError,
+        VideoDecodeError,
+    )
+    from . import compat
+    from .draw import draw
+    from .fer import FER
+    from .result import Face
+    from .image import get_max_pixels, load_image, set_max_pixels
+    from .labels import LABELS
+    from .table import to_frame
+except (ValueError, RuntimeError) as _exc:  # what a bad FASTFER_* value raises (ValueError, BackendError)
+    # A bad FASTFER_BACKEND / FASTFER_MAX_PIXELS is read at import: the command line says so in
+    # one line instead of a traceback; a Python caller gets the exception.
+    from ._startup import exit_if_command_line
+
+    exit_if_command_line(_exc)
+    raise
 
 __version__ = "0.1.0"
 
@@ -61,7 +71,7 @@ def capabilities() -> dict:
 
 __all__ = [
     "LABELS", "__version__", "capabilities", "load_image", "get_max_pixels", "set_max_pixels",
-    "FER", "Face", "draw", "compat",
+    "FER", "Face", "draw", "compat", "to_frame",
     "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
     "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
     "VideoDecodeError",

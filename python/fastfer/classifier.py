@@ -75,12 +75,22 @@ class Classifier:
 
     def classify(self, faces) -> np.ndarray:
         """Probabilities (N, 7) in fastfer.LABELS order for a batch of face crops: an N×H×W grey or
-        N×H×W×3 BGR uint8 array, or a sequence of such crops (sizes may differ). Each crop is
+        N×H×W×3 BGR uint8 array, or a sequence of such crops (sizes may differ); one H×W grey or
+        H×W×3 BGR crop gives (1, 7). Each crop is
         resized to the model's input as a whole: pass faces framed as the model expects."""
         if isinstance(faces, np.ndarray):
-            if faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[3] != 3):
-                raise ValueError(f"faces must be N×H×W grey or N×H×W×3 BGR, got shape {faces.shape}")
-            crops = list(faces)
+            if faces.ndim == 2 or (faces.ndim == 3 and faces.shape[2] == 3):
+                # One crop (H×W grey or H×W×3 BGR) is one face, never a stack of H crops; a stack
+                # of grey crops 3 pixels wide is no face, so H×W×3 is not ambiguous.
+                crops = [faces]
+            elif faces.ndim == 3 and faces.shape[2] == 4:
+                raise ValueError(f"faces of shape {faces.shape}: an H×W×4 (BGRA?) crop; pass H×W×3 BGR "
+                                 "(cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)) or a batch N×H×W / N×H×W×3")
+            elif faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[3] != 3):
+                raise ValueError(f"faces must be one H×W grey or H×W×3 BGR crop, or a batch N×H×W grey "
+                                 f"or N×H×W×3 BGR, got shape {faces.shape}")
+            else:
+                crops = list(faces)
         elif isinstance(faces, (list, tuple)):
             crops = list(faces)
         else:

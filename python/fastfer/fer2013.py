@@ -13,7 +13,9 @@ Readers return ``(images, labels, splits)``: images uint8 N×H×W grey, labels i
   ``test/`` means PrivateTest (that copy does not tell the two test halves apart, so a
   "PrivateTest" figure on it covers the whole test folder).
 
-:func:`read_folder` reads any image-folder set whose sub-folders are expression names, matched
+:func:`read_folder` reads any image-folder set whose sub-folders are numbered (``0..6``, or ``1..7``
+where no folder is numbered 0, in the order :data:`ORDERS` names: FER2013's by default, RAF-DB's
+or AffectNet's) or are expression names, matched
 case-insensitively through :data:`FOLDER_NAMES` (anger/mad -> angry, disgusted -> disgust,
 fearful/afraid/scared -> fear, happiness/joy -> happy, sadness -> sad, surprised -> surprise,
 neutral). Other folders (contempt, calm: RAVDESS's calm is not neutral, ...) are skipped and
@@ -47,6 +49,14 @@ _SYNONYMS = {
 }
 FOLDER_NAMES = {name: LABELS.index(label) for label, names in _SYNONYMS.items() for name in names}
 """Lower-case folder name -> label index; anything else is skipped."""
+ORDERS = {
+    "fer2013": LABELS,
+    # RAF-DB's basic-expression numbering (1 surprise ... 7 neutral), as the MobileNetV3 system's tables use it
+    "rafdb": ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral"),
+    # AffectNet's numbering of its first seven expressions
+    "affectnet": ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry"),
+}
+"""Class order of numbered folders (``<0..6>/``, or ``<1..7>/`` where there is a 7 and no 0)."""
 _PREFIX = re.compile(r"^(Training|PublicTest|PrivateTest)_")
 
 
@@ -99,11 +109,25 @@ def read_csv(path) -> tuple:
     return np.stack(images), np.array(labels, np.int64), np.array(splits) if iu is not None else None
 
 
-def _class_folders(root: Path) -> tuple:
-    """([(label index, folder)], {skipped folder name: image count}) for the sub-folders of root."""
+def _numbered_labels(folders: list, order: str) -> dict:
+    """{folder name: label index} for folders named by number in ``order``: 0..6, or 1..7 (RAF-DB's
+    own numbering) when there is a folder 7 and none numbered 0."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+    numbers = {sub.name: int(sub.name) for sub in folders if sub.name.isdigit()}
+    first = 1 if 7 in numbers.values() and 0 not in numbers.values() else 0
+    names = ORDERS[order]
+    return {name: LABELS.index(names[n - first]) for name, n in numbers.items() if 0 <= n - first < len(names)}
+
+
+def _class_folders(root: Path, order: str = "fer2013") -> tuple:
+    """([(label index, folder)], {skipped folder name: image count}) for the sub-folders of root:
+    expression names (and synonyms), or numbers in ``order`` (see :data:`ORDERS`)."""
     known, skipped = [], {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = FOLDER_NAMES.get(sub.name.lower())
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    numbered = _numbered_labels(folders, order)
+    for sub in folders:
+        label = numbered.get(sub.name, FOLDER_NAMES.get(sub.name.lower()))
         if label is None:
             skipped[sub.name] = len(_images_under(sub))
         else:
@@ -115,13 +139,14 @@ def _images_under(folder: Path) -> list:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
 
-def read_kaggle_folder(path) -> tuple:
-    """Kaggle's ``{train,test}/<class>/*.jpg`` layout, read grey; all images must share one size."""
+def read_kaggle_folder(path, order: str = "fer2013") -> tuple:
+    """Kaggle's ``{train,test}/<class>/*.jpg`` layout, read grey; all images must share one size.
+    Class folders are expression names, or numbers in ``order``."""
     root, images, labels, splits = Path(path), [], [], []
     for part, default in (("train", "Training"), ("test", "PrivateTest")):
         if not (root / part).is_dir():
             continue
-        known, skipped = _class_folders(root / part)
+        known, skipped = _class_folders(root / part, order)
         if skipped:
             raise ValueError(f"{root / part}: class folders {sorted(skipped)} are not expression names "
                              f"({', '.join(LABELS)})")
@@ -142,8 +167,9 @@ def read_kaggle_folder(path) -> tuple:
     return np.stack(images), np.array(labels, np.int64), np.array(splits)
 
 
-def read(path) -> tuple:
-    """(images, labels, splits) from a .npz, a Kaggle .csv or a Kaggle image folder."""
+def read(path, order: str = "fer2013") -> tuple:
+    """(images, labels, splits) from a .npz, a Kaggle .csv or a Kaggle image folder (whose
+    numbered class folders follow ``order``)."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {str(path)!r}")
@@ -152,17 +178,18 @@ def read(path) -> tuple:
     if p.is_file() and p.suffix.lower() == ".csv":
         return read_csv(p)
     if p.is_dir() and ((p / "train").is_dir() or (p / "test").is_dir()):
-        return read_kaggle_folder(p)
+        return read_kaggle_folder(p, order)
     raise ValueError(f"{str(path)!r} is not FER2013 data: expected a .npz, a Kaggle fer2013.csv or "
                      "a folder with train/<class>/ and test/<class>/")
 
 
-def read_folder(path) -> tuple:
-    """(image paths, labels, {skipped folder: image count}) of an image-folder set DIR/<class>/..."""
+def read_folder(path, order: str = "fer2013") -> tuple:
+    """(image paths, labels, {skipped folder: image count}) of an image-folder set DIR/<class>/...,
+    the class folders named after expressions or numbered in ``order`` (see :data:`ORDERS`)."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"no such folder: {str(path)!r}")
-    known, skipped = _class_folders(root)
+    known, skipped = _class_folders(root, order)
     files, labels = [], []
     for label, folder in known:
         found = _images_under(folder)
@@ -170,7 +197,7 @@ def read_folder(path) -> tuple:
         labels += [label] * len(found)
     if not files:
         raise ValueError(f"{root}: no images in sub-folders named after expressions "
-                         f"({', '.join(LABELS)} or a synonym)" + (f"; skipped {sorted(skipped)}" if skipped else ""))
+                         f"({', '.join(LABELS)} or a synonym) or numbered 0..6" + (f"; skipped {sorted(skipped)}" if skipped else ""))
     return files, np.array(labels, np.int64), skipped
 
 

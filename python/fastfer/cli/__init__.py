@@ -1,0 +1,61 @@
+"""The ``fastfer`` command (also ``python -m fastfer``): one module per command, the shared parts
+in :mod:`fastfer.cli.common`.
+
+- ``fastfer analyze PATH...``: every face of every image with its expression (text, ``--json``
+  lines, ``--csv``, ``--draw``).
+- ``fastfer demo``: analyse the shipped photo and draw it.
+- ``fastfer info [IMAGES]``: what this installation runs on, and what analyze would do with IMAGES.
+- ``fastfer models``: the shipped and registered models.
+- ``fastfer eval widerface|fer2013|folder``: detector and classifier evaluations.
+
+Exit status: 0 on success; 1 when some input could not be read or does not exist (the others are
+still processed, each failure reported on stderr naming the file); 2 for usage errors (no inputs,
+an unknown model or provider, a bad option value, ...); 130 when interrupted.
+
+A command module has ``HELP``, ``add_parser(subparsers)`` and ``run(args) -> int``; add new
+commands to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+import fastfer
+
+from .common import UsageError
+
+COMMANDS = ("analyze", "demo", "info", "list_models", "evaluate")
+"""Modules of this package, one per command, in the order ``fastfer --help`` lists them."""
+
+DESCRIPTION = ("fastfer finds every face of an image and says its expression (angry, disgust, fear, "
+               "happy, sad, surprise, neutral) with probabilities, boxes and 5 landmarks.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fastfer", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"fastfer {fastfer.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        command = module.add_parser(sub)
+        if command.get_default("run") is None:
+            command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # e.g. `fastfer analyze ... | head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        print("\nfastfer: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, OSError, ValueError, ImportError, fastfer.Error) as exc:  # a clear line, not a traceback
+        print(f"fastfer: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,379 @@
+"""What the commands share: usage errors, input collection, model options, the progress bar and
+result output (text, JSON lines, CSV, drawings)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import fastfer
+from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
+
+IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
+                              ".ppm", ".pgm", ".pnm", ".pam"))
+EXAMPLE = Path(fastfer.__file__).resolve().parent / "data" / "astronaut.jpg"
+STDIN = Path("-")  # `-` on the command line: one encoded image read from standard input
+# Standard input is read whole before decoding; past this it is refused rather than buffered.
+MAX_STDIN_BYTES = 256 * 1024 * 1024
+_GLOB_CHARS = re.compile(r"[*?[]")
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported as ``fastfer: error: ...`` with exit status 2."""
+
+
+class MissingInput(OSError):
+    """A named path that does not exist: reported like an unreadable image (exit status 1)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(reason)
+        self.path = path
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+
+
+def _folder_images(folder: Path, recursive: bool) -> list:
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if _is_image(p))
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(p for p in (Path(root) / f for f in sorted(files)) if _is_image(p))
+    return found
+
+
+def collect_inputs(paths: Sequence[str], recursive: bool = False) -> tuple:
+    """(inputs, missing): the image files named by ``paths``, in order, each once — a file as is
+    (whatever its extension: the user named it), a folder's images (by extension, sorted;
+    sub-folders with ``recursive``), a glob's matches as if each had been given (``**`` with
+    ``recursive``), ``-`` for standard input — and a :class:`MissingInput` for each path that
+    does not exist or glob that matches nothing (the caller reports them and goes on)."""
+    out, missing, seen = [], [], set()
+
+    def add(path: Path) -> None:
+        key = "-" if path == STDIN else os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+
+    for arg in paths:
+        path = Path(arg)
+        if arg == "-":
+            add(STDIN)
+        elif path.is_dir():
+            for image in _folder_images(path, recursive):
+                add(image)
+        elif path.exists():
+            add(path)
+        elif _GLOB_CHARS.search(arg):
+            matches = sorted(glob.glob(arg, recursive=recursive))
+            if not matches:
+                missing.append(MissingInput(arg, "no files match this pattern"))
+            for match in map(Path, matches):
+                if match.is_dir():
+                    for image in _folder_images(match, recursive):
+                        add(image)
+                else:
+                    add(match)
+        else:
+            missing.append(MissingInput(arg, "no such file or folder"))
+    return out, missing
+
+
+def no_images_message(paths: Sequence[str], recursive: bool) -> str:
+    """Why nothing was found under ``paths``, with the -r hint when sub-folders hold images."""
+    text = f"no images ({', '.join(sorted(IMAGE_EXTENSIONS))}) in {', '.join(paths)}"
+    if not recursive:
+        nested = sum(len(_folder_images(Path(p), True)) for p in paths if Path(p).is_dir())
+        if nested:
+            text += f"; {nested} image{'s' if nested != 1 else ''} in sub-folders: add -r (--recursive)"
+    return text
+
+
+def load(path: Path):
+    """The image, or the exception saying why it cannot be read (never raised here)."""
+    try:
+        if path == STDIN:
+            data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+            if len(data) > MAX_STDIN_BYTES:
+                raise fastfer.InvalidImageError(
+                    f"standard input: more than {MAX_STDIN_BYTES >> 20} MiB; pass a file instead")
+            if not data:
+                raise fastfer.InvalidImageError("standard input: empty (pipe an encoded image into `-`)")
+            return fastfer.load_image(data)
+        return fastfer.load_image(path)
+    except (OSError, fastfer.Error) as exc:
+        return exc
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for an unreadable input; the pixel cap's says how to raise it from here."""
+    text = str(exc)
+    if isinstance(exc, fastfer.ImageTooLargeError):
+        text += " (raise the cap with --max-pixels N or the FASTFER_MAX_PIXELS environment variable)"
+    return text
+
+
+def loaded_batches(paths: list, size: int) -> Iterator[tuple]:
+    """(paths, images or exceptions) per batch of ``size``; the next batch is decoded in the
+    background while the caller runs inference on this one."""
+    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pending = [pool.submit(load, p) for p in batches[0]] if batches else []
+        for k, batch in enumerate(batches):
+            loaded = [future.result() for future in pending]
+            pending = [pool.submit(load, p) for p in batches[k + 1]] if k + 1 < len(batches) else []
+            yield batch, loaded
+
+
+# ------------------------------------------------------------------------------- the models
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def providers(text: str) -> tuple:
+    names = tuple(p.strip().lower() for p in text.split(",") if p.strip())
+    if not names:
+        raise UsageError(f"--providers needs a provider name (e.g. cpu or cuda,cpu), got {text!r}")
+    return names
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="ONNX Runtime intra-op threads per model (default 1)")
+    parser.add_argument("--providers", default="cpu",
+                        help="execution providers in priority order, comma-separated, e.g. cuda,cpu (default cpu)")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The FER options every command that analyses images takes (FER's own defaults)."""
+    defaults = fer_defaults()
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
+                        help=f"detector model (default {DEFAULT_DETECTOR}; see fastfer models)")
+    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
+                        help=f"expression classifier model (default {DEFAULT_CLASSIFIER})")
+    parser.add_argument("--score-threshold", type=float, default=None,
+                        help="lowest detection score kept (default: the detector's own)")
+    parser.add_argument("--max-side", type=positive_int, default=defaults["max_side"],
+                        help=f"shrink images whose long side exceeds this before detection "
+                        f"(default {defaults['max_side']})")
+    parser.add_argument("--max-faces", type=positive_int, default=defaults["max_faces"],
+                        help=f"most faces reported per image (default {defaults['max_faces']})")
+    parser.add_argument("--max-pixels", type=positive_int, default=None,
+                        help="refuse images of more pixels than this (default: FASTFER_MAX_PIXELS, "
+                        f"else {fastfer.get_max_pixels():,})")
+    add_runtime_options(parser)
+
+
+def fer_defaults() -> dict:
+    """FER's keyword defaults, so that the command line and the API never disagree."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(fastfer.FER).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def fer_options(args: argparse.Namespace) -> dict:
+    """FER's keyword arguments from the command line's model options."""
+    return dict(providers=providers(args.providers), threads=args.threads,
+                score_threshold=args.score_threshold, max_side=args.max_side, max_faces=args.max_faces)
+
+
+def make_fer(args: argparse.Namespace) -> "fastfer.FER":
+    if getattr(args, "max_pixels", None) is not None:
+        fastfer.set_max_pixels(args.max_pixels)
+    try:
+        return fastfer.FER(args.detector, args.classifier, **fer_options(args))
+    except fastfer.ModelNotFoundError as exc:
+        raise UsageError(f"{exc} (see `fastfer models`)") from None
+
+
+# ------------------------------------------------------------------------------- progress
+
+class Progress:
+    """The team's progress bar (:func:`fastfer.widerface._progress`) under a command's name,
+    erased while results are printed so that the two never share a terminal line."""
+
+    def __init__(self, total: int, label: str, show: bool):
+        self.total, self.label, self.show = total, label, show
+        self.start, self.shown, self.done = time.perf_counter(), 0.0, 0
+        self.tty = show and sys.stderr.isatty()
+        self.drawn = False  # a bar is on stderr's current line
+
+    def clear(self, before_stderr: bool) -> None:
+        """Call before printing: on a terminal the bar's line is erased (it is drawn again by
+        the next update); elsewhere it is ended with a newline if stderr text follows."""
+        if self.drawn and (self.tty or before_stderr):
+            sys.stderr.write("\r\033[K" if self.tty else "\n")
+            sys.stderr.flush()
+            self.drawn = False
+
+    def update(self, done: int) -> None:
+        self.done = done
+        if not self.show or (done < self.total and time.perf_counter() - self.shown < 0.1):
+            return
+        from fastfer.widerface import _progress
+
+        _progress(done, self.total, self.start, self.label)
+        self.shown, self.drawn = time.perf_counter(), True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = False
+
+
+# --------------------------------------------------------------------------------- output
+
+def output_name(path: Path, used: set) -> str:
+    """``<stem>.png``, or ``<stem>_2.png``, ``<stem>_3.png``... for later inputs of the same stem."""
+    stem = "stdin" if path == STDIN else path.stem
+    name, count = f"{stem}.png", 1
+    while name.lower() in used:
+        count += 1
+        name = f"{stem}_{count}.png"
+    used.add(name.lower())
+    return name
+
+
+def write_png(path: Path, image) -> None:
+    import cv2
+
+    ok, data = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"cannot encode the annotated image for {path}")
+    path.write_bytes(data.tobytes())  # OSError names the file if the folder is not writable
+
+
+def output_folder(text: Optional[str], option: str) -> Optional[Path]:
+    """A folder to write into, made if needed; a clear UsageError when the path is a file."""
+    if text is None:
+        return None
+    folder = Path(text)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{option} {text}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {text}: cannot make the folder ({exc.strerror or exc})") from None
+    return folder
+
+
+def _face_rows(faces: list) -> list:
+    rows = [f"  {'face':>4}  {'box (x1, y1, x2, y2)':<24} {'score':>6}  {'label':<9} {'prob':>5}"]
+    for i, face in enumerate(faces, 1):
+        box = ", ".join(f"{v:.0f}" for v in face.box)
+        prob = f"{float(face.probs.max()):.2f}" if face.probs is not None else "-"
+        rows.append(f"  {i:>4}  {box:<24} {face.score:>6.3f}  {face.label or '-':<9} {prob:>5}")
+    return rows
+
+
+def print_result(path: Path, faces: list, as_json: bool, drawn: Optional[Path]) -> None:
+    if as_json:
+        record = {"path": str(path), "faces": [face.to_dict() for face in faces]}
+        if drawn is not None:
+            record["drawn"] = str(drawn)
+        print(json.dumps(record))
+    else:
+        count = f"{len(faces)} face{'s' if len(faces) != 1 else ''}" if faces else "no faces"
+        print(f"{path}: {count}" + (f" (drawn: {drawn})" if drawn is not None else ""))
+        if faces:
+            print("\n".join(_face_rows(faces)))
+    sys.stdout.flush()
+
+
+def report_unreadable(path, exc: BaseException, as_json: bool) -> None:
+    text = error_text(exc)
+    print(f"{path}: error: {text}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"path": str(path), "error": text}))
+        sys.stdout.flush()
+
+
+class CsvWriter:
+    """``--csv OUT.csv``: the rows of :func:`fastfer.table.face_rows`, written as results come."""
+
+    def __init__(self, path: Optional[str]):
+        self._file = self._writer = None
+        if path is not None:
+            from fastfer.table import COLUMNS
+
+            try:
+                self._file = open(path, "w", newline="")
+            except OSError as exc:
+                raise UsageError(f"--csv {path}: cannot write ({exc.strerror or exc})") from None
+            self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
+            self._writer.writeheader()
+
+    def write(self, path, faces: list) -> None:
+        if self._writer is not None:
+            from fastfer.table import face_rows
+
+            self._writer.writerows(face_rows(faces, source=str(path)))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
+                  draw_dir: Optional[Path] = None, batch_size: int = 1,
+                  progress: Optional[bool] = None, csv_writer: Optional[CsvWriter] = None) -> tuple:
+    """Runs ``fer`` over ``paths`` in batches and prints one result per image, in order.
+    Returns (number of unreadable inputs, {input path: annotated image path})."""
+    show = (len(paths) > 3 and sys.stderr.isatty()) if progress is None else progress
+    bar = Progress(len(paths), "analyze", show)
+    used: set = set()
+    written: dict = {}
+    failed = done = 0
+    for batch, loaded in loaded_batches(paths, batch_size):
+        # Images of similar size side by side: the detector pads each inference call to its
+        # largest image, so this wastes less work. Results are put back in input order.
+        good = sorted((k for k, image in enumerate(loaded) if not isinstance(image, Exception)),
+                      key=lambda k: loaded[k].shape[:2])
+        results = dict(zip(good, fer.analyze_batch([loaded[k] for k in good])))
+        outcomes = [image if isinstance(image, Exception) else results[k] for k, image in enumerate(loaded)]
+        bar.clear(before_stderr=any(isinstance(o, Exception) for o in outcomes))
+        for path, image, outcome in zip(batch, loaded, outcomes):
+            if isinstance(outcome, Exception):  # unreadable, or refused inside the batch
+                failed += 1
+                report_unreadable(path, outcome, as_json)
+                if csv_writer is not None:
+                    csv_writer.write(path, outcome)
+                continue
+            target = None
+            if draw_dir is not None:
+                from fastfer.draw import draw
+
+                target = draw_dir / output_name(path, used)
+                write_png(target, draw(image, outcome))
+                written[path] = target
+            print_result(path, outcome, as_json, target)
+            if csv_writer is not None:
+                csv_writer.write(path, outcome)
+        done += len(batch)
+        bar.update(done)
+    bar.close()
+    return failed, written

@@ -1,0 +1,55 @@
+"""``fastfer models``: the shipped and registered models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+
+from fastfer import models
+
+HELP = "list the shipped and registered models"
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("models", help=HELP)
+    parser.add_argument("--json", action="store_true", help="a JSON list of every model's full spec")
+    return parser
+
+
+def _short_licence(text: str) -> str:
+    text = re.sub(r"\s*\([^)]*\)", "", text)  # drop parenthesised remarks
+    return text.split(";")[0].strip()
+
+
+def _short_description(text: str) -> str:
+    return re.split(r";|\. ", text, maxsplit=1)[0].strip().rstrip(".")
+
+
+def _input_text(spec) -> str:
+    size = spec.input.get("size")
+    if size == "dynamic":
+        size = "any size"
+    elif isinstance(size, (list, tuple)):
+        size = "x".join(str(v) for v in size)
+    return f"{size} {spec.input.get('color', '?')}"
+
+
+def run(args: argparse.Namespace) -> int:
+    specs = [models.spec(name) for name in models.available()]
+    if args.json:
+        print(json.dumps([s.to_dict() for s in specs], indent=2))
+        return 0
+    rows = [("name", "task", "size (MB)", "input", "licence", "description")]
+    for s in specs:
+        size = "-" if s.size is None else f"{s.size / 1e6:.1f}"
+        rows.append((s.name, s.task, size, _input_text(s), _short_licence(s.license),
+                     _short_description(s.description)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.rjust(w) if i == 2 else cell.ljust(w)  # size right-aligned
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        print("  ".join(cells + [row[-1]]).rstrip())
+    print(f"\ndefaults: {models.DEFAULT_DETECTOR} (detector), {models.DEFAULT_CLASSIFIER} (classifier); "
+          f"licence texts: {models.NOTICES}; --json for every field")
+    return 0
