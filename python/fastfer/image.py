@@ -2,47 +2,39 @@
 
 :func:`load_image` reads file paths, encoded bytes, numpy arrays and PIL images. Every input is
 held to a pixel cap (width × height): encoded data is sized from its header first
-(:mod:`fastfer._image_header`) so an oversized image is refused before OpenCV allocates it. The
+(:mod:`fastfer._image_header`) so an oversized image is refused before OpenCV allocates it, and
+the decoded array is checked again (see :mod:`fastfer._pixel_cap` for OpenCV's own limit). Files are
+read only when they are regular files no larger than an image within the cap can need. The
 cap is ``max_pixels`` when given, else the process default: 100,000,000, or the
 ``FASTFER_MAX_PIXELS`` environment variable read at import, changed by :func:`set_max_pixels`.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from typing import Any, Union
+
+# Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
+from ._pixel_cap import OPENCV_LIMIT_ENV, checked_max_pixels as _checked_max_pixels
+from ._pixel_cap import max_pixels_from_env as _max_pixels_from_env
 
 import cv2
 import numpy as np
 
 from ._image_header import image_size
+from ._regular_file import FileTooLarge, NotARegularFile, read_regular_file
 from .errors import ImageDecodeError, ImageTooLargeError, InvalidImageError, UnsupportedInputError
 
-_BUILTIN_MAX_PIXELS = 100_000_000
 _ACCEPTED = (
     "a file path (str or os.PathLike), encoded image bytes (bytes, bytearray, memoryview), "
     "a uint8 numpy array (H×W or H×W×1 gray, H×W×3 BGR, H×W×4 BGRA) or a PIL image")
+# The most bytes an image file within the cap can need per pixel: ASCII PPM with 16-bit samples
+# ("65535 65535 65535 ", 18 bytes) and some white space; binary formats need 8 or fewer. Plus a
+# fixed allowance for metadata (EXIF, ICC profiles, comments). A larger file is refused unread.
+_MAX_FILE_BYTES_PER_PIXEL = 24
+_MAX_FILE_METADATA_BYTES = 64 << 20
 
 ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Any]
-
-
-def _checked_max_pixels(value: object, what: str) -> int:
-    # bool is an int subclass, but max_pixels=True is surely a mistake.
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _max_pixels_from_env() -> int:
-    raw = os.environ.get("FASTFER_MAX_PIXELS", "").strip()
-    if not raw:
-        return _BUILTIN_MAX_PIXELS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"FASTFER_MAX_PIXELS must be a positive integer, got {raw!r}") from None
-    return _checked_max_pixels(value, "FASTFER_MAX_PIXELS")
 
 
 _max_pixels = _max_pixels_from_env()
@@ -105,12 +97,24 @@ def _as_bytes_view(source: bytes | bytearray | memoryview) -> bytes | bytearray 
     return source.cast("B") if source.c_contiguous else memoryview(source.tobytes())
 
 
+def max_file_bytes(cap: int) -> int:
+    """The largest image file :func:`load_image` reads under a pixel cap of ``cap``."""
+    return _MAX_FILE_BYTES_PER_PIXEL * cap + _MAX_FILE_METADATA_BYTES
+
+
 def _from_file(path: str | os.PathLike[str], cap: int) -> np.ndarray:
     filename = os.fsdecode(path)
-    if os.path.isdir(filename):  # open() raises differently per OS for directories
-        raise IsADirectoryError(errno.EISDIR, "is a directory, not an image file", filename)
-    with open(filename, "rb") as file:  # FileNotFoundError names the file
-        data = file.read()
+    try:
+        data = read_regular_file(filename, max_file_bytes(cap))
+    except NotARegularFile as exc:
+        if exc.kind == "a directory":  # as open() would say it, and as before
+            raise IsADirectoryError(exc.errno, "is a directory, not an image file", filename) from None
+        raise ImageDecodeError(f"cannot read '{filename}': it is {exc.kind}; images are read from "
+                               "regular files only") from None
+    except FileTooLarge as exc:
+        raise ImageTooLargeError(f"'{filename}' {exc.strerror}, the most an image within the cap "
+                                 f"of {cap:,} pixels can need (see max_pixels / set_max_pixels)"
+                                 ) from None
     return _decode(data, f"'{filename}'", cap)
 
 
@@ -125,11 +129,16 @@ def _decode(data: bytes | bytearray | memoryview, name: str, cap: int) -> np.nda
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV's own limits and codec failures may raise, not return None
+        if "CV_IO_MAX_IMAGE" in str(exc):  # the decoder saw a larger size than the header said
+            raise ImageTooLargeError(
+                f"{name}: OpenCV's decoder refused it as larger than {OPENCV_LIMIT_ENV} "
+                f"({os.environ.get(OPENCV_LIMIT_ENV, '2**30')} pixels)") from None
         raise ImageDecodeError(f"could not decode {name}: {exc}") from None
     if image is None:
         raise ImageDecodeError(f"could not decode {name}: corrupt or truncated {image_format} data")
-    # EXIF orientation may swap width and height, so the header size is not compared again;
-    # the cap still holds because a rotation keeps the pixel count.
+    # Second line of defence: whatever the headers said, never return more pixels than the cap.
+    # (EXIF orientation may swap width and height; the pixel count is what the cap limits.)
+    _check_pixels(image.shape[1], image.shape[0], cap, f"{name} (as decoded)")
     return image
 
 

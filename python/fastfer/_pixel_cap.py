@@ -1,0 +1,51 @@
+"""The process-wide pixel cap's default, and OpenCV's own decoder limit set to match it.
+
+fastfer sizes every encoded image from its headers before decoding (:mod:`fastfer._image_header`).
+As a second line of defence, OpenCV is asked to refuse, before allocating, any image larger than
+the default cap: OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when its library is loaded, and
+checks every decoder's own idea of the size against it. So this module sets that variable (unless
+the user already did) and must run before ``cv2`` is first imported; ``fastfer/__init__.py``
+imports it first. When ``cv2`` was imported earlier, OpenCV keeps its default (2**30 pixels) and
+only fastfer's header check and decoded-size check apply.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+
+BUILTIN_MAX_PIXELS = 100_000_000
+OPENCV_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
+
+
+def checked_max_pixels(value: object, what: str) -> int:
+    """``value`` as a positive int, or ValueError naming ``what``."""
+    # bool is an int subclass, but max_pixels=True is surely a mistake. numpy ints are accepted.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def max_pixels_from_env() -> int:
+    """FASTFER_MAX_PIXELS, else the built-in default; ValueError when it is not a positive int."""
+    raw = os.environ.get("FASTFER_MAX_PIXELS", "").strip()
+    if not raw:
+        return BUILTIN_MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"FASTFER_MAX_PIXELS must be a positive integer, got {raw!r}") from None
+    return checked_max_pixels(value, "FASTFER_MAX_PIXELS")
+
+
+def _limit_opencv_decoders() -> bool:
+    """Sets OpenCV's decoder limit to the default cap when cv2 is not loaded yet and the user
+    has not chosen a limit; True when OpenCV will use it."""
+    if "cv2" in sys.modules:
+        return False
+    os.environ.setdefault(OPENCV_LIMIT_ENV, str(max_pixels_from_env()))
+    return True
+
+
+OPENCV_LIMITED = _limit_opencv_decoders()
