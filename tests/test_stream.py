@@ -217,3 +217,34 @@ def test_an_unreadable_item_of_an_iterable_ends_the_stream_after_the_good_ones(f
         for frame in fer.stream(items):
             got.append(frame.index)
     assert got == [0, 1, 2]
+
+
+def test_compat_solvers_give_results_and_frames(fer, video):
+    from fastfer.compat import CameraSolver, VideoSolver
+
+    solver = VideoSolver(fer)
+    solver.start(str(video))
+    assert solver.video_fps == 25
+    results, frame = solver.get_solved_frame()
+    assert frame.shape == (H, W, 3) and len(results) == 3
+    for face in results:
+        assert fastfer.LABELS[face["result"]] == face["label"]
+        assert len(face["vector"]) == 7 and face["probability"] == max(face["vector"])
+        x, y, w, h = face["box"]
+        assert w > 0 and h > 0 and face["track_id"] >= 1
+    count = 1
+    while solver.get_solved_frame()[1] is not None:
+        count += 1
+    assert count == FRAMES and solver.get_solved_frame() == ([], None)
+    solver.close()
+    assert solver.video_fps == 0
+
+    camera = CameraSolver(fer)
+    camera.start(iter([frame] * 5))  # this machine has no camera: a live iterable stands in
+    results, image = camera.get_solved_frame()
+    assert image is not None and len(results) == 3
+    camera.close()
+    with pytest.raises(RuntimeError):
+        camera.get_solved_frame()
+    with pytest.raises(TypeError):
+        VideoSolver(fer, threads=2)

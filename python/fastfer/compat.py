@@ -9,6 +9,10 @@ ints, strings and lists: JSON-serialisable.
 * :func:`modelscope_detection`: ModelScope's face-detection pipeline.
 * :func:`batch_solver`: ``api.BatchSolver`` of the MobileNetV3 "face-expression-recognization"
   detector.
+* :class:`CameraSolver` / :class:`VideoSolver`: that detector's camera and video solvers
+  (``start(source)``, ``get_solved_frame() -> (results, frame)``, ``close()``), on
+  :meth:`FER.stream`: every face tracked and smoothed. These two are classes taking the same
+  ``fer`` / FER keyword arguments, plus ``every`` and ``smoothing``.
 
 "Largest face" means the largest box area (ModelScope's ``_choose_face`` criterion); on equal
 areas the face with the better detection score wins.
@@ -128,3 +132,66 @@ def batch_solver(fer: Optional[FER] = None, **fer_kwargs) -> Callable[[Iterable]
 
     solve.fer = model  # type: ignore[attr-defined]
     return solve
+
+
+def _solver_face(face) -> dict:
+    """One face the way the MobileNetV3 detector's solvers give it, plus fastfer's extras."""
+    x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+    return {"result": LABELS.index(face.label), "probability": float(max(face.probs)),
+            "vector": [float(p) for p in face.probs], "box": [x1, y1, x2 - x1, y2 - y1],
+            "label": face.label, "track_id": face.track_id}
+
+
+class _StreamSolver:
+    """``start(source)``, ``get_solved_frame() -> (results, frame)``, ``close()`` on top of
+    :meth:`fastfer.FER.stream`."""
+
+    _live = False
+
+    def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = 0.3,
+                 **fer_kwargs):
+        self.fer = _fer(fer, fer_kwargs)
+        self._options = {"every": every, "smoothing": smoothing}
+        self._stream = None
+
+    def start(self, source) -> None:
+        self.close()
+        self._stream = self.fer.stream(source, live=self._live, **self._options)
+
+    def get_solved_frame(self) -> tuple:
+        """(results, frame) of the next frame: per face a dict with ``result`` (index into
+        fastfer.LABELS), ``probability``, ``vector`` (7, smoothed per track), ``box`` (ints
+        x, y, w, h), ``label`` and ``track_id``; the frame is the BGR image. At the end of the
+        source: ``([], None)``. A source that cannot be read raises fastfer.VideoDecodeError."""
+        if self._stream is None:
+            raise RuntimeError("call start(source) first")
+        frame = next(self._stream, None)
+        if frame is None:
+            return [], None
+        return [_solver_face(face) for face in frame.faces], frame.image
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class CameraSolver(_StreamSolver):
+    """The MobileNetV3 detector's ``CameraSolver``: ``start(cam_id=0)`` opens a camera (or any
+    live source :meth:`FER.stream` takes); each ``get_solved_frame()`` analyses the newest frame
+    (stale ones are dropped). Faces keep a ``track_id`` and smoothed probabilities across calls."""
+
+    _live = True
+
+    def start(self, cam_id=0) -> None:
+        super().start(cam_id)
+
+
+class VideoSolver(_StreamSolver):
+    """The MobileNetV3 detector's ``VideoSolver``: ``start(path)`` opens a video file (or any
+    source :meth:`FER.stream` takes); each ``get_solved_frame()`` gives the next frame, none
+    skipped. ``video_fps``: the file's frame rate (0 when unknown or closed)."""
+
+    @property
+    def video_fps(self) -> float:
+        return float(self._stream.source_fps or 0) if self._stream is not None else 0.0
