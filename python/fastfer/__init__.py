@@ -7,8 +7,7 @@ from __future__ import annotations
 
 try:
     from . import _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
-    from . import _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
-from .errors import (
+    from .errors import (
         BackendError,
         Error,
         ImageDecodeError,
