@@ -15,7 +15,8 @@ from fastfer.runtime import create_session
 
 CONVERTED = ["retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"]  # from PyPI wheels
 TRAINED = ["fernet"]  # trained by training/train.py
-SHIPPED = CONVERTED + TRAINED
+COPIED = ["yunet"]  # ONNX as published in a public repository (tools/models/convert_yunet.py)
+SHIPPED = CONVERTED + TRAINED + COPIED
 
 
 def test_manifest_lists_every_shipped_model_with_its_facts():
@@ -28,6 +29,9 @@ def test_manifest_lists_every_shipped_model_with_its_facts():
         assert len(data) == spec.size
         if name in CONVERTED:
             assert spec.source["wheel_sha256"] and spec.source["member"] and spec.source["converter"]
+        elif name in COPIED:
+            assert spec.source["repository"].startswith("https://github.com/")
+            assert len(spec.source["commit"]) == 40 and spec.source["converter"]
         else:
             assert spec.source["recipe"] == "training/train.py" and len(spec.source["commit"]) == 40
             assert spec.source["summary"]["private_acc"] > 0.5 and "FER2013" in spec.source["data"]
@@ -39,7 +43,7 @@ def test_manifest_lists_every_shipped_model_with_its_facts():
 
 def test_licence_notices_ship_beside_the_models():
     text = models.notices()
-    for name in CONVERTED:
+    for name in CONVERTED + COPIED:
         assert models.spec(name).file in text
     assert "Apache License" in text and "MIT License" in text and "MediaPipe" in text
 

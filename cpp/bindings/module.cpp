@@ -13,6 +13,7 @@ namespace fastfer {
 namespace bindings {
 void register_preprocess(py::module_& m);
 void register_detect(py::module_& m);
+void register_yunet(py::module_& m);
 #ifdef FASTFER_HAVE_ORT
 void register_session(py::module_& m);
 void register_pipeline(py::module_& m);
@@ -39,6 +40,7 @@ PYBIND11_MODULE(_core, m) {
 
   bindings::register_preprocess(m);
   bindings::register_detect(m);
+  bindings::register_yunet(m);
 
 #ifdef FASTFER_HAVE_ORT
   m.def("has_onnxruntime", [] { return true; },

@@ -72,19 +72,27 @@ class Detector:
         max_side: dynamic-size models only: images whose long side exceeds this are scaled down
             to it (default 1,600); smaller images are used at their own size. The tensor is
             padded to a multiple of 32 as the model needs.
+        min_face: the input-size policy, in image pixels (0 = off: every face, the image up to
+            ``max_side``). Faces whose box is shorter than this (long side) are dropped, and a
+            dynamic-size model sees the image shrunk (never enlarged) so that a ``min_face``-pixel
+            face becomes the smallest face it finds reliably (its decoder's ``min_face_px``,
+            measured on WIDER FACE): the long side becomes at most ``long side * min_face_px //
+            min_face``. Expression cannot be read from a 10-pixel face, so a face library need
+            not pay to find one.
         threads, providers: ONNX Runtime intra-op threads and execution providers.
     Thread-safe: one Detector may be used from many threads at once.
     """
 
     def __init__(self, model: str = DEFAULT_DETECTOR, *, score_threshold: Optional[float] = None,
                  nms_iou: float = 0.4, max_faces: int = MAX_FACES, max_side: int = 1600,
-                 threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
+                 min_face: int = 0, threads: int = 1,
+                 providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "detector":
             raise ValueError(f"model {model!r} is a {self.spec.task}, not a detector")
         decoder = self.spec.decoder
         self._kind = decoder["kind"]
-        if self._kind not in ("retinaface", "blazeface"):
+        if self._kind not in ("retinaface", "blazeface", "yunet"):
             raise ValueError(f"model {model!r}: unknown decoder kind {self._kind!r}")
         default_threshold = decoder.get("score_threshold", 0.5)
         self.score_threshold = _fraction(default_threshold if score_threshold is None else score_threshold,
@@ -94,6 +102,13 @@ class Detector:
         if self.max_faces > MAX_FACES:
             raise ValueError(f"max_faces is capped at {MAX_FACES}, got {max_faces}")
         self.max_side = _positive(max_side, "max_side", integer=True)
+        if isinstance(min_face, bool) or not isinstance(min_face, int) or not 0 <= min_face <= 65536:
+            raise ValueError(f"min_face must be an int in [0, 65536] (0 = off), got {min_face!r}")
+        self.min_face = min_face
+        self._min_face_px = decoder.get("min_face_px")
+        if min_face and self.spec.input["size"] == "dynamic" and not self._min_face_px:
+            raise ValueError(f"model {model!r}: min_face needs the smallest face it finds reliably "
+                             "(decoder 'min_face_px' in its spec)")
         self.estimated_mouth_corners = self._kind == "blazeface"
         self._session = create_session(model, threads=threads, providers=providers)
         self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
@@ -106,9 +121,16 @@ class Detector:
         common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"],
                       layout=inp["layout"])
         if inp["size"] == "dynamic":
-            return kernels.detector_input(image, self.max_side, pad_multiple=inp.get("pad_multiple", 32),
-                                          **common)
+            return kernels.detector_input(image, self._max_side(image.shape),
+                                          pad_multiple=inp.get("pad_multiple", 32), **common)
         return kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
+
+    def _max_side(self, shape) -> int:
+        """The long-side limit for one image: max_side, lowered by the min_face policy so that a
+        min_face-pixel face becomes min_face_px tensor pixels (integers, as the C++ pipeline)."""
+        if not self.min_face:
+            return self.max_side
+        return min(self.max_side, max(1, max(shape[:2]) * self._min_face_px // self.min_face))
 
     def _anchors(self, height: int, width: int) -> np.ndarray:
         key = (height, width)
@@ -136,7 +158,11 @@ class Detector:
         """Candidate (boxes, scores, landmarks (K, 5, 2)) in tensor pixels, above the threshold."""
         d = self.spec.decoder
         anchors = self._anchors(height, width)
-        if self._kind == "retinaface":
+        if self._kind == "yunet":  # per-step heads, concatenated in anchor order (step, row, column)
+            heads = {h: np.concatenate([raw[f"{h}_{s}"][index] for s in d["steps"]])
+                     for h in ("cls", "obj", "bbox", "kps")}
+            scores = kernels.yunet_scores(heads["cls"], heads["obj"])
+        elif self._kind == "retinaface":
             scores = raw["scores"][index][:, 1]
         else:
             scores = 1.0 / (1.0 + np.exp(-np.clip(raw["scores"][index][:, 0], -80.0, 80.0)))
@@ -148,9 +174,12 @@ class Detector:
             picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
         scale = np.array([width, height], np.float32)
         priors = anchors[picked]
-        if self._kind == "retinaface":
-            boxes = kernels.decode_boxes(raw["boxes"][index][picked], priors, d["variances"])
-            marks = kernels.decode_landmarks(raw["landmarks"][index][picked], priors, d["variances"][0])
+        if self._kind in ("retinaface", "yunet"):
+            # YuNet's priors are its cells (size = stride, offset 0) and its variances (1, 1).
+            deltas, lm_deltas = ((heads["bbox"], heads["kps"]) if self._kind == "yunet"
+                                 else (raw["boxes"][index], raw["landmarks"][index]))
+            boxes = kernels.decode_boxes(deltas[picked], priors, d["variances"])
+            marks = kernels.decode_landmarks(lm_deltas[picked], priors, d["variances"][0])
             marks = marks.reshape(-1, 5, 2) * scale
         else:
             boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
@@ -177,6 +206,10 @@ class Detector:
         return boxes, marks.astype(np.float32)
 
     def _finish(self, boxes, scores, marks, scale: float, image_shape) -> Detections:
+        if self.min_face and len(scores):  # before NMS, so max_faces counts the faces that matter
+            side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            big = side >= np.float32(self.min_face * scale)
+            boxes, scores, marks = boxes[big], scores[big], marks[big]
         if len(scores) == 0:
             return Detections.empty()
         keep = kernels.nms(boxes, scores, self.nms_iou, max_output=self.max_faces)

@@ -11,7 +11,7 @@ from .classifier import Classifier
 from .detector import MAX_FACES, Detections, Detector
 from .errors import BackendError, Error
 from .image import load_image
-from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
+from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
 from .result import Face
 from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
 
@@ -76,6 +76,10 @@ class FER:
         providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
         threads: intra-op threads per model (default 1).
         score_threshold, nms_iou, max_faces, max_side: passed to the Detector.
+        min_face: the input-size policy (``Detector``'s ``min_face``): faces shorter than this
+            many pixels are not looked for (the image is shrunk to match) and not returned;
+            0 = every face, the image at full size up to ``max_side``. Default
+            ``fastfer.models.DEFAULT_MIN_FACE``, chosen by measurement (see the README).
         inference: "auto" (default) runs analyze/detect in fastfer's C++ pipeline (one GIL-free
             call per image, ONNX Runtime's C API) when this build has it, else through
             onnxruntime's Python API; "native" requires the C++ pipeline (BackendError when it is
@@ -87,12 +91,13 @@ class FER:
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
                  providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
                  score_threshold: Optional[float] = None, nms_iou: float = 0.4,
-                 max_faces: int = MAX_FACES, max_side: int = 1600, inference: str = "auto"):
+                 max_faces: int = MAX_FACES, max_side: int = 1600,
+                 min_face: int = DEFAULT_MIN_FACE, inference: str = "auto"):
         if inference not in ("auto", "native", "python"):
             raise ValueError(f"inference must be 'auto', 'native' or 'python', got {inference!r}")
         self.detector = Detector(detector, score_threshold=score_threshold, nms_iou=nms_iou,
-                                 max_faces=max_faces, max_side=max_side, threads=threads,
-                                 providers=providers)
+                                 max_faces=max_faces, max_side=max_side, min_face=min_face,
+                                 threads=threads, providers=providers)
         self.classifier = Classifier(classifier, threads=threads, providers=providers)
         self._pipeline = None
         self.native_error = "not requested (inference='python')" if inference == "python" else None
@@ -109,7 +114,8 @@ class FER:
         from . import _backend
 
         options = {"score_threshold": self.detector.score_threshold, "nms_iou": self.detector.nms_iou,
-                   "max_faces": self.detector.max_faces, "max_side": self.detector.max_side}
+                   "max_faces": self.detector.max_faces, "max_side": self.detector.max_side,
+                   "min_face": self.detector.min_face}
         detector, classifier = self.detector.spec, self.classifier.spec
         return _backend.native.Pipeline(
             create_native_session(detector.name, threads=threads, providers=providers),

@@ -17,8 +17,9 @@ make_anchors = _impl.make_anchors
 decode_boxes = _impl.decode_boxes
 decode_landmarks = _impl.decode_landmarks
 nms = _impl.nms
+yunet_scores = _impl.yunet_scores
 
 __all__ = [
     "resize", "to_gray", "detector_input", "face_input", "similarity_transform",
-    "make_anchors", "decode_boxes", "decode_landmarks", "nms",
+    "make_anchors", "decode_boxes", "decode_landmarks", "nms", "yunet_scores",
 ]

@@ -5,8 +5,9 @@ native module is missing or ``FASTFER_BACKEND=python``, and are what the tests c
 
 from .preprocess import detector_input, face_input, resize, similarity_transform, to_gray
 from .detect import decode_boxes, decode_landmarks, make_anchors, nms
+from .yunet import yunet_scores
 
 __all__ = [
     "resize", "to_gray", "detector_input", "face_input", "similarity_transform",
-    "make_anchors", "decode_boxes", "decode_landmarks", "nms",
+    "make_anchors", "decode_boxes", "decode_landmarks", "nms", "yunet_scores",
 ]

@@ -33,6 +33,9 @@ TASKS = ("detector", "classifier")
 #: The models FER, Detector, Classifier and the command use unless told otherwise.
 DEFAULT_DETECTOR = "retinaface_mbv2"
 DEFAULT_CLASSIFIER = "fernet"
+#: FER's input-size policy: faces shorter than this many pixels are not looked for (see the
+#: README's speed section for the measurement behind it). 0 = every face.
+DEFAULT_MIN_FACE = 0
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
 
 
