@@ -127,6 +127,125 @@ def count_macs(net: nn.Module, size: int) -> int:
     return int(sum(macs))
 
 
+# ----------------------------------------------------------------- weights back from a shipped ONNX
+
+def _onnx_convs(onnx_path):
+    """The Conv nodes of an exported FerNet in graph order, as (weight, bias, stride) numpy
+    arrays, and the final Gemm's (weight, bias)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(onnx_path))
+    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    convs, fc = [], None
+    for node in model.graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Conv":
+            convs.append((init[node.input[1]], init[node.input[2]], tuple(attrs.get("strides", (1, 1)))))
+        elif node.op_type == "Gemm":
+            w = init[node.input[1]]
+            fc = (w if attrs.get("transB", 0) else w.T, init[node.input[2]])
+    if not convs or fc is None:
+        raise SystemExit(f"{onnx_path}: not an exported FerNet (no Conv/Gemm)")
+    return convs, fc
+
+
+def onnx_architecture(onnx_path):
+    """(width, blocks) of the FerNet an ONNX file was exported from, read off its Conv shapes: a
+    stride-2 conv1 opens a stage, a 1x1 conv is a block's projection shortcut."""
+    convs, _ = _onnx_convs(onnx_path)
+    width, blocks, i = convs[0][0].shape[0], [], 1
+    while i < len(convs):
+        if convs[i][2][0] == 2:
+            blocks.append(0)
+        blocks[-1] += 1
+        i += 2
+        if i < len(convs) and convs[i][0].shape[2:] == (1, 1):
+            i += 1
+    return width, tuple(blocks)
+
+
+def _conv_bn_pairs(net, size):
+    """[(conv, bn)] in forward (= export graph) order: each conv is followed by its own BN."""
+    order = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in net.modules()
+             if isinstance(m, nn.Conv2d)]
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        net(torch.zeros(1, 1, size, size, device=next(net.parameters()).device))
+    net.train(was_training)
+    for h in hooks:
+        h.remove()
+    names = {m: n for n, m in net.named_modules()}
+    modules = dict(net.named_modules())
+    pairs = []
+    for conv in order:  # stem.0 -> stem.1, features.i.conv1 -> bn1, conv2 -> bn2, short.0 -> short.1
+        name = names[conv]
+        head, _, last = name.rpartition(".")
+        bn_name = (head + "." if head else "") + (last.replace("conv", "bn") if last.startswith("conv")
+                                                  else str(int(last) + 1))
+        pairs.append((conv, modules[bn_name]))
+    return pairs
+
+
+@torch.no_grad()
+def load_onnx_weights(net, onnx_path, size, calib=None):
+    """Put the weights of an exported FerNet (python/fastfer/models/fernet.onnx) back into `net`.
+
+    The exporter folded each BN into the conv before it (eval mode), so the graph holds only
+    conv weight W and bias b, and the BN statistics are lost. Setting every BN to the identity
+    (gamma 1, beta b, mean 0, var 1 - eps) reproduces the graph exactly, but training in BN's
+    batch-statistics mode would then see unnormalised activations. With `calib` (uint8 faces) the
+    BNs are rebuilt instead: the per-channel mean m and variance v of W·x over those faces become
+    the running statistics of the rescaled conv W/s (s = sqrt(v + 1e-3)), with gamma and beta
+    chosen so that eval mode still computes W·x + b exactly; training then starts where the
+    shipped model is, and its batch statistics match the running ones."""
+    convs, (fc_w, fc_b) = _onnx_convs(onnx_path)
+    pairs = _conv_bn_pairs(net, size)
+    if len(pairs) != len(convs):
+        raise SystemExit(f"{onnx_path}: {len(convs)} convolutions, the net has {len(pairs)}: "
+                         "give --width/--blocks of the model it was exported from")
+    dev = next(net.parameters()).device
+    for (conv, bn), (w, b, stride) in zip(pairs, convs):
+        if tuple(conv.weight.shape) != w.shape or tuple(conv.stride) != tuple(stride):
+            raise SystemExit(f"{onnx_path}: a conv of shape {w.shape} stride {stride} where the net has "
+                             f"{tuple(conv.weight.shape)} stride {tuple(conv.stride)}: wrong --width/--blocks")
+        conv.weight.copy_(torch.from_numpy(np.array(w)))
+        bn.weight.fill_(1.0)
+        bn.bias.copy_(torch.from_numpy(np.array(b)))
+        bn.running_mean.zero_()
+        bn.running_var.fill_(1.0 - bn.eps)
+    net.fc.weight.copy_(torch.from_numpy(np.array(fc_w)))
+    net.fc.bias.copy_(torch.from_numpy(np.array(fc_b)))
+    if calib is None:
+        return net
+    # The graph's function no longer changes below, so one pass gives every conv's input.
+    stats = {}
+
+    def hook(m, inp, out):
+        o = out.float()
+        stats[m] = (o.mean(dim=(0, 2, 3)), o.var(dim=(0, 2, 3), unbiased=False))
+
+    was_training = net.training
+    net.eval()
+    hooks = [conv.register_forward_hook(hook) for conv, _ in pairs]
+    net(to_input(calib.to(dev), size))
+    for h in hooks:
+        h.remove()
+    net.train(was_training)
+    for conv, bn in pairs:
+        m, v = stats[conv]
+        s = torch.sqrt(v + 1e-3)
+        b = bn.bias.clone()
+        conv.weight.div_(s[:, None, None, None])
+        bn.running_mean.copy_(m / s)
+        bn.running_var.copy_(v / s ** 2)
+        bn.weight.copy_(s * torch.sqrt(bn.running_var + bn.eps))
+        bn.bias.copy_(b + m)
+    return net
+
+
 # ------------------------------------------------------------------------------------------ data
 
 def read_fer2013(path):
@@ -186,8 +305,10 @@ def to_input(images_u8, size):
 
 def augment(images_u8, size, gen, args):
     """Random affine (shift, scale, rotation, horizontal flip) via affine_grid, brightness/contrast
-    jitter and random erasing, all on the device; returns the normalised (N,1,S,S) batch."""
+    jitter and random erasing, all on the device; returns the normalised (N,1,S,S) batch, or with
+    --crop C a random C×C crop of it at the same pixel scale (the same single grid_sample)."""
     n, dev = images_u8.shape[0], images_u8.device
+    out = args.crop or size
 
     def rnd(*shape):
         return torch.rand(*shape, generator=gen, device=dev)
@@ -198,9 +319,15 @@ def augment(images_u8, size, gen, args):
     flip = torch.where(rnd(n) < 0.5, -1.0, 1.0)
     tx, ty = [(rnd(n) * 2 - 1) * args.shift * 2 for _ in range(2)]  # shift as a fraction of the side
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    if out != size:  # a crop: the output grid spans out/size of the view, at a random offset
+        r = out / size
+        cos, sin = cos * r, sin * r
+        tx = tx + (rnd(n) * 2 - 1) * (1 - r)
+        ty = ty + (rnd(n) * 2 - 1) * (1 - r)
     theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, (n, 1, size, size), align_corners=False)
+    grid = F.affine_grid(theta, (n, 1, out, out), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    size = out
     # brightness / contrast around each image's mean
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     contrast = 1 + (rnd(n, 1, 1, 1) * 2 - 1) * args.contrast
@@ -289,13 +416,19 @@ def git_commit():
 
 
 def load_teacher(run: Path, args, device):
-    """A trained run (its --out folder) as a frozen teacher: the architecture comes from the run's
-    manifest entry, the weights from its best.pt. It must see the same S×S input as the student."""
-    targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
-    if targs["size"] != args.size:
-        raise SystemExit(f"--teacher {run}: it was trained at {targs['size']} px, the student at {args.size}")
-    teacher = FerNet(targs["width"], tuple(targs["blocks"]), targs["dropout"]).to(device)
-    teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
+    """A frozen teacher: a trained run (its --out folder: the architecture from its manifest entry,
+    the weights from its best.pt) or an exported FerNet .onnx such as the shipped
+    python/fastfer/models/fernet.onnx (architecture read off the graph, BN folded: exact in eval
+    mode, which is all a teacher runs in). It must see the same S×S input as the student."""
+    if run.suffix == ".onnx":
+        width, blocks = onnx_architecture(run)
+        teacher = load_onnx_weights(FerNet(width, blocks).to(device), run, args.size)
+    else:
+        targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
+        if targs["size"] != args.size:
+            raise SystemExit(f"--teacher {run}: it was trained at {targs['size']} px, the student at {args.size}")
+        teacher = FerNet(targs["width"], tuple(targs["blocks"]), targs["dropout"]).to(device)
+        teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
     teacher = teacher.to(memory_format=torch.channels_last).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
@@ -323,13 +456,14 @@ def export(net, args, out: Path, public_acc, private_acc):
     desc = (f"fastfer FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, "
             f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
             f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
-            f"{', flip TTA' if args.flip_tta else ''}) trained on FER2013 Training"
+            f"{', flip TTA' if args.flip_tta else ''}) trained on "
+            f"{'the image folder ' + Path(args.data).name if Path(args.data).is_dir() else 'FER2013 Training'}"
             f"{' + FER+ soft labels' if args.ferplus else ''}"
             f"{', distilled from ' + args.teacher.name if args.teacher else ''}"
             f"{', continued from ' + str(args.init) if args.init else ''}, {args.epochs} epochs, seed {args.seed}; "
-            f"{100 * public_acc:.2f}% on FER2013 PublicTest")
+            f"{100 * public_acc:.2f}% on {'its val/ folder' if Path(args.data).is_dir() else 'FER2013 PublicTest'}")
     if private_acc is not None:
-        desc += f", {100 * private_acc:.2f}% on PrivateTest"
+        desc += f", {100 * private_acc:.2f}% on {'its test/ folder' if Path(args.data).is_dir() else 'PrivateTest'}"
     entry = {
         "task": "classifier",
         "file": onnx_path.name,
@@ -337,9 +471,10 @@ def export(net, args, out: Path, public_acc, private_acc):
         "size": len(data),
         "description": desc + ".",
         "source": {"recipe": "training/train.py", "commit": args.commit,
-                   "data": "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else ""),
+                   "data": (f"image folder {Path(args.data).name} (--order {args.order})" if Path(args.data).is_dir()
+                            else "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else "")),
                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                            if k not in ("data", "ferplus", "out", "commit")}},
+                            if k not in ("data", "ferplus", "out", "commit", "resume", "stop_after")}},
         "license": "trained by fastfer on FER2013 (research use)",
         "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
                   "mean": [MEAN], "scale": [SCALE],
@@ -354,13 +489,103 @@ def export(net, args, out: Path, public_acc, private_acc):
     return onnx_path
 
 
-def main(argv=None):
+def _fastfer():
+    """fastfer's own image code (the folder reader's name mapping, grey conversion and resize), from
+    the installed package or, in a training venv without it, from this checkout's pure-Python
+    fallback."""
+    try:
+        import fastfer  # noqa: F401
+    except ImportError:
+        import sys
+        sys.path.insert(0, str(REPO / "python"))
+    from fastfer import fer2013, kernels
+    return fer2013, kernels
+
+
+# Numbered class folders: each data set's own label numbering, as names in FER2013 terms (None: a
+# class FER2013 lacks, skipped). RAF-DB numbers its basic labels from 1; AffectNet's 7 is contempt.
+FOLDER_ORDERS = {
+    "fer2013": (0, ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")),
+    "rafdb": (1, ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")),
+    "affectnet": (0, ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", None)),
+}
+
+
+def folder_label(name: str, order: str, names: dict):
+    """FER2013 label index of a class folder: an expression name (fastfer's mapping, synonyms
+    included) or a number in `order`'s numbering; None for a folder to skip (e.g. contempt)."""
+    if name.lower() in names:
+        return names[name.lower()]
+    if name.isdigit():
+        first, table = FOLDER_ORDERS[order]
+        k = int(name) - first
+        if 0 <= k < len(table) and table[k] is not None:
+            return LABELS.index(table[k])
+    return None
+
+
+def read_image_folder(root: Path, size: int, order: str):
+    """uint8 (N,S,S) grey faces and their FER2013 labels from root/<class>/..., converted the way
+    fastfer.Classifier converts a face crop (OpenCV BT.601 grey, fastfer's bilinear resize)."""
+    import cv2
+    fer2013, kernels = _fastfer()
+    faces, labels, skipped = [], [], {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        label = folder_label(sub.name, order, fer2013.FOLDER_NAMES)
+        files = sorted(p for p in sub.rglob("*") if p.suffix.lower() in fer2013.IMAGE_EXTENSIONS and p.is_file())
+        if label is None:
+            skipped[sub.name] = len(files)
+            continue
+        for f in files:
+            image = cv2.imread(str(f), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SystemExit(f"{f}: cannot be read as an image")
+            faces.append(kernels.resize(kernels.to_gray(image), size, size))
+            labels.append(label)
+    if not faces:
+        raise SystemExit(f"{root}: no images in class sub-folders ({', '.join(LABELS)}, a synonym, "
+                         f"or numbers in --order {order})")
+    counts = np.bincount(labels, minlength=7)
+    print(f"{root}: {len(faces)} faces ({', '.join(f'{n} {c}' for n, c in zip(LABELS, counts))})"
+          + (f"; skipped folders {skipped}" if skipped else ""), flush=True)
+    return np.stack(faces), np.array(labels, np.int64)
+
+
+def load_folder_data(args, device):
+    """An image-folder data set: DIR/train/ trains, DIR/val/ selects the checkpoint (the PublicTest
+    role) and DIR/test/, if there, is read once with --final-eval (the PrivateTest role)."""
+    root = Path(args.data)
+    for part in ("train", "val"):
+        if not (root / part).is_dir():
+            raise SystemExit(f"--data {root}: an image-folder data set needs {part}/<class>/ folders")
+
+    def split(part, limit=None):
+        images, labels = read_image_folder(root / part, args.size, args.order)
+        if limit:
+            idx = np.random.RandomState(args.seed).permutation(len(labels))[:limit]
+            images, labels = images[idx], labels[idx]
+        targets = np.eye(7, dtype=np.float32)[labels]
+        return (torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
+                torch.from_numpy(targets).to(device))
+
+    train, val = split("train", args.limit), split("val", args.limit)
+    test = split("test", args.limit) if args.final_eval and (root / "test").is_dir() else None
+    return train, val, test
+
+
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="fer2013.npz")
+    ap.add_argument("--data", help="fer2013.npz (or its packed form), or an image-folder data set DIR with "
+                                   "train/<class>/ and val/<class>/ (and test/<class>/ for --final-eval)")
+    ap.add_argument("--order", default="fer2013", choices=sorted(FOLDER_ORDERS),
+                    help="numbering of numbered class folders (named folders need none): fer2013 "
+                         "0..6 angry..neutral, rafdb 1..7 surprise, fear, disgust, happiness, sadness, "
+                         "anger, neutral; affectnet 0..7 neutral, happy, sad, surprise, fear, disgust, "
+                         "anger, contempt (skipped)")
     ap.add_argument("--ferplus", help="ferplus_labels.npz: mix FER+ votes into the targets (soft labels)")
     ap.add_argument("--ferplus-weight", type=float, default=0.5,
                     help="target = (1-w)*FER2013 one-hot + w*FER+ vote distribution (default 0.5)")
-    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--out", type=Path)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
@@ -386,42 +611,99 @@ def main(argv=None):
     ap.add_argument("--brightness", type=float, default=0.2)
     ap.add_argument("--contrast", type=float, default=0.3)
     ap.add_argument("--erase", type=float, default=0.5, help="probability of random erasing")
+    ap.add_argument("--crop", type=int, help="train on random C×C crops of the augmented S×S face (same "
+                    "pixel scale); evaluation and the exported model still see the whole face, which "
+                    "the global pooling allows, so latency is unchanged")
+    ap.add_argument("--mixup", type=float, default=0.0,
+                    help="mixup alpha (0: off): each batch is mixed with a shuffled copy of itself, "
+                         "lambda ~ Beta(alpha, alpha), and so are its targets")
     ap.add_argument("--flip-tta", action="store_true",
                     help="evaluate and export the mean of the face and its mirror (doubles latency)")
     # tools/measure_fer2013_framing.py: a FER2013 frame is 1.027x the long side of the default
     # detector's box, centred on it, i.e. a margin of 0.013 on each side.
     ap.add_argument("--crop-margin", type=float, default=0.013, help="crop margin written into the manifest entry")
     ap.add_argument("--opset", type=int, default=17)
-    ap.add_argument("--init", type=Path, help="start from these weights (a best.pt or last.pt of the same architecture)")
-    ap.add_argument("--teacher", type=Path, help="a finished run's --out folder: distil its predictions into this net")
+    ap.add_argument("--init", type=Path, help="start from these weights: a best.pt or last.pt of the same "
+                    "architecture, or an exported FerNet .onnx (e.g. the shipped "
+                    "python/fastfer/models/fernet.onnx; its folded BNs are rebuilt on Training faces)")
+    ap.add_argument("--teacher", type=Path, help="distil into this net: a finished run's --out folder or "
+                    "an exported FerNet .onnx (e.g. python/fastfer/models/fernet.onnx)")
     ap.add_argument("--distill-weight", type=float, default=0.7,
                     help="loss = (1-a)*cross-entropy on the targets + a*distillation loss (default 0.7)")
     ap.add_argument("--distill-temp", type=float, default=4.0, help="distillation temperature")
+    ap.add_argument("--resume", type=Path, help="continue the unfinished run in this --out folder exactly "
+                    "(from its state.pt, with its own arguments; only --stop-after and --threads apply)")
+    ap.add_argument("--stop-after", type=int,
+                    help="stop once epoch K is done, leaving the run resumable (--resume) and unexported")
     args = ap.parse_args(argv)
+    if args.resume:
+        return args, ap
+    if not args.data or not args.out:
+        ap.error("--data and --out are required (unless --resume RUN)")
     args.blocks = tuple(int(b) for b in str(args.blocks).split(","))
     args.commit = git_commit()  # at the start: the tree may move on while a long run trains
     args.lr = args.lr if args.lr is not None else (0.1 if args.opt == "sgd" else 2e-3)
     args.wd = args.wd if args.wd is not None else (5e-4 if args.opt == "sgd" else 0.05)
-
     if args.epochs < 0 or (args.epochs == 0 and not args.init):
         ap.error("--epochs must be >= 1, or 0 with --init (export a checkpoint, e.g. one trained elsewhere)")
+    if args.crop and not 8 <= args.crop <= args.size:
+        ap.error(f"--crop must be between 8 and --size ({args.size})")
+    if args.ferplus and Path(args.data).is_dir():
+        ap.error("--ferplus votes are row-aligned with fer2013.npz, not with an image folder")
+    return args, ap
+
+
+PATH_ARGS = ("out", "init", "teacher")  # saved as strings in state.pt, restored as Paths
+
+
+def save_state(path: Path, state: dict):
+    """Atomically: a run stopped mid-write keeps its previous state.pt."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def main(argv=None):
+    args, ap = parse_args(argv)
+    state = None
+    if args.resume:
+        state = torch.load(args.resume / "state.pt", map_location="cpu", weights_only=False)
+        stop_after, threads = args.stop_after, args.threads
+        args = argparse.Namespace(**state["args"])
+        for k in PATH_ARGS:
+            setattr(args, k, Path(getattr(args, k)) if getattr(args, k) is not None else None)
+        args.blocks = tuple(args.blocks)
+        args.stop_after, args.resume = stop_after, Path(args.out)
+        args.threads = threads if threads is not None else args.threads
+        now = git_commit()
+        if now != args.commit:
+            print(f"resuming with the recipe at {now}; the run started at {args.commit}", flush=True)
+        print(f"resuming {args.out} after epoch {state['epoch']} of {args.epochs}", flush=True)
+
+    device = torch.device(args.device)
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no CUDA device")
-    device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed, device)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    (x_tr, y_tr, t_tr), (x_va, y_va, _), test = load_data(args, device)
+    folder = Path(args.data).is_dir()
+    (x_tr, y_tr, t_tr), (x_va, y_va, _), test = (load_folder_data if folder else load_data)(args, device)
     net = FerNet(args.width, args.blocks, args.dropout).to(device)
-    if args.init:  # a second schedule over finished weights (e.g. with that run as --teacher)
-        net.load_state_dict(torch.load(args.init, map_location=device))
+    if args.init and state is None:  # a second schedule over finished weights (e.g. with that run as --teacher)
+        if args.init.suffix == ".onnx":
+            # the BN statistics come from 2048 un-augmented Training faces (a fixed, seeded choice)
+            calib = x_tr[torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(args.seed))[:2048]
+                         .to(device)]
+            load_onnx_weights(net, args.init, args.size, calib)
+        else:
+            net.load_state_dict(torch.load(args.init, map_location=device))
     net = net.to(memory_format=torch.channels_last)
     params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, args.size)
     print(f"FerNet {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
-          f"{len(x_tr)} train / {len(x_va)} PublicTest images on {device}, amp {args.amp}, "
-          f"{torch.get_num_threads()} threads", flush=True)
+          f"{len(x_tr)} train / {len(x_va)} {'val' if folder else 'PublicTest'} images on {device}, "
+          f"amp {args.amp}, {torch.get_num_threads()} threads", flush=True)
 
     decay, no_decay = [], []
     for name, p in net.named_parameters():
@@ -438,14 +720,40 @@ def main(argv=None):
     teacher = load_teacher(args.teacher, args, device) if args.teacher else None
     gen = torch.Generator(device=device).manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
+    mix_rng = np.random.default_rng(args.seed)  # mixup's lambdas
 
-    log = (args.out / "log.jsonl").open("w")
-    best_acc, best_epoch = -1.0, -1
+    best_acc, best_epoch, start = -1.0, -1, 1
+    log_path = args.out / "log.jsonl"
+    if state is None:
+        log = log_path.open("w")
+    else:  # everything the next epoch depends on, as it was when the last finished epoch ended
+        net.load_state_dict(state["net"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        if ema:
+            ema.net.load_state_dict(state["ema"])
+            ema.steps = state["ema_steps"]
+        if scaler:
+            scaler.load_state_dict(state["scaler"])
+        best_acc, best_epoch, start = state["best_acc"], state["best_epoch"], state["epoch"] + 1
+        rng = state["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])
+        torch.set_rng_state(rng["torch"])
+        if device.type == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        gen.set_state(rng["augment"])
+        shuffle.set_state(rng["shuffle"])
+        mix_rng.bit_generator.state = rng["mixup"]
+        # the log keeps the epochs the state covers (a run killed mid-epoch may have logged none further)
+        lines = log_path.read_text().splitlines()[:state["epoch"]] if log_path.exists() else []
+        log_path.write_text("".join(line + "\n" for line in lines))
+        log = log_path.open("a")
     evaluated = ema.net if ema else net
     if args.epochs == 0:  # --init CKPT --epochs 0: evaluate and export those weights as they are
         best_acc, best_epoch = (predict(net, x_va, args.size, args).argmax(1) == y_va).float().mean().item(), 0
         torch.save(net.state_dict(), args.out / "best.pt")
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(start, args.epochs + 1):
         t0 = time.time()
         net.train()
         order = torch.randperm(len(x_tr), generator=shuffle).to(device)
@@ -454,13 +762,19 @@ def main(argv=None):
         seen = 0
         for s in range(steps_per_epoch):
             idx = order[s * args.batch:(s + 1) * args.batch]
-            x = augment(x_tr[idx], args.size, gen, args)
+            x, target, truth = augment(x_tr[idx], args.size, gen, args), t_tr[idx], y_tr[idx]
+            if args.mixup > 0:
+                lam = float(mix_rng.beta(args.mixup, args.mixup))
+                perm = torch.randperm(len(idx), generator=gen, device=device)
+                x = lam * x + (1 - lam) * x[perm]
+                target = lam * target + (1 - lam) * target[perm]
+                truth = truth if lam >= 0.5 else truth[perm]  # the training accuracy counts the larger part
             with autocast:
                 logits = net(x)
                 if teacher is not None:
                     with torch.no_grad():
                         teacher_logits = teacher(x)
-            loss = F.cross_entropy(logits.float(), t_tr[idx], label_smoothing=args.label_smoothing)
+            loss = F.cross_entropy(logits.float(), target, label_smoothing=args.label_smoothing)
             if teacher is not None:
                 loss = ((1 - args.distill_weight) * loss
                         + args.distill_weight * distill_loss(logits.float(), teacher_logits.float(), args.distill_temp))
@@ -476,7 +790,7 @@ def main(argv=None):
             if ema:
                 ema.update(net)
             loss_sum += loss.detach() * len(idx)
-            correct += (logits.argmax(1) == y_tr[idx]).sum()
+            correct += (logits.argmax(1) == truth).sum()
             seen += len(idx)
         train_s = time.time() - t0
         evaluated = ema.net if ema else net
@@ -492,6 +806,22 @@ def main(argv=None):
         log.write(json.dumps(row) + "\n")
         log.flush()
         print(" ".join(f"{k} {v}" for k, v in row.items()), flush=True)
+        rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+               "augment": gen.get_state(), "shuffle": shuffle.get_state(), "mixup": mix_rng.bit_generator.state}
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        saved_args = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                      if k not in ("resume", "stop_after")}
+        save_state(args.out / "state.pt", {
+            "epoch": epoch, "args": saved_args, "net": net.state_dict(), "opt": opt.state_dict(),
+            "sched": sched.state_dict(), "ema": ema.net.state_dict() if ema else None,
+            "ema_steps": ema.steps if ema else 0, "scaler": scaler.state_dict() if scaler else None,
+            "best_acc": best_acc, "best_epoch": best_epoch, "rng": rng})
+        if args.stop_after and epoch >= args.stop_after and epoch < args.epochs:
+            log.close()
+            print(f"stopped after epoch {epoch} of {args.epochs}; continue with: "
+                  f"python training/train.py --resume {args.out}", flush=True)
+            return
     torch.save(evaluated.state_dict(), args.out / "last.pt")
     log.close()
 
@@ -510,7 +840,8 @@ def main(argv=None):
             summary["private_report"] = fer2013.evaluate(probs.cpu().numpy(), y_te.cpu().numpy())
         except ImportError:
             pass
-        print(f"PrivateTest accuracy {100 * private_acc:.2f}% (epoch {best_epoch} checkpoint)", flush=True)
+        print(f"{'test' if folder else 'PrivateTest'} accuracy {100 * private_acc:.2f}% "
+              f"(epoch {best_epoch} checkpoint)", flush=True)
     onnx_path = export(final, args, args.out, best_acc, private_acc)
     try:  # the exported graph must agree with torch on PublicTest
         import onnxruntime as ort
