@@ -24,6 +24,11 @@ Same numbers as the official ``widerface_evaluate`` (the Python port of the MATL
 * AP is the VOC area: sentinels (recall 0, precision 0) in front and (1, 0) behind, precision made
   non-increasing from the right, sum of recall steps times precision after the step (NaN
   precisions count as 0; they only occur at recall 0, where they never enter the sum).
+
+``min_face=N`` (not part of the official protocol, 0 = off) scores a detector for a face library
+that does not look for faces under N pixels (``FER(min_face=N)``): counted ground-truth boxes
+whose long side ``max(w, h)`` is under N become ignore boxes, exactly as the official ignore
+boxes are treated (a detection matching one is not a proposal), and leave the face counts.
 """
 
 from __future__ import annotations
@@ -132,16 +137,20 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
 
 def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict], *,
              images: Iterable[str] | None = None, box_format: str = "xyxy",
-             iou_threshold: float = 0.5) -> dict:
+             iou_threshold: float = 0.5, min_face: int = 0) -> dict:
     """Score ``predictions`` (``{"<event>/<file>.jpg": (boxes (N, 4), scores (N,))}``) against
     :func:`load_ground_truth` output. ``images`` are the images evaluated (default: the keys of
     ``predictions``); one without an entry has no detections. ``box_format``: "xyxy" or "xywh".
+    ``min_face``: counted faces whose long side is under this many pixels become ignore boxes
+    (0 = the official protocol).
 
     Returns ``{"ap", "precision", "recall", "num_faces"}`` (each a dict per setting; curves are
     arrays over :data:`THRESHOLDS`) plus ``"num_images"``, ``"num_detections"``, ``"thresholds"``.
     """
     if box_format not in ("xyxy", "xywh"):
         raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
+    if isinstance(min_face, bool) or not isinstance(min_face, int) or min_face < 0:
+        raise ValueError(f"min_face must be an int >= 0 (0 = the official protocol), got {min_face!r}")
     names = list(predictions) if images is None else list(dict.fromkeys(images))
     unknown = [n for n in names if n not in ground_truth]
     if unknown:
@@ -157,6 +166,9 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
     faces = {s: 0 for s in SETTINGS}
     for name in names:
         truth, (boxes, scores) = ground_truth[name], dets[name]
+        if min_face:  # faces under min_face pixels: ignore boxes, like the official ones
+            small = np.maximum(truth["boxes"][:, 2], truth["boxes"][:, 3]) < min_face
+            truth = {**truth, **{s: truth[s][~small[truth[s]]] for s in SETTINGS}}
         for s in SETTINGS:
             faces[s] += len(truth[s])
         if len(truth["boxes"]) == 0 or len(boxes) == 0:
@@ -177,7 +189,7 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
             proposals[s] += np.concatenate(([0], prop_rank))[ranks]
     result: dict = {"ap": {}, "precision": {}, "recall": {}, "num_faces": faces,
                     "num_images": len(names), "num_detections": int(every.size),
-                    "thresholds": THRESHOLDS.copy()}
+                    "thresholds": THRESHOLDS.copy(), "min_face": min_face}
     for s in SETTINGS:
         precision = np.full(len(THRESHOLDS), np.nan)
         np.divide(tp[s], proposals[s], out=precision, where=proposals[s] > 0)
@@ -194,10 +206,11 @@ def _progress(done: int, total: int, start: float, label: str = "eval widerface"
     sys.stderr.flush()
 
 
-def run_widerface(data_dir, detect: Callable, progress: bool | None = None) -> dict:
+def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_face: int = 0) -> dict:
     """Run ``detect(image_bgr) -> (boxes (N, 4) x1,y1,x2,y2 pixels, scores (N,))`` on every image
     under ``data_dir/images`` and score it against ``data_dir/ground_truth`` (:func:`evaluate`).
-    ``progress``: None shows a progress bar on stderr when it is a terminal; True/False force it."""
+    ``progress``: None shows a progress bar on stderr when it is a terminal; True/False force it.
+    ``min_face``: see :func:`evaluate` (0 = the official protocol)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"WIDER FACE folder not found: {data_dir}")
@@ -224,14 +237,16 @@ def run_widerface(data_dir, detect: Callable, progress: bool | None = None) -> d
     seconds = time.perf_counter() - start
     if show:
         sys.stderr.write("\n")
-    result = evaluate(predictions, truth, images=[n for n, _ in images], box_format="xyxy")
+    result = evaluate(predictions, truth, images=[n for n, _ in images], box_format="xyxy",
+                      min_face=min_face)
     result["seconds"] = seconds
     return result
 
 
 def format_table(result: dict) -> str:
     """A small text table of AP and face counts per setting."""
-    lines = [f"WIDER FACE val: {result['num_images']} images, {result['num_detections']} detections",
+    protocol = f", faces under {result['min_face']} px ignored" if result.get("min_face") else ""
+    lines = [f"WIDER FACE val: {result['num_images']} images, {result['num_detections']} detections{protocol}",
              f"{'setting':<8} {'AP':>7} {'faces':>7}"]
     for s in SETTINGS:
         ap = result["ap"][s]
