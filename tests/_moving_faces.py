@@ -13,10 +13,10 @@ from pathlib import Path as FilePath
 
 import cv2
 import numpy as np
+from _paths import PHOTOS
 
 import fastfer
 
-PHOTOS = FilePath(__file__).resolve().parents[2] / "shared" / "data" / "photos"
 SHIPPED = FilePath(fastfer.__file__).parent / "data" / "astronaut.jpg"
 PORTRAITS = ["obama_portrait.jpg", "astronaut.jpg", "angry_man.jpg", "tom_cruise_smiling.jpg"]
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
 from fastfer import compat
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is not beside the checkout")
-ASTRONAUT = PHOTOS / "astronaut.jpg"
+ASTRONAUT = SHIPPED_PHOTO
 TWO_PEOPLE = PHOTOS / "two_people.jpg"
+pytestmark = needs_shared(TWO_PEOPLE)
 
 
 @pytest.fixture(scope="module")

@@ -7,18 +7,17 @@ each box frames a face from hairline/brow to chin).
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
 from fastfer.classifier import Classifier
 from fastfer.detector import MAX_FACES, Detections, Detector
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
-needs_photos = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is not beside the checkout")
+needs_photos = needs_shared(PHOTOS)
 DETECTORS = ["retinaface_mbv2", "blazeface_short", "blazeface_full"]
 
 ASTRONAUT_FACE = [178, 60, 270, 181]  # x1, y1, x2, y2
@@ -37,10 +36,7 @@ def detectors():
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    if PHOTOS.is_dir():
-        return fastfer.load_image(PHOTOS / "astronaut.jpg")
-    skimage = pytest.importorskip("skimage.data", reason="no astronaut photo available")
-    return np.ascontiguousarray(skimage.astronaut()[..., ::-1])
+    return fastfer.load_image(SHIPPED_PHOTO)
 
 
 def iou(a, b) -> float:
@@ -133,9 +129,8 @@ def test_large_images_are_shrunk_to_max_side_and_mapped_back(astronaut):
     assert iou(found.boxes[0], np.array(ASTRONAUT_FACE) * 2400 / 512) > 0.85
 
 
+@needs_shared(PHOTOS / "bald_guys_collage.jpg")
 def test_max_faces_keeps_the_best(astronaut):
-    if not PHOTOS.is_dir():
-        pytest.skip("needs the collage photo")
     found = Detector("retinaface_mbv2", max_faces=5).detect(PHOTOS / "bald_guys_collage.jpg")
     everything = Detector("retinaface_mbv2").detect(PHOTOS / "bald_guys_collage.jpg")
     assert len(found) == 5

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from _paths import SHARED_DATA, needs_shared
 
-WIDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "detection" / "wider_val_dev"
-pytestmark = pytest.mark.skipif(not WIDER.is_dir(), reason="../shared/data/detection/wider_val_dev is absent")
+WIDER = SHARED_DATA / "detection" / "wider_val_dev"
+pytestmark = needs_shared(WIDER)
 
 
 def small_copy(tmp_path: Path, count: int = 6) -> Path:

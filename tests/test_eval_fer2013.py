@@ -11,11 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _paths import SHARED_DATA, needs_shared
 
 from fastfer import LABELS, fer2013, models
 
-NPZ = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013.npz"
-needs_npz = pytest.mark.skipif(not NPZ.is_file(), reason="../shared/data/fer2013.npz is absent")
+NPZ = SHARED_DATA / "fer2013.npz"
+needs_npz = needs_shared(NPZ)
 
 
 def fastfer_cli(*args, cwd=None):

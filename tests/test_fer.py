@@ -5,17 +5,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from _paths import PHOTOS, SHARED_DATA, needs_shared
 
 import fastfer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-PHOTOS = SHARED / "photos"
-pytestmark = pytest.mark.skipif(not PHOTOS.is_dir(), reason="../shared/data/photos is not beside the checkout")
+SHARED = SHARED_DATA
+pytestmark = needs_shared(PHOTOS)
 
 # Expressions a person agrees with on these photos (see ../shared/data/README.md).
 AGREED_LABELS = {"astronaut": "happy", "tom_cruise_smiling": "happy", "alex_lacamoire_smiling": "happy",

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from _paths import SHARED_DATA
+from _paths import SHARED_DATA, needs_shared
 from fastfer import models
 
 NPZ = SHARED_DATA / "fer2013.npz"
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "measure_fer2013_framing.py"
-pytestmark = pytest.mark.skipif(not NPZ.is_file(), reason="../shared/data/fer2013.npz is absent")
+pytestmark = needs_shared(NPZ)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from _paths import PHOTOS
+from _paths import SHIPPED_PHOTO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,7 +33,7 @@ from fastfer import (
 )
 from fastfer._image_header import SUPPORTED_FORMATS, image_size
 
-ASTRONAUT = PHOTOS / "astronaut.jpg"
+ASTRONAUT = SHIPPED_PHOTO
 HEIGHT, WIDTH = 7, 13
 PACKAGE_ROOT = str(Path(fastfer.__file__).resolve().parent.parent)
 
@@ -127,7 +127,6 @@ def test_pil_image_read_from_a_file(tmp_path, bgr):
         np.testing.assert_array_equal(load_image(opened), bgr)
 
 
-@pytest.mark.skipif(not ASTRONAUT.exists(), reason=f"{ASTRONAUT} not present")
 def test_real_photo_matches_cv2_imread():
     image = load_image(ASTRONAUT)
     assert image.shape == (512, 512, 3) and image.dtype == np.uint8

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from _paths import PHOTOS
+from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
 from fastfer import _backend, models, runtime
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
 
 PHOTO_DIR = str(PHOTOS)
 PHOTOS = sorted(glob.glob(os.path.join(PHOTO_DIR, "*.jpg")))
-ASTRONAUT = os.path.join(PHOTO_DIR, "astronaut.jpg")
+ASTRONAUT = str(SHIPPED_PHOTO)
 PAIRS = [("retinaface_mbv2", "fernet"), ("retinaface_mbv2", "mini_xception"), ("blazeface_short", "mini_xception")]
 
 
@@ -83,6 +83,7 @@ def compare(got, want, what):
     return 0.0, 0.0
 
 
+@needs_shared(PHOTO_DIR)
 @pytest.mark.parametrize("detector,classifier", PAIRS)
 def test_matches_python_fer_on_photos(lib, detector, classifier):
     if not PHOTOS:
@@ -109,8 +110,6 @@ def test_image_without_faces(lib, detector, classifier):
 
 
 def _photo():
-    if not os.path.exists(ASTRONAUT):
-        pytest.skip(f"{ASTRONAUT} absent")
     return fastfer.load_image(ASTRONAUT)
 
 

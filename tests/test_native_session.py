@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from _paths import PHOTOS
+from _paths import SHIPPED_PHOTO
 
 from fastfer import _backend, models, runtime
 
@@ -24,7 +24,7 @@ def _load():
 core, _skip_reason = _load()
 pytestmark = pytest.mark.skipif(core is None, reason=_skip_reason or "")
 
-PHOTO = str(PHOTOS / "astronaut.jpg")
+PHOTO = str(SHIPPED_PHOTO)  # a photo of a face is all these tests need
 
 
 def _ort_library():

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from _paths import SHIPPED_PHOTO
 
 import fastfer
 from fastfer import _backend
 
 ROOT = Path(__file__).resolve().parents[1]
-PHOTO = ROOT.parent / "shared" / "data" / "photos" / "astronaut.jpg"
+PHOTO = SHIPPED_PHOTO  # a photo is all the info command needs
 FORCED_PYTHON = os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python"
 
 
@@ -75,7 +76,6 @@ def test_an_unknown_backend_name_is_refused_clearly():
     assert "BackendError" in out.stderr and "FASTFER_BACKEND" in out.stderr
 
 
-@pytest.mark.skipif(not PHOTO.exists(), reason="../shared/data/photos is not beside the checkout")
 def test_info_command_reads_a_photo():
     out = subprocess.run([sys.executable, "-m", "fastfer", "info", str(PHOTO)], capture_output=True,
                          text=True, timeout=120)

@@ -16,13 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _paths import SHARED_DATA, needs_shared
 
 from fastfer import widerface as wf
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "detection" / "wider_val_dev"
-needs_data = pytest.mark.skipif(not (DATA / "images").is_dir(),
-                                reason=f"WIDER FACE sample not found at {DATA}")
+DATA = SHARED_DATA / "detection" / "wider_val_dev"
+needs_data = needs_shared(DATA / "images", DATA / "ground_truth")
 
 
 # --------------------------------------------------------------------------- helpers
