@@ -3,6 +3,8 @@ in :mod:`fastfer.cli.common`.
 
 - ``fastfer analyze PATH...``: every face of every image with its expression (text, ``--json``
   lines, ``--csv``, ``--draw``).
+- ``fastfer video IN``: every face of a video or camera, tracked (annotated video, JSON lines,
+  per-track summary; exit status 1 also when the video ends early, truncated or corrupt).
 - ``fastfer demo``: analyse the shipped photo and draw it.
 - ``fastfer info [IMAGES]``: what this installation runs on, and what analyze would do with IMAGES.
 - ``fastfer models``: the shipped and registered models.
@@ -27,7 +29,7 @@ import fastfer
 
 from .common import UsageError
 
-COMMANDS = ("analyze", "demo", "info", "list_models", "evaluate")
+COMMANDS = ("analyze", "video", "demo", "info", "list_models", "evaluate")
 """Modules of this package, one per command, in the order ``fastfer --help`` lists them."""
 
 DESCRIPTION = ("fastfer finds every face of an image and says its expression (angry, disgust, fear, "

@@ -1,0 +1,173 @@
+"""``fastfer video IN [-o OUT.mp4] [--json OUT.jsonl] [--camera N] [--every K]``: every face of a
+video or camera, tracked; an annotated video, a JSON-lines log and a per-track summary.
+
+Exit status: 0 when the whole video was read; 1 when it ended early (a truncated or corrupt
+file: the frames before the damage are processed and every output is complete and valid for
+them); 2 for usage errors (no such file, not a video, a bad option); 130 after Ctrl-C (the
+outputs are finalised up to the last frame processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import fastfer
+from fastfer.draw import draw
+from fastfer.smoothing import DEFAULT_ALPHA
+from fastfer.video_summary import TrackSummary
+
+from . import common
+
+HELP = "track the faces of a video or camera and their expressions (annotated video, JSON lines)"
+#: Containers the annotated output may use, and the codec each one gets.
+CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    parser = sub.add_parser("video", help=HELP, description=(
+        "Track every face of a video file, URL or camera and its expression, smoothed per track. "
+        "Writes an annotated video (-o), a JSON-lines log (--json: one line per frame, then a "
+        "summary line) and prints a per-track summary. Exit status 0: the whole video was read; "
+        "1: it ended early (truncated or corrupt: the good frames are processed, the outputs "
+        "valid); 2: usage error; 130: interrupted (Ctrl-C; outputs finalised)."))
+    parser.add_argument("input", nargs="?", metavar="IN", help="a video file or a URL OpenCV opens")
+    parser.add_argument("--camera", type=common.non_negative_int, metavar="N",
+                        help="read camera N instead of a file (stop with Ctrl-C)")
+    parser.add_argument("-o", "--output", metavar="OUT.mp4",
+                        help=f"write the annotated video ({', '.join(CODECS)})")
+    parser.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame, then the summary")
+    parser.add_argument("--every", type=common.positive_int, default=1, metavar="K",
+                        help="detect faces on every K-th frame, carrying the tracks between (default 1)")
+    parser.add_argument("--smoothing", type=float, default=DEFAULT_ALPHA, metavar="A",
+                        help="weight of the newest frame in each track's smoothed probabilities, "
+                        f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})")
+    parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N",
+                        help="stop after N frames")
+    parser.add_argument("--bars", action=argparse.BooleanOptionalAction, default=True,
+                        help="draw the expression bar charts where there is room (default yes)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress line with frames per second on stderr (default: when stderr is a terminal)")
+    common.add_model_options(parser)
+    return parser
+
+
+class _VideoOut:
+    """The annotated video, opened at the first frame (its size); frames of another size are
+    resized to it."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps, self._writer, self._size = path, fps, None, None
+
+    def write(self, image) -> None:
+        import cv2
+
+        if self._writer is None:
+            h, w = image.shape[:2]
+            self._size = (w, h)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()]),
+                                           self.fps, self._size)
+            if not self._writer.isOpened():
+                raise OSError(f"{self.path}: OpenCV cannot write this video")
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size)
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()  # writes the container's index: the file is valid from here
+            self._writer = None
+
+
+def _output_path(text: Optional[str], option: str, suffixes) -> Optional[Path]:
+    if text is None:
+        return None
+    path = Path(text)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise common.UsageError(f"{option} {text}: use one of {', '.join(suffixes)}")
+    if path.is_dir():
+        raise common.UsageError(f"{option} {text}: is a folder")
+    if not path.parent.is_dir():
+        raise common.UsageError(f"{option} {text}: no folder {path.parent}")
+    return path
+
+
+class _Rate:
+    """The progress line: frames done (of the total when known) and frames per second."""
+
+    def __init__(self, total: Optional[int], show: bool):
+        self.total, self.show, self.start, self.shown = total, show, time.perf_counter(), 0.0
+
+    def update(self, done: int, final: bool = False) -> None:
+        now = time.perf_counter()
+        # A terminal line is redrawn often; a log file gets a line every few seconds.
+        if not self.show or (not final and now - self.shown < (0.2 if sys.stderr.isatty() else 5.0)):
+            return
+        fps = done / max(now - self.start, 1e-9)
+        of = f"/{self.total} [{100 * done // self.total:3d}%]" if self.total else ""
+        sys.stderr.write(f"\rvideo {done}{of} {fps:.1f} frames/s\033[K" if sys.stderr.isatty()
+                         else f"video {done}{of} {fps:.1f} frames/s\n")
+        sys.stderr.flush()
+        self.shown = now
+
+    def close(self) -> None:
+        if self.show and sys.stderr.isatty():
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.input is None) == (args.camera is None):
+        raise common.UsageError("give a video file or URL, or --camera N (one of them)")
+    out_path = _output_path(args.output, "-o", CODECS)
+    json_path = _output_path(args.json, "--json", None)
+    fer = common.make_fer(args)
+    source = args.camera if args.camera is not None else args.input
+    stream = fer.stream(source, every=args.every, smoothing=args.smoothing)
+    fps = stream.source_fps or 25.0
+    summary = TrackSummary(fps)
+    video = _VideoOut(out_path, fps) if out_path else None
+    log = open(json_path, "w", encoding="utf-8") if json_path else None
+    total = stream.frame_count
+    if args.max_frames is not None:
+        total = min(args.max_frames, total or args.max_frames)
+    rate = _Rate(total, sys.stderr.isatty() if args.progress is None else args.progress)
+    ended, status, message = "complete", 0, None
+    try:
+        for frame in stream:
+            summary.add(frame)
+            if video is not None:
+                video.write(draw(frame.image, frame.faces, bars=args.bars))
+            if log is not None:
+                log.write(json.dumps(frame.to_dict()) + "\n")
+                log.flush()  # a live log (tail -f), complete up to the last frame if killed
+            rate.update(summary.frames)
+            if args.max_frames is not None and summary.frames >= args.max_frames:
+                break
+    except fastfer.VideoDecodeError as exc:  # after the good frames
+        ended, status, message = "truncated", 1, str(exc)
+    except KeyboardInterrupt:
+        ended, status, message = "interrupted", 130, "interrupted: outputs finalised"
+    finally:
+        stream.close()
+        rate.update(summary.frames, final=True)
+        rate.close()
+        if video is not None:
+            video.close()
+        if log is not None:
+            log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
+                                  "ended": ended, "error": message}) + "\n")
+            log.close()
+    if message:
+        print(f"fastfer: {'warning' if status == 1 else 'video'}: {message}", file=sys.stderr)
+    print(f"{summary.frames} frames, {len(summary.tracks())} tracks ({ended})")
+    if summary.tracks():
+        print(summary.table())
+    for path, what in ((out_path, "annotated video"), (json_path, "JSON lines")):
+        if path is not None:
+            print(f"{what} written to {path}")
+    return status
