@@ -9,15 +9,13 @@ the frames and ``truth`` says where each face is, frame by frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path as FilePath
 
 import cv2
 import numpy as np
-from _paths import PHOTOS
+from _paths import PHOTOS, SHIPPED_PHOTO as SHIPPED
 
 import fastfer
 
-SHIPPED = FilePath(fastfer.__file__).parent / "data" / "astronaut.jpg"
 PORTRAITS = ["obama_portrait.jpg", "astronaut.jpg", "angry_man.jpg", "tom_cruise_smiling.jpg"]
 
 

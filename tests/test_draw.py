@@ -1,4 +1,5 @@
-"""fastfer.draw on real photos analysed by the shipped models."""
+"""fastfer.draw on real photos analysed by the shipped models (the shipped astronaut; the
+crowded photos of ../shared where it is present)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from _paths import PHOTOS, needs_shared
+from _paths import PHOTOS, SHARED_DATA, SHIPPED_PHOTO, needs_shared
 
 import fastfer
 from fastfer.draw import FACE_COLOR, PALETTE, draw
-
-pytestmark = needs_shared(PHOTOS / "astronaut.jpg", PHOTOS / "two_people.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,7 @@ def fer() -> fastfer.FER:
 
 @pytest.fixture(scope="module")
 def astronaut() -> np.ndarray:
-    img = fastfer.load_image(PHOTOS / "astronaut.jpg")
+    img = fastfer.load_image(SHIPPED_PHOTO)
     img.flags.writeable = False  # draw must never write into its input
     return img
 
@@ -60,7 +59,7 @@ def test_returns_an_annotated_copy(astronaut, astronaut_faces):
 
 
 def test_other_inputs_are_not_modified(astronaut, astronaut_faces):
-    path = PHOTOS / "astronaut.jpg"
+    path = SHIPPED_PHOTO
     data = path.read_bytes()
     bgra = cv2.cvtColor(astronaut, cv2.COLOR_BGR2BGRA)
     bgra_before = bgra.copy()
@@ -77,6 +76,7 @@ def test_box_has_the_expression_colour(astronaut, astronaut_faces):
     assert np.abs(pixel - np.array(PALETTE["happy"])).max() <= 2
 
 
+@needs_shared(PHOTOS / "two_people.jpg")
 def test_every_face_is_annotated(fer):
     img = fastfer.load_image(PHOTOS / "two_people.jpg")
     faces = fer.analyze(img)
@@ -169,7 +169,7 @@ def test_annotated_image_writes_and_decodes(tmp_path, astronaut, astronaut_faces
 
 # --- layout: labels and charts stay readable in a crowd ---------------------------------------
 
-CROWD = PHOTOS.parent / "detection" / "wider_val_dev" / "images" / "0--Parade" / "0_Parade_marchingband_1_410.jpg"
+CROWD = SHARED_DATA / "detection" / "wider_val_dev" / "images" / "0--Parade" / "0_Parade_marchingband_1_410.jpg"
 
 
 def overlaps(a, b) -> bool:
@@ -193,11 +193,10 @@ def assert_readable(layout, faces, shape):
                 assert not overlaps(item.rect, box), f"{item} covers face {j}"
 
 
-@pytest.mark.parametrize("photo", [PHOTOS / "stage_group.jpg", PHOTOS / "bald_guys_collage.jpg", CROWD],
-                         ids=["stage", "collage", "wider-parade"])
+@pytest.mark.parametrize("photo", [
+    pytest.param(path, marks=needs_shared(path), id=name) for name, path in
+    [("stage", PHOTOS / "stage_group.jpg"), ("collage", PHOTOS / "bald_guys_collage.jpg"), ("wider-parade", CROWD)]])
 def test_labels_and_charts_never_cover_a_face_or_each_other(fer, photo):
-    if not photo.exists():
-        pytest.skip(f"{photo} is not in ../shared")
     img = fastfer.load_image(photo)
     faces = fer.analyze(img)
     assert len(faces) >= 10, "a crowded photo"
@@ -227,6 +226,7 @@ def test_charts_are_left_out_for_small_faces_and_scale_with_big_ones(fer, astron
     assert heights[1] > 1.5 * heights[0]
 
 
+@needs_shared(PHOTOS / "obama_portrait.jpg")
 def test_a_face_filling_the_image_gets_its_tag_inside_at_the_chin(fer):
     img = fastfer.load_image(PHOTOS / "obama_portrait.jpg")
     close = img[60:480, 330:660]
