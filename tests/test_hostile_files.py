@@ -7,6 +7,7 @@ the decoder produces, and load_image must refuse anything over the cap whatever 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -205,3 +206,29 @@ def test_symlink_to_a_device_is_refused(tmp_path):
     link.symlink_to("/dev/zero")
     error, _ = _load_within(link)
     assert isinstance(error, ImageDecodeError) and "character device" in str(error)
+
+
+# --- the command line: a refused image inside a batch (item 1) ---------------------------------
+
+def test_cli_reports_a_lying_file_in_a_batch_and_goes_on(tmp_path):
+    """`fastfer analyze` over a batch whose middle image is refused by the cap: no traceback, the
+    refused file named on stderr, the images before and after it still analysed."""
+    from fastfer.cli.common import EXAMPLE  # the photo shipped with fastfer
+
+    lying = tmp_path / "lying.jpg"
+    lying.write_bytes(HOSTILE["jpeg_ff00_hides_frame"][0])
+    after = tmp_path / "after.jpg"
+    after.write_bytes(EXAMPLE.read_bytes())
+    height, width = cv2.imread(str(EXAMPLE)).shape[:2]
+    cap = max(width * height, 1000)
+    assert cap < BIG  # the photo fits the cap, the lying file does not
+    args = ["analyze", "--json", "--batch-size", "3", "--max-pixels", str(cap), EXAMPLE, lying, after]
+    result = subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [Path(line["path"]).name for line in lines] == [EXAMPLE.name, "lying.jpg", "after.jpg"]
+    assert "faces" in lines[0] and "faces" in lines[2] and len(lines[2]["faces"]) >= 1
+    assert "more than the cap" in lines[1]["error"]
+    assert "1 of 3 inputs could not be read" in result.stderr

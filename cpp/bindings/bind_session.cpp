@@ -5,7 +5,8 @@
 // copied once into a C-contiguous array; any other dtype is a TypeError (no silent conversion).
 // Outputs: numpy arrays that take over the std::vector the session filled (no further copy).
 // Errors: TypeError (wrong type or dtype), ValueError (unknown name, wrong rank or shape, bad
-// option), RuntimeError (what ONNX Runtime reports, or a library that cannot be loaded).
+// option), ModelLoadError (a RuntimeError: ONNX Runtime cannot load the model bytes), RuntimeError
+// (what else ONNX Runtime reports, or a library that cannot be loaded).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -76,6 +77,8 @@ py::array to_numpy(Tensor&& t) {
 }  // namespace
 
 void register_session(py::module_& m) {
+  // A model ONNX Runtime cannot load; fastfer.runtime turns it into fastfer.ModelError.
+  py::register_exception<ModelLoadError>(m, "ModelLoadError", PyExc_RuntimeError);
   py::class_<Session, std::shared_ptr<Session>>(m, "Session",
                       "An ONNX Runtime session run by the C++ core (ORT's C API, loaded from "
                       "library_path). See fastfer/session.h.")

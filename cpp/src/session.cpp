@@ -272,8 +272,8 @@ Session::Session(const void* model_data, std::size_t model_size, const std::stri
   impl_->providers.push_back("cpu");
 
   OrtSession* raw_session = nullptr;
-  check(api, api->CreateSessionFromArray(lib.env, model_data, model_size, opts.get(), &raw_session),
-        "cannot load the model");
+  if (OrtStatus* st = api->CreateSessionFromArray(lib.env, model_data, model_size, opts.get(), &raw_session))
+    throw ModelLoadError("ONNX Runtime: cannot load the model: " + status_message(api, st));
   impl_->session = own(api, raw_session);
 
   OrtMemoryInfo* raw_mem = nullptr;

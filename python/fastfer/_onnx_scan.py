@@ -2,28 +2,41 @@
 
 A model loaded from memory has no folder to resolve external files against, and we only ship
 self-contained models: so any tensor with ``data_location = EXTERNAL`` (or ``external_data``
-entries) is refused before ONNX Runtime sees the bytes. This walks the protobuf wire format of
-ModelProto → graph → initializers, sparse initializers, node attributes and sub-graphs.
+entries) is refused before ONNX Runtime sees the bytes.
+
+The walk covers every place onnx.proto lets a tensor live: graph initializers and sparse
+initializers; node attributes (TENSOR, TENSORS, SPARSE_TENSOR(S), and GRAPH/GRAPHS recursively);
+model-local functions (their nodes and their attribute defaults); and training_info
+(initialization and algorithm graphs). It is iterative, with an explicit stack, so a model nested
+thousands of sub-graphs deep cannot exhaust Python's recursion limit; models nested deeper than
+:data:`MAX_NESTING` messages are refused (protobuf's own parsers stop at 100).
 """
 
 from __future__ import annotations
 
 from typing import Iterator
 
-# Field numbers from onnx.proto (stable since IR version 3).
-_MODEL_GRAPH = 7
-_MODEL_FUNCTIONS = 25
-_FUNCTION_NODE = 7
-_GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_SPARSE_INITIALIZER = 1, 5, 15
-_NODE_ATTRIBUTE = 5
-_ATTR_T, _ATTR_G, _ATTR_TENSORS, _ATTR_GRAPHS, _ATTR_SPARSE_T, _ATTR_SPARSE_TENSORS = 5, 6, 10, 11, 22, 23
-_SPARSE_VALUES, _SPARSE_INDICES = 1, 2
-_TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION, _TENSOR_NAME = 13, 14, 8
+# Message kinds, and for each the fields (onnx.proto numbers, stable since IR version 3) that hold
+# other messages worth entering. Every other field is skipped by its wire length.
+_MODEL, _GRAPH, _NODE, _ATTRIBUTE, _TENSOR, _SPARSE, _FUNCTION, _TRAINING = range(8)
+_CHILDREN = {
+    _MODEL: {7: _GRAPH, 25: _FUNCTION, 20: _TRAINING},  # graph, functions, training_info
+    _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},  # node, initializer, sparse_initializer
+    _NODE: {5: _ATTRIBUTE},
+    # t, g, tensors, graphs, sparse_tensor, sparse_tensors
+    _ATTRIBUTE: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
+    _SPARSE: {1: _TENSOR, 2: _TENSOR},  # values, indices
+    _FUNCTION: {7: _NODE, 11: _ATTRIBUTE},  # node, attribute_proto (attribute defaults)
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},  # initialization, algorithm
+}
+_TENSOR_NAME, _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION = 8, 13, 14
 _EXTERNAL = 1
+#: The deepest nesting of messages accepted (a model is 1, its graph 2, a node 3, ...).
+MAX_NESTING = 100
 
 
 class MalformedModel(ValueError):
-    """The bytes are not a well-formed protobuf message."""
+    """The bytes are not a well-formed protobuf message, or nest too deep."""
 
 
 def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
@@ -75,55 +88,26 @@ def _tensor_is_external(buf: memoryview) -> tuple[bool, str]:
     return external, name
 
 
-def _sparse(buf: memoryview) -> Iterator[memoryview]:
-    for field, wire, value in _fields(buf):
-        if field in (_SPARSE_VALUES, _SPARSE_INDICES) and wire == 2:
-            yield value
-
-
-def _graph_tensors(graph: memoryview) -> Iterator[memoryview]:
-    for field, wire, value in _fields(graph):
-        if wire != 2:
-            continue
-        if field == _GRAPH_INITIALIZER:
-            yield value
-        elif field == _GRAPH_SPARSE_INITIALIZER:
-            yield from _sparse(value)
-        elif field == _GRAPH_NODE:
-            yield from _node_tensors(value)
-
-
-def _node_tensors(node: memoryview) -> Iterator[memoryview]:
-    for field, wire, attr in _fields(node):
-        if field != _NODE_ATTRIBUTE or wire != 2:
-            continue
-        for afield, awire, value in _fields(attr):
-            if awire != 2:
-                continue
-            if afield in (_ATTR_T, _ATTR_TENSORS):
-                yield value
-            elif afield in (_ATTR_SPARSE_T, _ATTR_SPARSE_TENSORS):
-                yield from _sparse(value)
-            elif afield in (_ATTR_G, _ATTR_GRAPHS):
-                yield from _graph_tensors(value)
-
-
 def external_tensors(model: bytes) -> list[str]:
-    """Names of the tensors in the serialised ModelProto that keep their data in external files."""
-    buf = memoryview(model)
+    """Names of the tensors in the serialised ModelProto that keep their data in external files.
+
+    Raises :class:`MalformedModel` for bytes that are not a protobuf message and for messages
+    nested deeper than :data:`MAX_NESTING`.
+    """
     found = []
-    for field, wire, value in _fields(buf):
-        if wire != 2:
-            continue
-        if field == _MODEL_GRAPH:
-            tensors = _graph_tensors(value)
-        elif field == _MODEL_FUNCTIONS:
-            tensors = (t for f, w, node in _fields(value) if f == _FUNCTION_NODE and w == 2
-                       for t in _node_tensors(node))
-        else:
-            continue
-        for tensor in tensors:
-            is_external, name = _tensor_is_external(tensor)
+    stack = [(_MODEL, memoryview(model), 1)]
+    while stack:
+        kind, buf, depth = stack.pop()
+        if kind == _TENSOR:
+            is_external, name = _tensor_is_external(buf)
             if is_external:
                 found.append(name or "<unnamed>")
+            continue
+        if depth >= MAX_NESTING:
+            raise MalformedModel(f"messages nested more than {MAX_NESTING} deep (sub-graphs "
+                                 "inside sub-graphs); ONNX Runtime's parser would refuse it too")
+        children = _CHILDREN[kind]
+        for field, wire, value in _fields(buf):
+            if wire == 2 and field in children:
+                stack.append((children[field], value, depth + 1))
     return found

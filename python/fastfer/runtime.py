@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+from ._session_checks import check_session
 from .errors import BackendError, ModelError
-from .models import load_bytes
+from .models import load_bytes, spec as model_spec
 
 ProviderRequest = Union[str, tuple]
 _ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -74,11 +75,15 @@ def create_session(model_name: str, *, threads: int = 1, providers: Sequence[Pro
     try:
         session = ort.InferenceSession(data, sess_options=options, providers=wanted)
     except Exception as exc:  # ORT raises its own exception types for invalid models
-        raise ModelError(f"model {model_name!r}: ONNX Runtime cannot load it: {exc}") from exc
+        raise ModelError(f"model {model_name!r}: ONNX Runtime: cannot load the model: {exc}"
+                         ) from exc
     active = session.get_providers()
     first = wanted[0] if isinstance(wanted[0], str) else wanted[0][0]
     if first not in active:
         raise BackendError(f"model {model_name!r}: asked for {first} but ONNX Runtime runs it on {active}")
+    check_session(model_spec(model_name), [i.name for i in session.get_inputs()],
+                  [o.name for o in session.get_outputs()],
+                  lambda name, batch, out: session.run([out], {name: batch})[0])
     return session
 
 
@@ -123,5 +128,14 @@ def create_native_session(model_name: str, *, threads: int = 1,
     if reason:
         raise BackendError(f"native inference is not available: {reason}")
     _providers(providers)  # same checks and messages as the Python path
-    return _backend.native.Session(load_bytes(model_name), onnxruntime_library(), threads=threads,
-                                   providers=tuple(providers))
+    native = _backend.native
+    load_error = getattr(native, "ModelLoadError", ())
+    data = load_bytes(model_name)
+    try:
+        session = native.Session(data, onnxruntime_library(), threads=threads,
+                                 providers=tuple(providers))
+    except load_error as exc:  # "ONNX Runtime: cannot load the model: ...", as on the Python path
+        raise ModelError(f"model {model_name!r}: {exc}") from exc
+    check_session(model_spec(model_name), list(session.input_names), list(session.output_names),
+                  lambda name, batch, out: session.run({name: batch}, [out])[0])
+    return session

@@ -29,6 +29,13 @@ class OrtError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// ONNX Runtime refused the model bytes themselves (not ONNX, an unknown operator, a bad graph):
+// the model is at fault, not the library or the provider. Python sees fastfer._core.ModelLoadError.
+class ModelLoadError : public OrtError {
+ public:
+  using OrtError::OrtError;
+};
+
 // The environment variable naming the ONNX Runtime library when the caller passes no path.
 inline constexpr const char* kOnnxRuntimeLibraryEnv = "FASTFER_ONNXRUNTIME_LIBRARY";
 

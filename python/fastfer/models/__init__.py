@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 from .._onnx_scan import MalformedModel, external_tensors
+from .._regular_file import FileTooLarge, read_regular_file
 from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +38,9 @@ DEFAULT_CLASSIFIER = "fernet"
 #: README's speed section for the measurement behind it). 0 = every face.
 DEFAULT_MIN_FACE = 0
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
+#: The largest model file read: protobuf cannot serialise a message of 2 GiB or more, so no
+#: self-contained ONNX model is larger.
+MAX_MODEL_BYTES = (2 << 30) - 1
 
 
 @dataclass(frozen=True)
@@ -92,9 +96,64 @@ def _spec_from_dict(name: str, entry: Mapping[str, Any]) -> ModelSpec:
     sha = entry.get("sha256")
     if not isinstance(sha, str) or len(sha) != 64:
         raise ModelError(f"model {name!r}: sha256 must be 64 hex digits")
+    _check_values(name, task, inp, outputs, entry)
     known = set(ModelSpec.__dataclass_fields__) - {"name"}
     return ModelSpec(name=name, labels=tuple(labels) if labels else None,
                      **{k: v for k, v in entry.items() if k in known and k != "labels"})
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: Mapping) -> None:
+    """The types of the values the detector, classifier and native pipeline read, so that a broken
+    manifest or spec is a ModelError here, not a KeyError or TypeError deep inside them."""
+    def bad(what: str) -> ModelError:
+        return ModelError(f"model {name!r}: {what}")
+
+    if not isinstance(inp["name"], str) or not inp["name"]:
+        raise bad(f"input name must be a non-empty string, got {inp['name']!r}")
+    size = inp["size"]
+    if not (size == "dynamic" and task == "detector") and not (
+            isinstance(size, (list, tuple)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise bad(f"input size must be [width, height] (or 'dynamic' for a detector), got {size!r}")
+    for key in ("mean", "scale"):
+        value = inp[key]
+        if not (_is_number(value) or (isinstance(value, (list, tuple)) and value
+                                       and all(_is_number(v) for v in value))):
+            raise bad(f"input {key} must be a number or a list of numbers, got {value!r}")
+    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
+        raise bad(f"outputs must map role names to tensor names, got {dict(outputs)!r}")
+    if task == "classifier":
+        if "probs" not in outputs:
+            raise bad("a classifier's outputs need the role 'probs'")
+        if not all(isinstance(label, str) for label in entry["labels"]):
+            raise bad(f"labels must be strings, got {entry['labels']!r}")
+        for key in ("crop", "decoder"):
+            if entry.get(key) is not None and not isinstance(entry[key], Mapping):
+                raise bad(f"{key} must be a mapping, got {entry[key]!r}")
+    else:
+        kind = entry["decoder"].get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise bad(f"a detector's decoder needs its kind (a string), got {kind!r}")
+        roles = {"retinaface": ("boxes", "landmarks", "scores"),
+                 "blazeface": ("regressors", "scores")}.get(kind, ())
+        missing = [role for role in roles if role not in outputs]
+        if missing:
+            raise bad(f"a {kind} detector's outputs need the roles {missing}")
+
+
+def _manifest_file(name: str, file: object) -> str:
+    """A manifest entry's ``file``: a plain file name inside this folder, checked before any read."""
+    if not isinstance(file, str) or not file:
+        raise ModelError(f"model {name!r}: manifest 'file' must be a file name, got {file!r}")
+    resolved = (HERE / file).resolve()
+    if resolved.parent != HERE or Path(file).name != file:
+        raise ModelError(f"model {name!r}: manifest 'file' {file!r} points outside the models "
+                         f"folder {HERE}; shipped models must sit in it")
+    return file
 
 
 def _load_manifest() -> None:
@@ -104,8 +163,18 @@ def _load_manifest() -> None:
         manifest = json.loads(MANIFEST.read_text())
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot read the model manifest {MANIFEST}: {exc}") from exc
-    for name, entry in manifest["models"].items():
-        _specs[name] = _spec_from_dict(name, entry)
+    entries = manifest.get("models") if isinstance(manifest, dict) else None
+    if not isinstance(entries, dict):
+        raise ModelError(f"the model manifest {MANIFEST} must be an object with a 'models' object")
+    loaded = {}
+    for name, entry in entries.items():
+        if isinstance(entry, Mapping):
+            _manifest_file(name, entry.get("file"))
+            size = entry.get("size")
+            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+                raise ModelError(f"model {name!r}: manifest 'size' must be a byte count, got {size!r}")
+        loaded[name] = _spec_from_dict(name, entry)
+    _specs.update(loaded)  # all or nothing: a bad entry leaves no half-loaded manifest behind
 
 
 def available(task: Optional[str] = None) -> list[str]:
@@ -142,17 +211,31 @@ def check_model_bytes(name: str, data: bytes, expected_sha256: str) -> bytes:
     return data
 
 
+def _read_model_file(name: str, path: Path, expected_size: Optional[int]) -> bytes:
+    """A model file's bytes: a regular file only, and no more than its recorded size (or
+    MAX_MODEL_BYTES), so a path replaced by a device, FIFO or huge file is refused unread."""
+    limit = MAX_MODEL_BYTES if expected_size is None else expected_size
+    try:
+        data = read_regular_file(path, limit)
+    except FileTooLarge as exc:
+        if expected_size is None:
+            raise ModelError(f"model {name!r}: {path} {exc.strerror}: larger than any ONNX model "
+                             "can be") from None
+        raise ModelIntegrityError(f"model {name!r}: {path} {exc.strerror} recorded for it (the file "
+                                  "was replaced)") from None
+    except OSError as exc:  # missing, unreadable, a directory, device, FIFO or socket
+        raise ModelError(f"model {name!r}: cannot read {path}: {exc.strerror or exc}") from exc
+    return bytes(data)
+
+
 def load_bytes(name: str) -> bytes:
     """The model's verified bytes (read into memory; nothing is memory-mapped or cached)."""
     s = spec(name)
     with _lock:
         source = _registered_bytes.get(name)
     if source is None:
-        source = HERE / s.file
-    try:
-        data = source.read_bytes() if isinstance(source, Path) else source
-    except OSError as exc:
-        raise ModelError(f"model {name!r}: cannot read {source}: {exc}") from exc
+        source = HERE / _manifest_file(name, s.file)
+    data = _read_model_file(name, source, s.size) if isinstance(source, Path) else source
     return check_model_bytes(name, data, s.sha256)
 
 
@@ -167,10 +250,7 @@ def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mappi
         data, source = bytes(model), bytes(model)
     elif isinstance(model, (str, os.PathLike)):
         source = Path(model)
-        try:
-            data = source.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"model {name!r}: cannot read {source}: {exc}") from exc
+        data = _read_model_file(name, source, None)
     else:
         raise ModelError(f"model {name!r}: give a path or bytes, got {type(model).__name__}")
     sha = hashlib.sha256(data).hexdigest()
