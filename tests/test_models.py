@@ -21,7 +21,8 @@ SHIPPED = CONVERTED + TRAINED + COPIED
 
 def test_manifest_lists_every_shipped_model_with_its_facts():
     manifest = json.loads(models.MANIFEST.read_text())
-    assert sorted(manifest["models"]) == sorted(SHIPPED)
+    # The int8 models (tools/models/quantize.py) are checked by tests/test_int8_models.py.
+    assert sorted(n for n in manifest["models"] if not n.endswith("_int8")) == sorted(SHIPPED)
     for name in SHIPPED:
         spec = models.spec(name)
         data = (models.HERE / spec.file).read_bytes()

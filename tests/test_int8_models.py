@@ -1,0 +1,62 @@
+"""The int8 models (``NAME_int8``, made by tools/models/quantize.py from the shipped fp32 models):
+their manifest entries, that they are not stale, and that they give the fp32 model's answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+import fastfer
+from fastfer import models
+
+from _paths import SHIPPED_PHOTO
+
+MANIFEST = json.loads(models.MANIFEST.read_text())["models"]
+INT8 = sorted(n for n in MANIFEST if n.endswith("_int8"))
+# What the int8 model must keep of its fp32 source: how it is fed and how it is read.
+SAME_AS_FP32 = ("task", "input", "outputs", "decoder", "labels", "crop", "license")
+
+
+def test_the_default_classifier_has_an_int8_version():
+    assert "fernet_int8" in INT8
+
+
+@pytest.mark.parametrize("name", INT8)
+def test_int8_entry_matches_its_current_fp32_source(name):
+    spec = models.spec(name)
+    fp32 = models.spec(spec.source["quantized_from"])
+    assert spec.source["quantized_from"] == name[:-len("_int8")]
+    # A replaced fp32 model (e.g. a retrained fernet.onnx) makes its int8 version stale: rerun
+    # `tools/models/quantize.py NAME` (see its docstring) to rebuild it from the new file.
+    assert spec.source["fp32_sha256"] == fp32.sha256, (
+        f"{name} was quantised from another {fp32.name}.onnx: rerun tools/models/quantize.py {fp32.name}")
+    assert spec.source["quantizer"] == "tools/models/quantize.py" and spec.source["calibration"]
+    for key in SAME_AS_FP32:
+        assert getattr(spec, key) == getattr(fp32, key), key
+    data = (models.HERE / spec.file).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == spec.sha256 and len(data) == spec.size
+    assert spec.size < fp32.size  # int8 weights: the point of shipping it
+
+
+@pytest.mark.parametrize("name", [n for n in INT8 if MANIFEST[n]["task"] == "classifier"])
+def test_int8_classifier_agrees_with_fp32_on_a_photo(name):
+    photo = fastfer.load_image(SHIPPED_PHOTO)
+    fp32 = fastfer.FER(classifier=name[:-len("_int8")], threads=1).analyze(photo)
+    int8 = fastfer.FER(classifier=name, threads=1).analyze(photo)
+    assert [f.label for f in int8] == [f.label for f in fp32] == ["happy"]
+    # Rounding to 8 bits moves probabilities a little; 0.05 is the tolerance stated here.
+    np.testing.assert_allclose([f.probs for f in int8], [f.probs for f in fp32], atol=0.05)
+
+
+@pytest.mark.parametrize("name", [n for n in INT8 if MANIFEST[n]["task"] == "detector"])
+def test_int8_detector_finds_the_fp32_faces(name):
+    photo = fastfer.load_image(SHIPPED_PHOTO)
+    fp32 = fastfer.FER(detector=name[:-len("_int8")], threads=1).detect(photo)
+    int8 = fastfer.FER(detector=name, threads=1).detect(photo)
+    assert len(int8) == len(fp32) >= 1
+    # Boxes within 4% of the face size of each other (8-bit activations shift edges slightly).
+    side = fp32[0].box[2] - fp32[0].box[0]
+    np.testing.assert_allclose(int8[0].box, fp32[0].box, atol=0.04 * side)
