@@ -1,42 +1,43 @@
-"""The C++ API from another CMake project: build the core with plain CMake, `cmake --install` it,
-build examples/cpp against the installed package with find_package(fastfer), and run the example
-(fastfer::Session + fastfer::Pipeline) on the astronaut photo. Also builds the example in a parent
-project that pulls fastfer in with add_subdirectory() (the fastfer::core alias)."""
+"""The C++ API from another CMake project, following examples/cpp/README.md as written: its shell
+commands (build the core with plain CMake, `cmake --install` it, build the example against the
+installed package with find_package(fastfer), convert the shipped photo, run the example) run in
+a scratch folder that mirrors the clone, and the output the README shows is checked against what
+the example prints and against Python's FER. Also builds the example in a parent project that
+pulls fastfer in with add_subdirectory() (the fastfer::core alias)."""
 
 from __future__ import annotations
 
 import functools
-import glob
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from _paths import PHOTOS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cpp"
+README = EXAMPLE / "README.md"
 MODELS = ROOT / "python" / "fastfer" / "models"
-PHOTO = PHOTOS / "astronaut.jpg"
+PHOTO = ROOT / "python" / "fastfer" / "data" / "astronaut.jpg"  # shipped: no ../shared needed
 # The Python pipeline's face on this photo (x1, y1, x2, y2).
 EXPECTED_BOX = (178, 60, 270, 181)
+# What the README's commands read from the clone (mirrored by symbolic links, so what they write
+# lands in the scratch folder, never in the checkout).
+CLONE_ENTRIES = ("CMakeLists.txt", "cmake", "cpp", "tools", "examples", "python", "third_party")
+OUTPUT_MARK = "@@ output of the last README command @@"  # echoed in single quotes: no quote in it
 
 
 def _skip_reason():
     if os.environ.get("FASTFER_SKIP_CPP_BUILD_TESTS", "").strip() not in ("", "0"):
         return "FASTFER_SKIP_CPP_BUILD_TESTS is set"
-    if shutil.which("cmake") is None:
-        return "cmake not found"
+    for tool in ("cmake", "bash"):
+        if shutil.which(tool) is None:
+            return f"{tool} not found"
     if not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "c++", "g++", "clang++") if c):
         return "no C++ compiler (c++, g++, clang++ or $CXX) found"
-    ort_dir = os.environ.get("FASTFER_ORT_INCLUDE_DIR", "").strip() or str(ROOT / "third_party" / "onnxruntime" / "include")
-    if not os.path.isfile(os.path.join(ort_dir, "onnxruntime_c_api.h")):
-        return (f"no ONNX Runtime C API header in {ort_dir} (run tools/fetch_onnxruntime_headers.sh): "
-                "fastfer::Session and fastfer::Pipeline are not built without it")
-    cmake_lists = (ROOT / "CMakeLists.txt").read_text()
-    if not (ROOT / "cpp" / "src" / "pipeline.cpp").is_file() or "cpp/src/pipeline.cpp" not in cmake_lists:
-        return "fastfer::Pipeline is not built (cpp/src/pipeline.cpp missing or not in CMakeLists.txt)"
     return None
 
 
@@ -69,47 +70,70 @@ def _executable(build_dir: Path) -> Path:
     pytest.fail(f"no analyze_image built under {build_dir}")
 
 
+def _readme_blocks():
+    """The README's shell blocks (each a list of commands) and the output block after the last."""
+    text = README.read_text()
+    blocks = [(m.group(1), m.group(2), m.end()) for m in re.finditer(r"```(\w*)\n(.*?)```", text, flags=re.S)]
+    shell = [[line for line in body.splitlines() if line.strip()] for lang, body, _ in blocks if lang == "sh"]
+    last_sh = max(i for i, (lang, _, _) in enumerate(blocks) if lang == "sh")
+    shown = blocks[last_sh + 1][1]
+    return shell, shown
+
+
+@pytest.fixture(scope="module")
+def readme_steps(tmp_path_factory):
+    """Runs examples/cpp/README.md's commands as written, from a folder that looks like the clone
+    (its own $HOME for the install prefix, this Python first on PATH); returns what they made."""
+    (build_lib, run_example), shown = _readme_blocks()
+    clone = tmp_path_factory.mktemp("clone")
+    for name in CLONE_ENTRIES:
+        if (ROOT / name).exists():
+            (clone / name).symlink_to(ROOT / name)
+    env = _env()
+    env["HOME"] = str(clone / "home")
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+
+    def bash(commands):
+        script = "set -euo pipefail\n" + "\n".join(commands[:-1]) + f"\necho '{OUTPUT_MARK}'\n" + commands[-1] + "\n"
+        proc = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            pytest.fail(f"README step failed ({proc.returncode}):\n{script}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        return proc.stdout
+
+    before = bash(build_lib)
+    prefix = clone / "home" / ".local" / "fastfer"
+    configs = list(prefix.rglob("fastferConfig.cmake"))
+    if configs and "set(fastfer_HAVE_ORT OFF)" in configs[0].read_text():
+        line = next((l for l in before.splitlines() if "fastfer: native ONNX Runtime session" in l), "")
+        pytest.skip(f"fastfer::Session/Pipeline not built here: {line.strip() or 'no ONNX Runtime C API header'}")
+    output = bash(run_example).split(OUTPUT_MARK, 1)[1].strip()
+    return {"prefix": prefix, "example": _executable(clone / "build-example"),
+            "ppm": clone / "astronaut.ppm", "output": output, "shown": shown}
+
+
+@pytest.fixture(scope="module")
+def installed(readme_steps):
+    return readme_steps["prefix"]
+
+
+@pytest.fixture(scope="module")
+def example(readme_steps):
+    return readme_steps["example"]
+
+
+@pytest.fixture(scope="module")
+def astronaut_ppm(readme_steps):
+    return readme_steps["ppm"]
+
+
 @pytest.fixture(scope="module")
 def ort_library():
-    onnxruntime = pytest.importorskip("onnxruntime")
-    found = sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so*")))
-    if not found:
-        pytest.skip("the installed onnxruntime package has no capi/libonnxruntime.so*")
-    return found[0]
+    from fastfer.runtime import onnxruntime_library
 
-
-@pytest.fixture(scope="module")
-def astronaut_ppm(tmp_path_factory):
-    cv2 = pytest.importorskip("cv2")
-    if not PHOTO.is_file():
-        pytest.skip(f"{PHOTO} not found")
-    image = cv2.imread(str(PHOTO))
-    assert image is not None
-    out = tmp_path_factory.mktemp("img") / "astronaut.ppm"
-    assert cv2.imwrite(str(out), image)  # binary P6
-    return out
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """The core built with plain CMake (Release) and installed into a prefix."""
-    tmp = tmp_path_factory.mktemp("fastfer_cmake")
-    build, prefix = tmp / "build", tmp / "prefix"
-    env = _env()
-    _run(["cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release"], env=env)
-    _run(["cmake", "--build", build, "-j2"], env=env)
-    _run(["cmake", "--install", build, "--prefix", prefix], env=env)
-    return prefix
-
-
-@pytest.fixture(scope="module")
-def example(installed, tmp_path_factory):
-    """examples/cpp built against the installed package (find_package(fastfer))."""
-    build = tmp_path_factory.mktemp("example_build")
-    env = _env()
-    _run(["cmake", "-S", EXAMPLE, "-B", build, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={installed}"], env=env)
-    _run(["cmake", "--build", build, "-j2"], env=env)
-    return _executable(build)
+    found = onnxruntime_library()
+    if found is None:
+        pytest.skip("the installed onnxruntime package has no libonnxruntime")
+    return found
 
 
 def _parse(stdout: str):
@@ -146,6 +170,14 @@ def _check_astronaut(stdout: str):
     reference = _python_astronaut()
     assert face["label"] == reference.label
     assert abs(face["prob"] - float(reference.probs.max())) <= 2e-3, (face["prob"], reference.probs.max())
+
+
+def test_the_readme_steps_print_what_the_readme_shows(readme_steps):
+    _check_astronaut(readme_steps["output"])  # the example as the README runs it
+    (got,), (shown,) = _parse(readme_steps["output"]), _parse(readme_steps["shown"])
+    assert got["label"] == shown["label"], (readme_steps["output"], readme_steps["shown"])
+    assert max(abs(a - b) for a, b in zip(got["box"], shown["box"])) <= 1.0, (got, shown)
+    assert abs(got["score"] - shown["score"]) <= 1e-3 and abs(got["prob"] - shown["prob"]) <= 2e-3, (got, shown)
 
 
 def test_install_layout(installed):
@@ -203,3 +235,32 @@ def test_add_subdirectory(tmp_path, astronaut_ppm, ort_library):
     proc = _run([_executable(build), MODELS, astronaut_ppm, ort_library], timeout=120)
     _check_astronaut(proc.stdout)
 
+
+
+def test_example_refuses_hostile_paths_without_reading_them(example, astronaut_ppm, ort_library, tmp_path):
+    """Issue 13: the example reads regular files only, up to a size limit, and holds images to a
+    pixel cap: devices, FIFOs, huge sparse files and oversized headers fail fast with a message."""
+    def run(models_dir, image):
+        proc = subprocess.run([str(example), str(models_dir), str(image), ort_library],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+        return proc.stderr
+
+    fifo = tmp_path / "pipe.ppm"
+    os.mkfifo(fifo)
+    assert "is a FIFO, not a regular file" in run(MODELS, fifo)
+    if os.path.exists("/dev/zero"):
+        assert "is a character device, not a regular file" in run(MODELS, "/dev/zero")
+    sparse = tmp_path / "huge.ppm"
+    with open(sparse, "wb") as file:
+        file.write(b"P6\n1 1\n255\n")
+        file.truncate(8 << 30)  # no blocks written
+    assert "more than the limit" in run(MODELS, sparse)
+    oversized = tmp_path / "oversized.ppm"
+    oversized.write_bytes(b"P6\n20000 20000\n255\n" + bytes(64))
+    assert "more than the cap of 100000000 pixels" in run(MODELS, oversized)
+    models = tmp_path / "models"  # the classifier's model file replaced by a FIFO
+    models.mkdir()
+    (models / "retinaface_mbv2.onnx").symlink_to(MODELS / "retinaface_mbv2.onnx")
+    os.mkfifo(models / "fernet.onnx")
+    assert "fernet.onnx: is a FIFO, not a regular file" in run(models, astronaut_ppm)
