@@ -64,7 +64,7 @@ function(_fastfer_ort_download dest out_ok out_why)
   set(${out_ok} FALSE PARENT_SCOPE)
   set(deb "${dest}/download/libonnxruntime-dev.deb")
   # The hash is checked here rather than by EXPECTED_HASH, which makes a mismatch a fatal error.
-  file(DOWNLOAD "${FASTFER_ORT_DEB_URL}" "${deb}" TIMEOUT 120 STATUS status)
+  file(DOWNLOAD "${FASTFER_ORT_DEB_URL}" "${deb}" TIMEOUT 120 INACTIVITY_TIMEOUT 30 STATUS status)
   list(GET status 0 code)
   if(NOT code EQUAL 0)
     list(GET status 1 text)
