@@ -4,7 +4,8 @@
 //
 // MODEL_DIR: the folder holding retinaface_mbv2.onnx and fernet.onnx (python/fastfer/models
 // in the repository, or the fastfer/models folder of the installed Python package).
-// IMAGE: a binary PPM (P6, colour) or PGM (P5, grey) file with 8-bit samples. Convert other formats
+// IMAGE: a binary PPM (P6, colour) or PGM (P5, grey) file with 8-bit samples, at most 100,000,000
+// pixels. Only regular files are read (not devices, FIFOs or sockets), each up to a size limit. Convert other formats
 // first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or
 // `python -c "import cv2; cv2.imwrite('photo.ppm', cv2.imread('photo.jpg'))"`.
 // ORT_LIBRARY: the ONNX Runtime shared library to dlopen() (the libonnxruntime.so* in the capi/
@@ -14,15 +15,19 @@
 //   box=X1,Y1,X2,Y2 score=S label=LABEL prob=P
 // (box in image pixels; label = the most probable expression, prob = its probability).
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -33,10 +38,48 @@
 
 namespace {
 
-std::vector<char> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// The most pixels an image may have (fastfer's default pixel cap), and the largest files read:
+// a model (protobuf cannot hold 2 GiB or more) and a binary PPM/PGM (3 bytes a pixel + header).
+constexpr long long kMaxPixels = 100000000;
+constexpr std::size_t kMaxModelBytes = (std::size_t{2} << 30) - 1;
+constexpr std::size_t kMaxImageBytes = static_cast<std::size_t>(kMaxPixels) * 3 + 65536;
+
+// The bytes of a regular file of at most max_bytes. A path naming a directory, device
+// (/dev/zero never ends), FIFO (it would block until a writer comes) or socket is refused before
+// anything is read, and so is a file larger than max_bytes (a sparse file may claim gigabytes).
+// O_NONBLOCK: a FIFO swapped in after the check still cannot block the open.
+std::vector<char> read_file(const std::string& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(info.st_mode)) {
+    const char* kind = S_ISDIR(info.st_mode) ? "a directory" : S_ISCHR(info.st_mode) ? "a character device"
+                       : S_ISBLK(info.st_mode) ? "a block device" : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket" : "not a regular file";
+    throw std::runtime_error(path + ": is " + std::string(kind) + ", not a regular file");
+  }
+  if (info.st_size < 0 || static_cast<unsigned long long>(info.st_size) > max_bytes)
+    throw std::runtime_error(path + ": is " + std::to_string(info.st_size) + " bytes, more than the limit of " +
+                             std::to_string(max_bytes) + " bytes");
+  // Read what fstat promised, and one byte more to catch a file that grew: never past max_bytes.
+  std::vector<char> bytes(static_cast<std::size_t>(info.st_size) + 1);
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  if (got > static_cast<std::size_t>(info.st_size))
+    throw std::runtime_error(path + ": the file grew while it was read");
+  bytes.resize(got);
+  return bytes;
 }
 
 // An 8-bit BGR image owning its pixels.
@@ -58,7 +101,7 @@ struct Image {
 
 // Binary PPM (P6) / PGM (P5), maxval <= 255, '#' comments allowed in the header.
 Image read_pnm(const std::string& path) {
-  const std::vector<char> bytes = read_file(path);
+  const std::vector<char> bytes = read_file(path, kMaxImageBytes);
   size_t pos = 0;
   auto fail = [&](const std::string& why) -> std::runtime_error {
     return std::runtime_error(path + ": " + why + " (expected a binary PPM/PGM: P6 or P5, 8-bit)");
@@ -97,6 +140,9 @@ Image read_pnm(const std::string& path) {
   const long height = number();
   const long maxval = number();
   if (width <= 0 || height <= 0) throw fail("empty image");
+  if (static_cast<long long>(width) * height > kMaxPixels)
+    throw fail(std::to_string(width) + "x" + std::to_string(height) + " is more than the cap of " +
+               std::to_string(kMaxPixels) + " pixels");
   if (maxval <= 0 || maxval > 255) throw fail("maxval must be 1..255");
   if (pos >= bytes.size() || !std::isspace(static_cast<unsigned char>(bytes[pos]))) {
     throw fail("bad header");
@@ -129,7 +175,7 @@ Image read_pnm(const std::string& path) {
 
 std::shared_ptr<const fastfer::Session> load_session(const std::string& path,
                                                      const std::string& ort_library) {
-  const std::vector<char> model = read_file(path);
+  const std::vector<char> model = read_file(path, kMaxModelBytes);
   return std::make_shared<const fastfer::Session>(model.data(), model.size(), ort_library);
 }
 

@@ -5,7 +5,7 @@ small file that claims a huge image (a "decompression bomb") is refused without 
 
 The size reported is an upper bound on every buffer a decoder could allocate for the file: each
 format is walked the way its decoder walks it (JPEG markers with fill bytes and ``FF 00``
-stuffing as libjpeg skips them, every PNG/APNG chunk, every GIF frame, every WebP chunk, every
+stuffing as libjpeg skips them, every frame header before the scan; every PNG/APNG chunk, every GIF frame, every WebP chunk, every
 TIFF directory), and where a file holds several sizes (frames, pages, repeated headers) the
 largest width and the largest height are taken, frame offsets included. A header that lies to one
 reader and not to the other therefore cannot shrink the size seen here below what the decoder
@@ -35,10 +35,11 @@ SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WebP", "TIFF", "PNM")
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7,
                        0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _JPEG_EOI, _JPEG_SOS = 0xD9, 0xDA
-# The next marker as libjpeg finds it: any run of FF fill bytes, then a byte that is not 00 (FF 00
+# The next marker as libjpeg finds it: after any run of FF fill bytes, a byte that is not 00 (FF 00
 # is a stuffed data byte, not a marker) and not a marker without a length (TEM, RST0-7, SOI),
 # which libjpeg steps over too. Stray bytes before it are skipped, as libjpeg does (with a warning).
-_JPEG_NEXT_MARKER = re.compile(rb"\xff+([^\x00\x01\xd0-\xd8\xff])")
+# (The last FF of a fill run is followed by the marker byte, so one FF in the pattern suffices.)
+_JPEG_NEXT_MARKER = re.compile(rb"\xff([^\x00\x01\xd0-\xd8\xff])")
 _PNM_SPACE = b" \t\r\n\v\f"
 # Walking limits: files with more frames/pages/chunks than this are refused, not walked for ever.
 _MAX_TIFF_DIRECTORIES = 1024
@@ -89,7 +90,10 @@ class _Bound:
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int]:
-    """Every frame header (SOFn) libjpeg could meet, up to EOI, entropy-coded data included."""
+    """Every frame header (SOFn) before the first scan, walked as libjpeg's jpeg_read_header walks
+    the markers. libjpeg allocates for the first frame header it meets and fails on a second one
+    (JERR_SOF_DUPLICATE), before or after the scan, so nothing after the first scan can make it
+    allocate more; several headers before the scan count with the largest."""
     bound, pos = _Bound(), 2
     while True:
         found = _JPEG_NEXT_MARKER.search(data, pos)
@@ -100,8 +104,10 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
             if not bound.seen:
                 raise ImageDecodeError("malformed JPEG: end of image before any frame (SOF) header")
             break
-        if marker == _JPEG_SOS and not bound.seen:
-            raise ImageDecodeError("malformed JPEG: scan data before any frame (SOF) header")
+        if marker == _JPEG_SOS:
+            if not bound.seen:
+                raise ImageDecodeError("malformed JPEG: scan data before any frame (SOF) header")
+            break
         if bound.seen and pos + 7 > len(data):  # cut off after a frame: nothing more to decode
             break
         (length,) = _unpack(">H", data, pos, "JPEG")
