@@ -61,7 +61,9 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndar
     :func:`get_max_pixels`) raise ``ImageTooLargeError``, checked before decoding.
 
     Raises ``FileNotFoundError`` / ``IsADirectoryError`` for bad paths, ``ImageDecodeError`` for
-    data that cannot be decoded, ``InvalidImageError`` for unusable arrays and
+    data that cannot be decoded and for paths that are not regular files (devices, FIFOs,
+    sockets: refused unread), ``ImageTooLargeError`` also for files larger than
+    :func:`max_file_bytes` allows, ``InvalidImageError`` for unusable arrays and
     ``UnsupportedInputError`` (a ``TypeError``) for other types.
     """
     cap = _max_pixels if max_pixels is None else _checked_max_pixels(max_pixels, "max_pixels")
