@@ -63,6 +63,24 @@ ImageView image_view(const py::handle& obj, const char* what, int min_channels, 
   return v;
 }
 
+int64_t int64_arg(const py::handle& obj, const std::string& what, int64_t lo, int64_t hi) {
+  PyObject* index = PyNumber_Index(obj.ptr());
+  if (index == nullptr) {
+    PyErr_Clear();
+    throw py::type_error(what + ": expected an integer, got " +
+                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
+  }
+  const py::object value = py::reinterpret_steal<py::object>(index);
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow == 0 && v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow != 0 || v < lo || v > hi) {
+    throw py::value_error(what + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                          "], got " + std::string(py::str(value)));
+  }
+  return static_cast<int64_t>(v);
+}
+
 template <typename T>
 py::array_t<T, py::array::c_style> numeric_array(const py::handle& obj, const char* what,
                                                  std::initializer_list<py::ssize_t> shape,
@@ -98,9 +116,14 @@ py::array_t<T, py::array::c_style> numeric_array(const py::handle& obj, const ch
   py::array_t<T, py::array::c_style> f;
   if (a.dtype().is(py::dtype::of<T>()) && (a.flags() & py::array::c_style)) {
     f = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(a);
+  } else if (a.dtype().is(py::dtype::of<T>())) {
+    // A strided or broadcast view: one packed copy, as the twin makes (numpy raises MemoryError
+    // for a view too large to copy).
+    f = py::module_::import("numpy").attr("ascontiguousarray")(a);
   } else {
-    Double d = Double::ensure(a);
-    if (!d) throw py::type_error(name + ": cannot convert to " + std::string(py::str(py::dtype::of<T>())));
+    // numpy's own conversion, so a failure keeps its real cause (a MemoryError for a huge
+    // broadcast view, as in the twin) instead of a vague TypeError.
+    Double d = py::module_::import("numpy").attr("ascontiguousarray")(a, "float64");
     std::vector<py::ssize_t> dims(d.shape(), d.shape() + d.ndim());
     f = py::array_t<T, py::array::c_style>(dims);
     const double* src = d.data();

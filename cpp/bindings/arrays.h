@@ -34,6 +34,11 @@ inline py::array_t<float, py::array::c_style> float_array(const py::handle& obj,
   return numeric_array<float>(obj, what, shape, finite);
 }
 
+// An integer argument as int64, the way the numpy twins read it (operator.index): TypeError for
+// a non-integer (a float, a string), ValueError naming `what` outside [lo, hi] (Python ints of any
+// size included, so 2**64 is a ValueError, as in the twin, not pybind's TypeError).
+int64_t int64_arg(const py::handle& obj, const std::string& what, int64_t lo, int64_t hi);
+
 // "(3, 4)": for messages.
 std::string shape_string(const py::array& a);
 

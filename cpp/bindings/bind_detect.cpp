@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,8 +50,26 @@ void check_same_rows(const py::array& a, const char* a_name, const py::array& b,
   }
 }
 
-FloatArray make_anchors_py(int64_t height, int64_t width, const std::vector<int64_t>& steps,
+// A sequence argument (not a string), as the twin iterates it: TypeError otherwise.
+py::sequence sequence_arg(const py::object& obj, const char* what, const char* expected) {
+  if (py::isinstance<py::str>(obj) || py::isinstance<py::bytes>(obj) ||
+      !py::isinstance<py::sequence>(obj)) {
+    throw py::type_error(std::string(what) + ": expected " + expected);
+  }
+  return py::reinterpret_borrow<py::sequence>(obj);
+}
+
+FloatArray make_anchors_py(const py::object& height_obj, const py::object& width_obj,
+                           const py::object& steps_obj,
                            const std::vector<std::vector<double>>& min_sizes, double offset) {
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+  const int64_t height = int64_arg(height_obj, "height", kInt64Min, kInt64Max);
+  const int64_t width = int64_arg(width_obj, "width", kInt64Min, kInt64Max);
+  std::vector<int64_t> steps;
+  for (const py::handle step : sequence_arg(steps_obj, "steps", "a sequence of integers")) {
+    steps.push_back(int64_arg(step, "steps", kInt64Min, kInt64Max));
+  }
   if (steps.size() != min_sizes.size()) {
     throw py::value_error("steps and min_sizes must have the same length, got " +
                           std::to_string(steps.size()) + " and " +
@@ -66,6 +85,8 @@ FloatArray make_anchors_py(int64_t height, int64_t width, const std::vector<int6
   if (!std::isfinite(offset)) throw py::value_error("offset must be finite");
   const int64_t count =
       anchor_count(height, width, steps.data(), per_level.data(), flat.data(), levels);
+  // Before allocating: values that would not fit float32 are refused here, not half written.
+  check_anchor_values(height, width, steps.data(), per_level.data(), flat.data(), levels, offset);
   FloatArray out({static_cast<py::ssize_t>(count), static_cast<py::ssize_t>(4)});
   float* dst = out.mutable_data();
   {
@@ -113,13 +134,16 @@ FloatArray decode_landmarks_py(const py::object& deltas_obj, const py::object& p
 
 py::array_t<int64_t> nms_py(const py::object& boxes_obj, const py::object& scores_obj,
                             double iou_threshold, std::optional<double> score_threshold,
-                            int64_t top_k, int64_t max_output) {
+                            const py::object& top_k, const py::object& max_output) {
   NmsParams params;
   params.iou_threshold = iou_threshold;
   params.use_score_threshold = score_threshold.has_value();
   params.score_threshold = score_threshold.value_or(0.0);
-  params.top_k = top_k;
-  params.max_output = max_output;
+  // Negative values keep check_nms_params's messages; only values beyond int64 are refused here.
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+  params.top_k = int64_arg(top_k, "top_k", kInt64Min, kInt64Max);
+  params.max_output = int64_arg(max_output, "max_output", kInt64Min, kInt64Max);
   check_nms_params(params);  // before converting arrays: cheap errors first
   FloatArray boxes = float_array(rows_or_empty(boxes_obj, 4), "boxes", {-1, 4});
   FloatArray scores = float_array(scores_obj, "scores", {-1});
@@ -156,6 +180,9 @@ void register_detect(py::module_& m) {
         py::arg("score_threshold") = py::none(), py::arg("top_k") = 0, py::arg("max_output") = 0,
         "Greedy non-maximum suppression; int64 indices of the kept boxes, best first. "
         "See fastfer._reference.nms.");
+  m.attr("MAX_ANCHORS") = kMaxAnchors;
+  m.attr("MAX_NMS_CANDIDATES") = kMaxNmsCandidates;
+  m.attr("MAX_NMS_BOX_AREA") = static_cast<double>(kMaxNmsBoxArea);
 }
 
 }  // namespace bindings

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "arrays.h"
+#include "fastfer/nms.h"
 #include "fastfer/pipeline.h"
 
 namespace fastfer {
@@ -199,7 +200,10 @@ DetectorConfig detector_config(const py::dict& d) {
   }
   if (d.contains("pre_nms_top_k")) {
     const long long k = integer(d["pre_nms_top_k"], "pre_nms_top_k");
-    if (k < 1 || k > 1000000) bad("pre_nms_top_k must be in [1, 1000000], got " + std::to_string(k));
+    if (k < 1 || k > kMaxNmsCandidates) {  // NMS takes at most this many candidates
+      bad("pre_nms_top_k must be in [1, " + std::to_string(kMaxNmsCandidates) + "], got " +
+          std::to_string(k));
+    }
     c.pre_nms_top_k = static_cast<int>(k);
   }
   return c;
@@ -292,6 +296,9 @@ py::dict run(const Pipeline& p, const py::object& image, bool classify) {
 }  // namespace
 
 void register_pipeline(py::module_& m) {
+  // A fastfer.ModelError, so `except fastfer.ModelError` catches it on both inference paths.
+  py::register_exception<ModelOutputError>(
+      m, "ModelOutputError", py::module_::import("fastfer.errors").attr("ModelError"));
   py::class_<Pipeline, std::shared_ptr<Pipeline>>(
       m, "Pipeline",
       "The whole analysis of one image in C++ (fastfer/pipeline.h): detector input, detector "

@@ -11,6 +11,7 @@
 #include "fastfer/color.h"
 #include "fastfer/detector_input.h"
 #include "fastfer/face_input.h"
+#include "fastfer/limits.h"
 #include "fastfer/resize.h"
 
 namespace py = pybind11;
@@ -44,19 +45,43 @@ void per_channel(const py::handle& obj, const char* what, int channels, float ou
   for (int k = 0; k < 3; ++k) out[k] = a.data()[a.size() == 1 ? 0 : std::min(k, channels - 1)];
 }
 
-int checked_int(long long v, const char* what, long long lo, long long hi) {
-  if (v < lo || v > hi) {
-    throw py::value_error(std::string(what) + " must be in [" + std::to_string(lo) + ", " +
-                          std::to_string(hi) + "], got " + std::to_string(v));
+// An integer argument in [lo, hi], read as the twin's checked_int does: bool and non-integers are
+// a TypeError, any integer outside the range (Python ints of any size) a ValueError.
+int checked_int(const py::object& v, const char* what, long long lo, long long hi) {
+  if (py::isinstance<py::bool_>(v)) {
+    throw py::type_error(std::string(what) + " must be an integer, got bool");
+  }
+  return static_cast<int>(int64_arg(v, what, lo, hi));
+}
+
+// One side of fixed_size, given as a number: range-checked in double before any conversion (a
+// double beyond the int range has no defined conversion).
+int fixed_side(double v, const char* what) {
+  if (!(v >= 1.0 && v <= 65536.0)) {
+    throw py::value_error(std::string(what) + " must be in [1, 65536], got " + std::to_string(v));
   }
   return static_cast<int>(v);
 }
 
-py::array resize_py(const py::object& image, long long width, long long height) {
+// The output of one call: at most kMaxOutputElements values, checked before allocating.
+void check_output_size(const char* what, std::initializer_list<int64_t> dims) {
+  // Each factor is at most 2^20 or the number of faces; checked one product at a time in
+  // double, which cannot overflow, so no int64 product ever wraps.
+  double values = 1.0;
+  for (int64_t d : dims) values *= static_cast<double>(d);
+  if (values > static_cast<double>(kMaxOutputElements)) {
+    throw py::value_error(std::string(what) + ": the output would hold " +
+                          std::to_string(static_cast<unsigned long long>(values)) +
+                          " values, above the limit of " + std::to_string(kMaxOutputElements));
+  }
+}
+
+py::array resize_py(const py::object& image, const py::object& width, const py::object& height) {
   py::object holder;
   const ImageView src = image_view(image, "resize image", 1, 4, holder);
   const int w = checked_int(width, "resize width", 1, 1 << 20);
   const int h = checked_int(height, "resize height", 1, 1 << 20);
+  check_output_size("resize", {w, h, src.channels});
   const bool has_channel_axis = py::array(holder).ndim() == 3;
   std::vector<py::ssize_t> shape = {h, w};
   if (has_channel_axis) shape.push_back(src.channels);
@@ -84,8 +109,8 @@ py::array to_gray_py(const py::object& image, const std::string& channel_order) 
   return out;
 }
 
-py::tuple detector_input_py(const py::object& image, long long max_side,
-                            const py::object& fixed_size, long long pad_multiple,
+py::tuple detector_input_py(const py::object& image, const py::object& max_side,
+                            const py::object& fixed_size, const py::object& pad_multiple,
                             const std::string& channel_order, const py::object& mean,
                             const py::object& scale, const std::string& layout) {
   DetectorInputSpec spec;
@@ -93,8 +118,8 @@ py::tuple detector_input_py(const py::object& image, long long max_side,
   spec.pad_multiple = checked_int(pad_multiple, "detector_input pad_multiple", 1, 4096);
   if (!fixed_size.is_none()) {
     auto wh = numeric_array<double>(fixed_size, "detector_input fixed_size", {2}, true);
-    spec.fixed_width = checked_int(static_cast<long long>(wh.at(0)), "fixed_size width", 1, 1 << 16);
-    spec.fixed_height = checked_int(static_cast<long long>(wh.at(1)), "fixed_size height", 1, 1 << 16);
+    spec.fixed_width = fixed_side(wh.at(0), "fixed_size width");
+    spec.fixed_height = fixed_side(wh.at(1), "fixed_size height");
     if (wh.at(0) != spec.fixed_width || wh.at(1) != spec.fixed_height) {
       throw py::value_error("detector_input fixed_size: expected two integers (width, height)");
     }
@@ -126,7 +151,8 @@ py::tuple detector_input_py(const py::object& image, long long max_side,
 }
 
 py::array face_input_py(const py::object& image, const py::object& boxes,
-                        const py::object& landmarks, long long size, double margin, bool square,
+                        const py::object& landmarks, const py::object& size, double margin,
+                        bool square,
                         const py::object& template_points, bool gray,
                         const std::string& channel_order, const py::object& mean,
                         const py::object& scale, const std::string& layout) {
@@ -173,6 +199,7 @@ py::array face_input_py(const py::object& image, const py::object& boxes,
   const ImageView src = image_view(image, "face_input image", 3, 3, holder);
   if (py::array(holder).ndim() != 3) throw py::value_error("face_input image: expected H×W×3 BGR");
   const py::ssize_t n = static_cast<py::ssize_t>(maps.size()), S = spec.size;
+  check_output_size("face_input", {n, C, S, S});
   std::vector<py::ssize_t> shape = spec.layout == Layout::NCHW
                                        ? std::vector<py::ssize_t>{n, C, S, S}
                                        : std::vector<py::ssize_t>{n, S, S, C};

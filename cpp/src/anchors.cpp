@@ -1,6 +1,8 @@
 #include "fastfer/anchors.h"
 
+#include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,7 +17,42 @@ std::string level_name(const char* what, ptrdiff_t level) {
   return std::string(what) + "[" + std::to_string(level) + "]";
 }
 
+// A value the anchors hold, computed in double, must survive the rounding to float32.
+void check_float32(double v, const std::string& what) {
+  if (!(std::fabs(v) <= static_cast<double>(FLT_MAX))) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    throw std::invalid_argument("anchors: " + what + " is " + text + ", outside the float32 range");
+  }
+}
+
 }  // namespace
+
+void check_anchor_values(int64_t height, int64_t width, const int64_t* steps,
+                         const ptrdiff_t* sizes_per_level, const double* min_sizes,
+                         ptrdiff_t levels, double offset) {
+  if (!std::isfinite(offset)) throw std::invalid_argument("offset must be finite");
+  anchor_count(height, width, steps, sizes_per_level, min_sizes, levels);
+  const double h = static_cast<double>(height), w = static_cast<double>(width);
+  ptrdiff_t first = 0;
+  for (ptrdiff_t l = 0; l < levels; ++l) {
+    const double s = static_cast<double>(steps[l]);
+    const int64_t fh = ceil_div(height, steps[l]), fw = ceil_div(width, steps[l]);
+    // The centres grow with the cell index: the first and last cells are the extremes.
+    for (int64_t j : {int64_t{0}, fw - 1}) {
+      check_float32((static_cast<double>(j) + offset) * s / w, level_name("centre x of level", l));
+    }
+    for (int64_t i : {int64_t{0}, fh - 1}) {
+      check_float32((static_cast<double>(i) + offset) * s / h, level_name("centre y of level", l));
+    }
+    for (ptrdiff_t k = 0; k < sizes_per_level[l]; ++k) {
+      const std::string name = level_name("min_sizes", l) + "[" + std::to_string(k) + "]";
+      check_float32(min_sizes[first + k] / w, name + " / width");
+      check_float32(min_sizes[first + k] / h, name + " / height");
+    }
+    first += sizes_per_level[l];
+  }
+}
 
 int64_t anchor_count(int64_t height, int64_t width, const int64_t* steps,
                      const ptrdiff_t* sizes_per_level, const double* min_sizes, ptrdiff_t levels) {
@@ -60,8 +97,7 @@ int64_t anchor_count(int64_t height, int64_t width, const int64_t* steps,
 void make_anchors(int64_t height, int64_t width, const int64_t* steps,
                   const ptrdiff_t* sizes_per_level, const double* min_sizes, ptrdiff_t levels,
                   double offset, float* out) {
-  if (!std::isfinite(offset)) throw std::invalid_argument("offset must be finite");
-  anchor_count(height, width, steps, sizes_per_level, min_sizes, levels);
+  check_anchor_values(height, width, steps, sizes_per_level, min_sizes, levels, offset);
   const double h = static_cast<double>(height), w = static_cast<double>(width);
   std::vector<float> cx;
   ptrdiff_t first = 0;

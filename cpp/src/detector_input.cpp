@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "fastfer/limits.h"
 #include "sampling.h"
 #include "simd/rowops.h"
 
@@ -46,6 +47,18 @@ void check_spec(const DetectorInputSpec& spec) {
       throw std::invalid_argument("detector_input: mean and scale must be finite");
     }
   }
+  check_normalisation(spec.mean, spec.scale, "detector_input");
+}
+
+// The tensor is 3 x height x width floats: refuse sizes whose tensor would exceed the bound.
+void check_tensor_size(const DetectorInputGeometry& g) {
+  const int64_t values = int64_t{3} * g.width * g.height;
+  if (values > kMaxOutputElements) {
+    throw std::invalid_argument("detector_input: a " + std::to_string(g.width) + "x" +
+                                std::to_string(g.height) + " tensor holds " +
+                                std::to_string(values) + " values, above the limit of " +
+                                std::to_string(kMaxOutputElements) + "; set max_side");
+  }
 }
 
 }  // namespace
@@ -64,6 +77,7 @@ DetectorInputGeometry detector_input_geometry(int image_height, int image_width,
     g.content_height = scaled_size(image_height, g.scale, spec.fixed_height);
     g.width = spec.fixed_width;
     g.height = spec.fixed_height;
+    check_tensor_size(g);
     return g;
   }
   const int long_side = std::max(image_width, image_height);
@@ -77,6 +91,7 @@ DetectorInputGeometry detector_input_geometry(int image_height, int image_width,
   }
   g.width = round_up(g.content_width, spec.pad_multiple);
   g.height = round_up(g.content_height, spec.pad_multiple);
+  check_tensor_size(g);
   return g;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fastfer/limits.h"
 #include "simd/rowops.h"
 
 namespace fastfer {
@@ -24,6 +25,7 @@ void check_face_input_spec(const FaceInputSpec& spec) {
       throw std::invalid_argument("face_input: mean and scale must be finite");
     }
   }
+  check_normalisation(spec.mean, spec.scale, "face_input");
 }
 
 Affine box_crop_affine(const double box[4], double margin, bool square, int size) {

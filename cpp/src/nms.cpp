@@ -26,6 +26,14 @@ void check_boxes(const float* boxes, const float* scores, ptrdiff_t count) {
       throw std::invalid_argument("scores: element " + std::to_string(i) +
                                   " is NaN or infinity");
     }
+    // The area as the suppression kernel computes it (float32). Below 2^127, the sum of two
+    // areas stays finite, so no union and no IoU test is ever inf - inf = NaN (which would
+    // silently keep overlapping boxes).
+    const float area = (b[2] - b[0]) * (b[3] - b[1]);
+    if (!(area < kMaxNmsBoxArea)) {
+      throw std::invalid_argument("boxes: row " + std::to_string(i) +
+                                  " is too large: its area overflows float32 (IoU would be NaN)");
+    }
   }
 }
 
@@ -91,6 +99,13 @@ ptrdiff_t nms(const float* boxes, const float* scores, ptrdiff_t count, const Nm
   const std::vector<int64_t> order = candidates(scores, count, params);
   const ptrdiff_t m = static_cast<ptrdiff_t>(order.size());
   if (m == 0) return 0;
+  // Greedy NMS compares each kept box with every later candidate: quadratic when the boxes are
+  // disjoint. The cap keeps one call under about a second.
+  if (m > kMaxNmsCandidates) {
+    throw std::invalid_argument("nms: " + std::to_string(m) + " candidates, above the limit of " +
+                                std::to_string(kMaxNmsCandidates) +
+                                "; pass top_k or a score_threshold");
+  }
 
   // Structure of arrays in candidate order: the row kernel reads each coordinate as a contiguous
   // run, which is what lets it compare one kept box with 4 or 8 candidates per instruction.

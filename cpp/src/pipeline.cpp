@@ -183,7 +183,10 @@ void Pipeline::Impl::validate() const {
   if (!in_unit_interval(det.nms_iou)) fail("nms_iou must be in [0, 1], got " + std::to_string(det.nms_iou));
   if (det.max_faces < 1 || det.max_faces > 1000)
     fail("max_faces must be in [1, 1000], got " + std::to_string(det.max_faces));
-  if (det.pre_nms_top_k < 1) fail("pre_nms_top_k must be >= 1, got " + std::to_string(det.pre_nms_top_k));
+  if (det.pre_nms_top_k < 1 || det.pre_nms_top_k > kMaxNmsCandidates) {
+    fail("pre_nms_top_k must be in [1, " + std::to_string(kMaxNmsCandidates) + "], got " +
+         std::to_string(det.pre_nms_top_k));
+  }
   if (det.kind == DetectorKind::BlazeFace && (det.input.fixed_width <= 0 || det.input.fixed_height <= 0))
     fail("a BlazeFace detector needs a fixed input size");
   try {
@@ -435,6 +438,11 @@ void Pipeline::Impl::classify_into(const ImageView& bgr, Workspace& ws, std::vec
   inference += seconds_since(t0);
   for (ptrdiff_t i = 0; i < n; ++i) {
     const float* row = &ws.cls_out[7 * i];
+    for (int j = 0; j < 7; ++j) {
+      if (!std::isfinite(row[j])) {  // as classifier.py: never a label from NaN probabilities
+        throw ModelOutputError("classifier: its output holds NaN or infinity");
+      }
+    }
     float* p = faces[i].probs;
     for (int j = 0; j < 7; ++j) p[j] = row[cls.label_columns[j]];
     if (cls.softmax) {

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from . import kernels
+from .errors import ModelError
 from .image import load_image
 from .labels import LABELS
 from .models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
@@ -67,7 +68,10 @@ class Classifier:
         if len(batch) == 0:
             return np.zeros((0, len(LABELS)), np.float32)
         (out,) = self._session.run([self.spec.outputs["probs"]], {self.spec.input["name"]: batch})
-        probs = np.asarray(out, np.float32)[:, self._order]
+        out = np.asarray(out, np.float32)
+        if not np.all(np.isfinite(out)):  # as cpp/src/pipeline.cpp: never a label from NaN
+            raise ModelError(f"model {self.spec.name!r}: its output holds NaN or infinity")
+        probs = out[:, self._order]
         if self.spec.decoder and self.spec.decoder.get("activation") == "logits":
             probs = np.exp(probs - probs.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)

@@ -21,11 +21,16 @@ constexpr int64_t kMaxAnchors = 50000000;
 int64_t anchor_count(int64_t height, int64_t width, const int64_t* steps,
                      const ptrdiff_t* sizes_per_level, const double* min_sizes, ptrdiff_t levels);
 
+// Validates a layout as anchor_count() does, and that every value make_anchors() would write fits
+// float32 (huge sizes or offsets would otherwise become silent infinities): std::invalid_argument.
+void check_anchor_values(int64_t height, int64_t width, const int64_t* steps,
+                         const ptrdiff_t* sizes_per_level, const double* min_sizes,
+                         ptrdiff_t levels, double offset);
+
 // Writes the anchor_count() anchors as rows (cx, cy, w, h), normalised to width/height, into
 // out (4 floats per anchor). Order: level, feature-map row, column, size. The centre of cell
 // (i, j) is ((j + offset) * step / width, (i + offset) * step / height); computed in double and
-// rounded once, so the numpy twin gets the same bits. Throws like anchor_count, and when offset
-// is not finite.
+// rounded once, so the numpy twin gets the same bits. Throws like check_anchor_values.
 void make_anchors(int64_t height, int64_t width, const int64_t* steps,
                   const ptrdiff_t* sizes_per_level, const double* min_sizes, ptrdiff_t levels,
                   double offset, float* out);

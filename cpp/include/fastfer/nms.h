@@ -11,6 +11,14 @@
 
 namespace fastfer {
 
+// The most candidates (boxes left after score_threshold and top_k) one nms() call takes: the work
+// is quadratic in them (disjoint boxes: about 0.3 s native at the limit, 10^6 took 340 s).
+constexpr int64_t kMaxNmsCandidates = int64_t{1} << 15;
+
+// Boxes must have a float32 area (x2 - x1) * (y2 - y1) below this (2^127, half the float32
+// range), so that sums of two areas, and so every IoU test, stay finite.
+constexpr float kMaxNmsBoxArea = 1.7014118e38f;
+
 struct NmsParams {
   // A candidate is dropped when its IoU with a kept box is strictly greater than this, tested as
   // inter > float(iou_threshold) * union in float32. Must lie in [0, 1].
@@ -32,8 +40,9 @@ ptrdiff_t nms_max_kept(ptrdiff_t count, const NmsParams& params);
 
 // boxes: count rows (x1, y1, x2, y2); scores: count values. Writes the indices of the kept boxes,
 // best score first (equal scores: lower index first), to keep and returns how many there are.
-// Throws std::invalid_argument for bad parameters, a negative count, non-finite values or a box
-// with x2 < x1 or y2 < y1. count == 0 is valid and keeps nothing.
+// Throws std::invalid_argument for bad parameters, a negative count, non-finite values, a box
+// with x2 < x1 or y2 < y1 or an area not below kMaxNmsBoxArea, or more than kMaxNmsCandidates
+// candidates. count == 0 is valid and keeps nothing.
 ptrdiff_t nms(const float* boxes, const float* scores, ptrdiff_t count, const NmsParams& params,
               int64_t* keep);
 

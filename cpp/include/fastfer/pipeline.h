@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,13 @@ namespace fastfer {
 // Expression classes, in the order of FaceResult::probs (the FER2013 order).
 inline constexpr const char* kLabels[7] = {"angry", "disgust", "fear", "happy",
                                            "sad",   "surprise", "neutral"};
+
+// A model's output cannot be used (NaN or infinite classifier scores): no label is made from it.
+// Python sees fastfer._core.ModelOutputError, a fastfer.ModelError.
+class ModelOutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 enum class DetectorKind { RetinaFace, BlazeFace, YuNet };
 

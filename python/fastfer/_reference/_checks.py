@@ -3,9 +3,16 @@ backends refuse the same inputs with the same exception types."""
 
 from __future__ import annotations
 
+import operator
 from typing import Sequence
 
 import numpy as np
+
+#: The most values one call of resize, detector_input or face_input may write (2^28: 1 GiB of
+#: float32); cpp/include/fastfer/limits.h holds the same number.
+MAX_OUTPUT_ELEMENTS = 1 << 28
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def image_array(obj, what: str, min_channels: int, max_channels: int) -> np.ndarray:
@@ -48,12 +55,44 @@ def numeric_array(obj, what: str, shape: Sequence[int], dtype=np.float32, finite
     return a
 
 
-def checked_int(value, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
+def int64_arg(value, what: str, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int:
+    """An integer (anything with ``__index__``) in [lo, hi]: TypeError for a non-integer,
+    ValueError outside the range (Python ints of any size), like the binding's ``int64_arg``."""
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what}: expected an integer, got {type(value).__name__}") from None
     if not lo <= value <= hi:
         raise ValueError(f"{what} must be in [{lo}, {hi}], got {value}")
-    return int(value)
+    return value
+
+
+def checked_int(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be an integer, got bool")
+    return int64_arg(value, what, lo, hi)
+
+
+def check_output_size(what: str, *dims: int) -> None:
+    """Refuses an output of more than MAX_OUTPUT_ELEMENTS values before anything is allocated."""
+    values = 1
+    for d in dims:
+        values *= int(d)
+    if values > MAX_OUTPUT_ELEMENTS:
+        raise ValueError(f"{what}: the output would hold {values} values, above the limit of "
+                         f"{MAX_OUTPUT_ELEMENTS}")
+
+
+def check_normalisation(means: np.ndarray, scales: np.ndarray, what: str) -> None:
+    """(p - mean) * scale must be finite in float32 for every pixel value p in 0..255; it is
+    monotonic in p, so p = 0 and p = 255 are the extremes (as cpp/src/limits.cpp checks)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(3):
+            for p in (0, 255):
+                v = (np.float32(p) - np.float32(means[k])) * np.float32(scales[k])
+                if not np.isfinite(v):
+                    raise ValueError(f"{what}: mean and scale overflow float32: ({p} - mean[{k}]) "
+                                     f"* scale[{k}] is not finite")
 
 
 def parse_rgb(order: str, what: str) -> bool:

@@ -16,15 +16,21 @@ Arrays may be of any integer or floating dtype (converted to float32, C order); 
 from __future__ import annotations
 
 import math
-import operator
 from typing import Optional, Sequence
 
 import numpy as np
 
-from ._checks import numeric_array
+from ._checks import int64_arg, numeric_array
 
 #: The most anchors ``make_anchors`` will produce (a typo should fail, not allocate gigabytes).
 MAX_ANCHORS = 50_000_000
+#: The most candidates (boxes left after ``score_threshold`` and ``top_k``) one ``nms`` call takes:
+#: greedy NMS is quadratic in them (disjoint boxes: ~0.3 s native at the limit; 10^6 took 340 s).
+MAX_NMS_CANDIDATES = 1 << 15
+#: Boxes must have a float32 area below 2^127 (half the float32 range): then the sum of two areas,
+#: and so every IoU test, stays finite (an infinite union would make IoU NaN, and keep overlaps).
+MAX_NMS_BOX_AREA = 2.0 ** 127
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 # --- argument checks, mirroring cpp/bindings/arrays.cpp -----------------------------------------
@@ -53,11 +59,9 @@ def _real(x, what: str) -> float:
 
 
 def _int(x, what: str) -> int:
-    """An int from an integer-like object (floats raise TypeError, as in the binding)."""
-    try:
-        return operator.index(x)
-    except TypeError:
-        raise TypeError(f"{what}: expected an integer, got {type(x).__name__}") from None
+    """An int64 from an integer-like object: floats raise TypeError, integers beyond int64
+    ValueError, as in the binding (``int64_arg``)."""
+    return int64_arg(x, what)
 
 
 def _same_rows(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
@@ -71,6 +75,25 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 # --- anchors ------------------------------------------------------------------------------------
+
+def _check_float32(v: float, what: str) -> None:
+    if not abs(v) <= _FLOAT32_MAX:
+        raise ValueError(f"anchors: {what} is {v}, outside the float32 range")
+
+
+def _check_anchor_values(height: int, width: int, steps, levels, offset: float) -> None:
+    """Every value the anchors hold must fit float32 (as ``check_anchor_values`` in C++): the
+    centres grow with the cell index, so the first and last cells are the extremes."""
+    for l, (s, sizes) in enumerate(zip(steps, levels)):
+        fh, fw = _ceil_div(height, s), _ceil_div(width, s)
+        for j in (0, fw - 1):
+            _check_float32((float(j) + offset) * float(s) / float(width), f"centre x of level[{l}]")
+        for i in (0, fh - 1):
+            _check_float32((float(i) + offset) * float(s) / float(height), f"centre y of level[{l}]")
+        for k, m in enumerate(sizes):
+            _check_float32(m / float(width), f"min_sizes[{l}][{k}] / width")
+            _check_float32(m / float(height), f"min_sizes[{l}][{k}] / height")
+
 
 def make_anchors(height: int, width: int, steps: Sequence[int],
                  min_sizes: Sequence[Sequence[float]], offset: float = 0.5) -> np.ndarray:
@@ -103,7 +126,8 @@ def make_anchors(height: int, width: int, steps: Sequence[int],
         TypeError: a non-integer height/width/step, a non-numeric size or offset.
         ValueError: height or width < 1, ``len(steps) != len(min_sizes)``, no level, a step < 1,
             an empty level, a size that is not finite and > 0, a non-finite offset, or more than
-            50 million anchors (``MAX_ANCHORS``; checked before anything is allocated).
+            50 million anchors (``MAX_ANCHORS``; checked before anything is allocated), an integer
+            beyond int64, or a layout whose centres or sizes (normalised) do not fit float32.
     """
     height = _int(height, "height")
     width = _int(width, "width")
@@ -139,6 +163,7 @@ def make_anchors(height: int, width: int, steps: Sequence[int],
         total += _ceil_div(height, s) * _ceil_div(width, s) * len(sizes)
     if total > MAX_ANCHORS:
         raise ValueError(f"too many anchors: this layout gives {total}, the limit is {MAX_ANCHORS}")
+    _check_anchor_values(height, width, steps, levels, offset)
 
     parts = []
     for s, sizes in zip(steps, levels):
@@ -174,8 +199,9 @@ def decode_boxes(deltas, priors, variances: Sequence[float] = (0.1, 0.2)) -> np.
     Raises:
         TypeError: non-numeric arrays or variances.
         ValueError: a shape other than ``(A, 4)``, different row counts, NaN or infinity in
-            ``deltas`` or ``priors``, ``variances`` not two values, or a variance that is not
-            finite and > 0.
+            ``deltas`` or ``priors``, ``variances`` not two values, a variance that is not
+            finite and > 0, or a row that decodes outside the float32 range (``exp`` overflow
+            of a size delta: never a silent inf or NaN box).
     """
     d = _float_array(_rows_or_empty(deltas, 4), "deltas", (-1, 4))
     p = _float_array(_rows_or_empty(priors, 4), "priors", (-1, 4))
@@ -191,11 +217,21 @@ def decode_boxes(deltas, priors, variances: Sequence[float] = (0.1, 0.2)) -> np.
             raise ValueError(f"{name} must be finite and > 0, got {x}")
     d64 = d.astype(np.float64)
     p64 = p.astype(np.float64)
-    with np.errstate(over="ignore"):  # exp of a huge delta is inf, as in C++
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, as in C++
         c = p64[:, :2] + d64[:, :2] * v0 * p64[:, 2:]
         wh = p64[:, 2:] * np.exp(d64[:, 2:] * v1)
-        out = np.concatenate([c - wh / 2, c + wh / 2], axis=1).astype(np.float32)
-    return np.ascontiguousarray(out)
+        out = np.concatenate([c - wh / 2, c + wh / 2], axis=1)
+    _check_decoded(out, "decode_boxes")
+    return np.ascontiguousarray(out.astype(np.float32))
+
+
+def _check_decoded(values: np.ndarray, what: str) -> None:
+    """Every decoded float64 value must fit float32 (exp overflow, huge priors): a silent inf or
+    NaN box would pass on to NMS and the caller."""
+    bad = np.flatnonzero(~np.all(np.abs(values) <= _FLOAT32_MAX, axis=1))
+    if bad.size:
+        raise ValueError(f"{what}: row {bad[0]} decodes to a value outside the float32 range "
+                         "(a delta too large for its prior)")
 
 
 def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
@@ -214,8 +250,8 @@ def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
     Raises:
         TypeError: non-numeric arrays or variance.
         ValueError: deltas not 2-D with an even number (>= 2) of columns, priors not ``(A, 4)``,
-            different row counts, NaN or infinity in the inputs, or a variance that is not
-            finite and > 0.
+            different row counts, NaN or infinity in the inputs, a variance that is not
+            finite and > 0, or a point outside the float32 range.
     """
     d = _float_array(deltas, "deltas", (-1, -1))
     p = _float_array(_rows_or_empty(priors, 4), "priors", (-1, 4))
@@ -229,8 +265,10 @@ def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
         raise ValueError(f"variance must be finite and > 0, got {variance}")
     d64 = d.astype(np.float64).reshape(d.shape[0], columns // 2, 2)
     p64 = p.astype(np.float64)
-    points = p64[:, None, :2] + d64 * variance * p64[:, None, 2:]
-    return np.ascontiguousarray(points.reshape(d.shape).astype(np.float32))
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, as in C++
+        points = (p64[:, None, :2] + d64 * variance * p64[:, None, 2:]).reshape(d.shape)
+    _check_decoded(points, "decode_landmarks")
+    return np.ascontiguousarray(points.astype(np.float32))
 
 
 # --- non-maximum suppression --------------------------------------------------------------------
@@ -267,8 +305,11 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
         TypeError: non-numeric arrays, a non-number threshold, non-integer ``top_k`` or
             ``max_output``.
         ValueError: wrong shapes, different lengths, NaN or infinity in boxes or scores, a box with
-            ``x2 < x1`` or ``y2 < y1``, ``iou_threshold`` outside ``[0, 1]``, a NaN
-            ``score_threshold``, negative ``top_k`` or ``max_output``.
+            ``x2 < x1`` or ``y2 < y1`` or a float32 area of 2^127 or more (``MAX_NMS_BOX_AREA``:
+            IoU would be NaN), ``iou_threshold`` outside ``[0, 1]``, a NaN ``score_threshold``,
+            negative ``top_k`` or ``max_output`` or one beyond int64, or more than
+            ``MAX_NMS_CANDIDATES`` (32,768) candidates after ``score_threshold`` and ``top_k``:
+            the work is quadratic in them.
     """
     iou_threshold = _real(iou_threshold, "iou_threshold")
     if score_threshold is not None:
@@ -289,6 +330,12 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
     bad = np.flatnonzero((b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1]))
     if bad.size:
         raise ValueError(f"boxes: row {bad[0]} has x2 < x1 or y2 < y1 (expected x1, y1, x2, y2)")
+    with np.errstate(over="ignore", invalid="ignore"):
+        all_areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    bad = np.flatnonzero(~(all_areas < np.float32(MAX_NMS_BOX_AREA)))
+    if bad.size:
+        raise ValueError(f"boxes: row {bad[0]} is too large: its area overflows float32 "
+                         "(IoU would be NaN)")
 
     order = np.arange(b.shape[0], dtype=np.int64)
     if score_threshold is not None:
@@ -297,6 +344,9 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
     order = order[np.argsort(-s[order], kind="stable")]
     if top_k > 0:
         order = order[:top_k]
+    if order.size > MAX_NMS_CANDIDATES:
+        raise ValueError(f"nms: {order.size} candidates, above the limit of {MAX_NMS_CANDIDATES}; "
+                         "pass top_k or a score_threshold")
     limit = max_output if max_output > 0 else order.size
 
     x1, y1, x2, y2 = (np.ascontiguousarray(b[order, k]) for k in range(4))

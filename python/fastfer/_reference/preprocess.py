@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import checked_int, image_array, numeric_array, parse_layout, parse_rgb
+from ._checks import (MAX_OUTPUT_ELEMENTS, check_normalisation, check_output_size, checked_int,
+                      image_array, numeric_array, parse_layout, parse_rgb)
 
 WEIGHT_BITS = 11
 WEIGHT_ONE = 1 << WEIGHT_BITS
@@ -43,17 +44,30 @@ def _map_axis(in_size: int, out_size: int, inv_scale: float) -> tuple[np.ndarray
     return first, np.rint(frac * WEIGHT_ONE).astype(np.int64)
 
 
-def _resample(img: np.ndarray, out_h: int, out_w: int, inv_y: float, inv_x: float) -> np.ndarray:
-    """Bilinear resample of an H×W×C uint8 image to out_h×out_w×C (int64 values 0..255)."""
-    h, w = img.shape[:2]
+# int64 values per block of output rows: the twin's temporaries stay near 64 MiB whatever the sizes
+# (a whole-image int64 copy would be 8 times the output and more).
+_BLOCK_VALUES = 1 << 23
+
+
+def _resample(img: np.ndarray, out_h: int, out_w: int, inv_y: float, inv_x: float,
+              out: np.ndarray = None) -> np.ndarray:
+    """Bilinear resample of an H×W×C uint8 image to out_h×out_w×C, written to ``out`` (any
+    numeric dtype; values 0..255), block of rows by block of rows."""
+    h, w, c = img.shape
     y0, wy = _map_axis(h, out_h, inv_y)
     x0, wx = _map_axis(w, out_w, inv_x)
     y1 = np.minimum(y0 + 1, h - 1)
     x1 = np.minimum(x0 + 1, w - 1)
-    src = img.astype(np.int64)
-    rows = (WEIGHT_ONE - wy)[:, None, None] * src[y0] + wy[:, None, None] * src[y1]
-    out = (WEIGHT_ONE - wx)[None, :, None] * rows[:, x0] + wx[None, :, None] * rows[:, x1]
-    return (out + BLEND_ROUND) >> BLEND_SHIFT
+    if out is None:
+        out = np.empty((out_h, out_w, c), np.int64)
+    block = max(1, _BLOCK_VALUES // ((w + out_w) * c))
+    for r in range(0, out_h, block):
+        rs = slice(r, r + block)
+        wyb = wy[rs][:, None, None]
+        rows = (WEIGHT_ONE - wyb) * img[y0[rs]].astype(np.int64) + wyb * img[y1[rs]].astype(np.int64)
+        vals = (WEIGHT_ONE - wx)[None, :, None] * rows[:, x0] + wx[None, :, None] * rows[:, x1]
+        out[rs] = (vals + BLEND_ROUND) >> BLEND_SHIFT
+    return out
 
 
 def _gray(bgr: np.ndarray) -> np.ndarray:
@@ -85,8 +99,10 @@ def resize(image, width, height):
     w = checked_int(width, "resize width", 1, 1 << 20)
     h = checked_int(height, "resize height", 1, 1 << 20)
     src = img if img.ndim == 3 else img[:, :, None]
-    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w)
-    return np.ascontiguousarray(out if img.ndim == 3 else out[:, :, 0], dtype=np.uint8)
+    check_output_size("resize", w, h, src.shape[2])
+    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w,
+                    np.empty((h, w, src.shape[2]), np.uint8))
+    return out if img.ndim == 3 else np.ascontiguousarray(out[:, :, 0])
 
 
 def to_gray(image, channel_order="bgr"):
@@ -101,6 +117,20 @@ def to_gray(image, channel_order="bgr"):
     return np.ascontiguousarray(_gray(px if bgr else px[..., ::-1]), dtype=np.uint8)
 
 
+def _check_tensor_size(height: int, width: int) -> None:
+    values = 3 * width * height
+    if values > MAX_OUTPUT_ELEMENTS:
+        raise ValueError(f"detector_input: a {width}x{height} tensor holds {values} values, above "
+                         f"the limit of {MAX_OUTPUT_ELEMENTS}; set max_side")
+
+
+def _fixed_side(v: float, what: str) -> int:
+    """One side of fixed_size: in [1, 65536] (checked as a number, as the binding does)."""
+    if not 1.0 <= v <= 65536.0:
+        raise ValueError(f"{what} must be in [1, 65536], got {v}")
+    return int(v)
+
+
 def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
     """(tensor height, tensor width, content height, content width, scale) as the C++ computes it."""
     def scaled(size: int, scale: float, limit: float) -> int:
@@ -109,6 +139,7 @@ def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
     if fixed is not None:
         fw, fh = fixed
         scale = min(fw / w, fh / h)
+        _check_tensor_size(fh, fw)
         return fh, fw, scaled(h, scale, fh), scaled(w, scale, fw), scale
     long_side = max(w, h)
     scale = max_side / long_side if 0 < max_side < long_side else 1.0
@@ -116,6 +147,7 @@ def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
     if cw > 1 << 16 or ch > 1 << 16:
         raise ValueError("detector_input: tensor side above 65536; set max_side")
     pad = lambda v: -(-v // pad_multiple) * pad_multiple  # noqa: E731 (round up)
+    _check_tensor_size(pad(ch), pad(cw))
     return pad(ch), pad(cw), ch, cw, scale
 
 
@@ -139,8 +171,8 @@ def detector_input(image, max_side=0, *, fixed_size=None, pad_multiple=32, chann
     fixed = None
     if fixed_size is not None:
         wh = numeric_array(fixed_size, "detector_input fixed_size", (2,), dtype=np.float64)
-        fixed = (checked_int(int(wh[0]), "fixed_size width", 1, 1 << 16),
-                 checked_int(int(wh[1]), "fixed_size height", 1, 1 << 16))
+        fixed = (_fixed_side(float(wh[0]), "fixed_size width"),
+                 _fixed_side(float(wh[1]), "fixed_size height"))
         if tuple(wh) != fixed:
             raise ValueError("detector_input fixed_size: expected two integers (width, height)")
         if spec_max != 0:
@@ -149,12 +181,13 @@ def detector_input(image, max_side=0, *, fixed_size=None, pad_multiple=32, chann
     layout = parse_layout(layout, "detector_input")
     means = _per_channel(mean, "detector_input mean", 3)
     scales = _per_channel(scale, "detector_input scale", 3)
+    check_normalisation(means, scales, "detector_input")
     img = image_array(image, "detector_input image", 3, 3)
     if img.ndim != 3:
         raise ValueError("detector_input image: expected H×W×3 BGR")
 
     H, W, ch, cw, s = _detector_geometry(img.shape[0], img.shape[1], spec_max, fixed, pad_multiple)
-    content = _resample(img, ch, cw, 1.0 / s, 1.0 / s)
+    content = _resample(img, ch, cw, 1.0 / s, 1.0 / s, np.empty((ch, cw, 3), np.uint8))
     if rgb:
         content = content[..., ::-1]
     out = np.empty((3, H, W), np.float32)
@@ -231,15 +264,19 @@ def _taps(coord: np.ndarray, size: int):
 
 
 def _warp(img: np.ndarray, m: list[float], size: int) -> np.ndarray:
-    """Samples size×size pixels through the map m (output pixel -> source pixel): int64 BGR."""
-    v, u = np.mgrid[0:size, 0:size].astype(np.float64)
-    xa, xb, wx = _taps(m[0] * u + m[1] * v + m[2], img.shape[1])
-    ya, yb, wy = _taps(m[3] * u + m[4] * v + m[5], img.shape[0])
-    src = img.astype(np.int64)
-    wx, wy = wx[..., None], wy[..., None]
-    top = (WEIGHT_ONE - wx) * src[ya, xa] + wx * src[ya, xb]
-    bot = (WEIGHT_ONE - wx) * src[yb, xa] + wx * src[yb, xb]
-    return ((WEIGHT_ONE - wy) * top + wy * bot + BLEND_ROUND) >> BLEND_SHIFT
+    """Samples size×size pixels through the map m (output pixel -> source pixel): int64 BGR,
+    a block of rows at a time (bounded temporaries for size up to 4096)."""
+    out = np.empty((size, size, 3), np.int64)
+    block = max(1, _BLOCK_VALUES // (size * 3))
+    for r in range(0, size, block):
+        v, u = np.mgrid[r:min(r + block, size), 0:size].astype(np.float64)
+        xa, xb, wx = _taps(m[0] * u + m[1] * v + m[2], img.shape[1])
+        ya, yb, wy = _taps(m[3] * u + m[4] * v + m[5], img.shape[0])
+        wx, wy = wx[..., None], wy[..., None]
+        top = (WEIGHT_ONE - wx) * img[ya, xa].astype(np.int64) + wx * img[ya, xb].astype(np.int64)
+        bot = (WEIGHT_ONE - wx) * img[yb, xa].astype(np.int64) + wx * img[yb, xb].astype(np.int64)
+        out[r:r + block] = ((WEIGHT_ONE - wy) * top + wy * bot + BLEND_ROUND) >> BLEND_SHIFT
+    return out
 
 
 def face_input(image, boxes=None, landmarks=None, *, size, margin=0.0, square=True, template=None,
@@ -286,6 +323,12 @@ def face_input(image, boxes=None, landmarks=None, *, size, margin=0.0, square=Tr
     img = image_array(image, "face_input image", 3, 3)
     if img.ndim != 3:
         raise ValueError("face_input image: expected H×W×3 BGR")
+    check_output_size("face_input", len(maps), C, S, S)
+    check_normalisation(means, scales, "face_input")
+    # A huge box makes an infinite map (the native kernel refuses it; sampling through it would
+    # give arbitrary edge pixels).
+    if not all(np.isfinite(v) for m in maps for v in m):
+        raise ValueError("face_input: transform has NaN or infinity")
 
     out = np.empty((len(maps), C, S, S), np.float32)
     for i, m in enumerate(maps):
