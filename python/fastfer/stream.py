@@ -218,6 +218,19 @@ class Stream:
     the decoding thread and releases the source. When a file ends before its last frame, the
     frames read are yielded, then :class:`fastfer.VideoDecodeError` is raised. ``source_fps``,
     ``frame_count`` and ``size`` say what the source declares (None where unknown).
+
+    Args (after ``fer`` and ``source``, see :meth:`fastfer.FER.stream`):
+        every: run the detector on every ``every``-th processed frame (default 1).
+        smoothing: the newest frame's weight in each track's smoothed probabilities, in (0, 1]
+            (default :data:`fastfer.smoothing.DEFAULT_ALPHA`, 0.3; 1 = none).
+        between: between detections, "reuse" the tracks' last probabilities (default) or
+            "classify" the predicted boxes.
+        live: drop stale frames rather than wait for the consumer (default: True for a camera
+            index and the URL schemes of :data:`LIVE_SCHEMES`, else False).
+        queue_size: decoded frames waiting at most (default 1 live, 8 otherwise).
+        max_missed, iou_threshold: see :class:`fastfer.tracking.Tracker`.
+        fps: for an iterable source, timestamps are ``index / fps`` (default None: no timestamps,
+            or seconds since the start for a live iterable).
     """
 
     def __init__(self, fer, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA,
@@ -323,12 +336,17 @@ class Stream:
         self._done = True
         self._stop.set()
         if self._thread is not None:
-            while self._thread.is_alive():  # unblock a decoder waiting on a full queue
+            # Unblock a decoder waiting on a full queue. One stuck inside a source that never
+            # returns (a hung camera or iterable) is left behind, a daemon thread, after 2 s.
+            deadline = time.monotonic() + 2.0
+            while self._thread.is_alive() and time.monotonic() < deadline:
                 try:
                     self._queue.get_nowait()
                 except queue.Empty:
                     pass
                 self._thread.join(timeout=0.05)
+            if self._thread.is_alive():
+                return  # releasing a source another thread is reading could crash it
         self._reader.release()
 
     def __del__(self):
