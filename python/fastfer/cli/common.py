@@ -152,6 +152,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def providers(text: str) -> tuple:
     names = tuple(p.strip().lower() for p in text.split(",") if p.strip())
     if not names:
@@ -178,6 +188,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-side", type=positive_int, default=defaults["max_side"],
                         help=f"shrink images whose long side exceeds this before detection "
                         f"(default {defaults['max_side']})")
+    parser.add_argument("--min-face", type=non_negative_int, default=defaults["min_face"],
+                        help="smallest face looked for, in pixels (long side): the image is shrunk to "
+                        f"match and smaller faces are dropped; 0 = every face (default {defaults['min_face']})")
     parser.add_argument("--max-faces", type=positive_int, default=defaults["max_faces"],
                         help=f"most faces reported per image (default {defaults['max_faces']})")
     parser.add_argument("--max-pixels", type=positive_int, default=None,
@@ -197,7 +210,8 @@ def fer_defaults() -> dict:
 def fer_options(args: argparse.Namespace) -> dict:
     """FER's keyword arguments from the command line's model options."""
     return dict(providers=providers(args.providers), threads=args.threads,
-                score_threshold=args.score_threshold, max_side=args.max_side, max_faces=args.max_faces)
+                score_threshold=args.score_threshold, max_side=args.max_side, max_faces=args.max_faces,
+                min_face=args.min_face)
 
 
 def make_fer(args: argparse.Namespace) -> "fastfer.FER":
