@@ -45,6 +45,17 @@ def register_yunet_s(folder: Path) -> None:
     models.register("yunet_s", path, entry)
 
 
+def with_min_face_px(name: str, px: int) -> str:
+    """A registered copy of a detector whose policy shrinks a min_face face to ``px`` pixels
+    (to draw the curve over the shrink factor, not only the manifest's value)."""
+    variant = f"{name}@{px}"
+    if variant not in models.available():
+        entry = {k: v for k, v in models.spec(name).to_dict().items() if k not in ("name", "file")}
+        entry["decoder"] = {**entry["decoder"], "min_face_px": px}
+        models.register(variant, models.load_bytes(name), entry)
+    return variant
+
+
 def detections(data_dir, detector: Detector) -> dict:
     out = {}
     for name, path in widerface.iter_images(data_dir):
@@ -119,7 +130,10 @@ def time_settings(settings: list, rounds: int) -> dict:
 
 
 def cmd_curve(args) -> int:
-    settings = [(d, n) for d in args.detectors for n in args.min_face]
+    settings = [(d, n) for d in args.detectors for n in args.min_face
+                if n == 0 or models.spec(d).decoder.get("min_face_px")]
+    settings += [(with_min_face_px(d, px), n) for d in args.detectors for px in args.min_face_px
+                 for n in args.min_face if n]
     rows = []
     for det_name, n in settings:
         det = Detector(det_name, score_threshold=0.02, max_side=1600, min_face=n)
@@ -172,6 +186,8 @@ def main() -> int:
     curve.add_argument("--min-face", type=int, nargs="+", default=[0, 32, 40])
     curve.add_argument("--score-min-face", type=int, nargs="+", default=[32, 40])
     curve.add_argument("--rounds", type=int, default=0, help="timing rounds over the photo sets (0 = no timing)")
+    curve.add_argument("--min-face-px", type=int, nargs="*", default=[],
+                       help="also each detector with these min_face_px instead of its manifest's (the shrink factor)")
     args = parser.parse_args()
     if args.with_yunet_s:
         register_yunet_s(args.with_yunet_s)
