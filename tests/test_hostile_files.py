@@ -55,6 +55,24 @@ def test_header_size_bounds_what_the_decoder_produces(name):
         assert width * height >= decoded.shape[0] * decoded.shape[1]
 
 
+@pytest.mark.parametrize("fmt, options", [("PNG", {}), ("GIF", {}), ("WEBP", {"lossless": True}),
+                                          ("TIFF", {})])
+def test_honest_multi_frame_files_load_at_their_size(fmt, options):
+    """No false alarms: animations and multi-page files that Pillow writes (APNG, GIF, animated
+    WebP, multi-page TIFF) load at their canvas size, and the cap still applies to them."""
+    pil = pytest.importorskip("PIL.Image")
+    import io
+
+    frames = [pil.fromarray(np.full((40, 60, 3), 40 * k, np.uint8)) for k in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, fmt, save_all=True, append_images=frames[1:], **options)
+    data = buffer.getvalue()
+    assert image_size(data)[1:] == (60, 40)
+    assert load_image(data).shape == (40, 60, 3)
+    with pytest.raises(ImageTooLargeError):
+        load_image(data, max_pixels=60 * 40 - 1)
+
+
 def test_the_issue_example_decodes_big_but_is_refused_at_a_cap_of_100():
     data, _ = HOSTILE["jpeg_ff00_hides_frame"]
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
