@@ -93,6 +93,9 @@ class FER:
                  score_threshold: Optional[float] = None, nms_iou: float = 0.4,
                  max_faces: int = MAX_FACES, max_side: int = 1600,
                  min_face: int = DEFAULT_MIN_FACE, inference: str = "auto"):
+        # The constructor's arguments, so that an equal FER can be built elsewhere (a worker
+        # thread, process or Ray actor): FER(**fer.options).
+        self.options = {k: v for k, v in locals().items() if k != "self"}
         if inference not in ("auto", "native", "python"):
             raise ValueError(f"inference must be 'auto', 'native' or 'python', got {inference!r}")
         self.detector = Detector(detector, score_threshold=score_threshold, nms_iou=nms_iou,
@@ -184,6 +187,16 @@ class FER:
         for slot, image_faces in zip(where, faces):
             results[slot] = image_faces
         return results
+
+    def analyze_many(self, images: Iterable, *, workers: Optional[int] = None, mode: str = "thread"):
+        """``analyze`` for many images on every core: an iterator of one entry per input, in input
+        order, like ``analyze_batch`` (the faces, or the exception saying why the input could
+        not be read). ``workers`` (default: the usable cores) workers each build their own
+        ``FER(**self.options)``; ``mode`` "thread" (default) or "process"; with ``workers=1``
+        this FER does the work. See :mod:`fastfer.parallel`."""
+        from .parallel import analyze_many
+
+        return analyze_many(images, workers=workers, mode=mode, fer=self, **self.options)
 
     def stream(self, source, *, every: int = 1, smoothing: float = 0.3, **options):
         """Faces of every frame of a video, followed across frames: an iterator of
