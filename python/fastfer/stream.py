@@ -115,6 +115,7 @@ class _Capture:
         self.fps = float(fps) if fps > 0 else None
         self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self._start = None
+        self._closing = False
 
     def frames(self) -> Iterator[tuple]:
         """(timestamp, image) until the source ends; VideoDecodeError when a file ends before
@@ -138,10 +139,11 @@ class _Capture:
             raise VideoDecodeError(f"{self.name}: the video ended after {read} good frames of "
                                    f"{self.frame_count} (the file is truncated or corrupt)",
                                    frames_read=read)
-        if self.camera and read == 0:
-            raise VideoDecodeError(f"camera {self.name} gave no frame", frames_read=0)
+        if self.camera and not self._closing:  # a camera does not end by itself: unplugged, or taken
+            raise VideoDecodeError(f"camera {self.name} stopped giving frames after {read}", frames_read=read)
 
     def release(self) -> None:
+        self._closing = True
         self._cap.release()
 
 
