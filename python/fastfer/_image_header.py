@@ -55,8 +55,6 @@ def image_size(data: Buffer) -> tuple[str, int, int]:
     """
     if len(data) == 0:
         raise ImageDecodeError("empty data: no image")
-    if isinstance(data, memoryview):
-        data = data.tobytes()  # bytes.find and re work on bytes; one copy of the encoded file
     head = bytes(data[:12])
     for magic, fmt, reader in _SIGNATURES:
         if head.startswith(magic) and (fmt != "WebP" or head[8:12] == b"WEBP"):
@@ -89,7 +87,7 @@ class _Bound:
         self.seen = True
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int]:
+def _jpeg_size(data: Buffer) -> tuple[int, int]:
     """Every frame header (SOFn) before the first scan, walked as libjpeg's jpeg_read_header walks
     the markers. libjpeg allocates for the first frame header it meets and fails on a second one
     (JERR_SOF_DUPLICATE), before or after the scan, so nothing after the first scan can make it
@@ -122,7 +120,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     return bound.width, bound.height
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
+def _png_size(data: Buffer) -> tuple[int, int]:
     """IHDR, and every APNG frame control chunk (fcTL: size and offset on the canvas)."""
     chunk_type, width, height = _unpack(">4sII", data, 12, "PNG")
     if chunk_type != b"IHDR":
@@ -148,7 +146,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return bound.width, bound.height
 
 
-def _bmp_size(data: bytes) -> tuple[int, int]:
+def _bmp_size(data: Buffer) -> tuple[int, int]:
     (header_size,) = _unpack("<I", data, 14, "BMP")
     if header_size == 12:  # OS/2 BITMAPCOREHEADER: unsigned 16-bit sizes
         return _unpack("<HH", data, 18, "BMP")
@@ -158,7 +156,7 @@ def _bmp_size(data: bytes) -> tuple[int, int]:
     return width, abs(height)  # negative height means rows stored top-down
 
 
-def _gif_size(data: bytes) -> tuple[int, int]:
+def _gif_size(data: Buffer) -> tuple[int, int]:
     """The logical screen, and every frame's image descriptor (offset + size)."""
     bound = _Bound()
     screen_w, screen_h, flags = _unpack("<HHB", data, 6, "GIF")
@@ -183,14 +181,14 @@ def _gif_size(data: bytes) -> tuple[int, int]:
     return bound.width, bound.height
 
 
-def _gif_skip_sub_blocks(data: bytes, pos: int) -> int:
+def _gif_skip_sub_blocks(data: Buffer, pos: int) -> int:
     end = len(data)
     while pos < end and data[pos] != 0:
         pos += data[pos] + 1
     return pos + 1
 
 
-def _webp_size(data: bytes) -> tuple[int, int]:
+def _webp_size(data: Buffer) -> tuple[int, int]:
     """Every chunk of the RIFF container: the VP8X canvas, each ANMF frame and each VP8/VP8L
     bitstream (also those inside frames)."""
     bound = _Bound()
@@ -201,7 +199,7 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     return bound.width, bound.height
 
 
-def _webp_chunks(data: bytes, pos: int, end: int, bound: _Bound, depth: int) -> None:
+def _webp_chunks(data: Buffer, pos: int, end: int, bound: _Bound, depth: int) -> None:
     while pos + 8 <= end:
         chunk, size = struct.unpack_from("<4sI", data, pos)
         body = pos + 8
@@ -227,12 +225,12 @@ def _webp_chunks(data: bytes, pos: int, end: int, bound: _Bound, depth: int) -> 
         pos = body + size + (size & 1)  # chunks are padded to an even size
 
 
-def _webp_24bit_pair(data: bytes, pos: int) -> tuple[int, int]:
+def _webp_24bit_pair(data: Buffer, pos: int) -> tuple[int, int]:
     a0, a1, a2, b0, b1, b2 = _unpack("<6B", data, pos, "WebP")
     return (a0 | a1 << 8 | a2 << 16) + 1, (b0 | b1 << 8 | b2 << 16) + 1
 
 
-def _tiff_size(data: bytes) -> tuple[int, int]:
+def _tiff_size(data: Buffer) -> tuple[int, int]:
     """Width and height of every directory (page) in the chain, every copy of a repeated tag."""
     order = "<" if bytes(data[:2]) == b"II" else ">"
     (ifd,) = _unpack(order + "I", data, 4, "TIFF")
@@ -266,7 +264,7 @@ def _tiff_size(data: bytes) -> tuple[int, int]:
     return bound.width, bound.height
 
 
-def _pnm_size(data: bytes) -> tuple[int, int]:
+def _pnm_size(data: Buffer) -> tuple[int, int]:
     if len(data) < 3 or data[2] not in _PNM_SPACE + b"#":
         raise ImageDecodeError("malformed PNM: the P1 to P7 magic must be followed by white space")
     if data[1] == ord("7"):  # PAM: "WIDTH w", "HEIGHT h", ... up to "ENDHDR"
@@ -287,14 +285,14 @@ def _pnm_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _pnm_number(data: bytes, pos: int) -> tuple[int, int]:
+def _pnm_number(data: Buffer, pos: int) -> tuple[int, int]:
     token, pos = _pnm_token(data, pos)
     if not token.isdigit() or len(token) > 10:
         raise ImageDecodeError(f"malformed PNM: expected a size, found {token[:20]!r}")
     return int(token), pos
 
 
-def _pnm_token(data: bytes, pos: int) -> tuple[bytes, int]:
+def _pnm_token(data: Buffer, pos: int) -> tuple[bytes, int]:
     """Next white-space separated token after ``pos``, skipping ``#`` comments; and the end."""
     end = len(data)
     while pos < end and (data[pos] in _PNM_SPACE or data[pos] == ord("#")):
