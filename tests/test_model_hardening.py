@@ -117,6 +117,13 @@ def test_a_manifest_that_is_not_json_is_a_model_error(manifest):
         models.spec("fernet")
 
 
+def test_a_shipped_file_larger_than_its_recorded_size_is_refused_unread(manifest):
+    """Shipped models are read up to the size the manifest records, no further."""
+    manifest.write_text(json.dumps({"models": {"m": _with(size=1000)}}))
+    with pytest.raises(ModelIntegrityError, match="more than the limit of 1,000 bytes recorded"):
+        models.load_bytes("m")
+
+
 # --- model paths that are not model files ---------------------------------------------------------
 
 def _in_thread(call, seconds: float = 20.0):
