@@ -57,8 +57,11 @@ def test_moderate_nesting_is_still_scanned():
 
 # --- a broken manifest ----------------------------------------------------------------------------
 
+SHIPPED_MANIFEST = models.MANIFEST  # before any test points the module elsewhere
+
+
 def _good_entry() -> dict:
-    return json.loads(models.MANIFEST.read_text())["models"]["fernet"]
+    return json.loads(SHIPPED_MANIFEST.read_text())["models"]["fernet"]
 
 
 def _with(**changes) -> dict:
@@ -88,7 +91,7 @@ BROKEN_MANIFESTS = {
     "file is a number": ({"models": {"m": _with(file=7)}}, "must be a file name"),
     "size is text": ({"models": {"m": _with(size="big")}}, "'size' must be a byte count"),
     "detector without decoder kind": (
-        {"models": {"m": {**json.loads(models.MANIFEST.read_text())["models"]["retinaface_mbv2"],
+        {"models": {"m": {**json.loads(SHIPPED_MANIFEST.read_text())["models"]["retinaface_mbv2"],
                           "decoder": {"steps": [8]}}}}, "decoder needs its kind"),
 }
 
