@@ -118,11 +118,21 @@ def test_every_k_carries_the_tracks_between_detections(fer, video, scene, betwee
     assert [f.detected for f in frames] == [i % 3 == 0 for i in range(FRAMES)]
     for number, seen in matched_ids(frames, scene[0]).items():
         assert None not in seen and len(set(seen)) == 1, f"face {number}: {seen}"
+    last: dict = {}  # track id -> its face on the previous frame
+    reclassified = 0
     for frame in frames:
         for face in frame.faces:
             assert face.detected == frame.detected
             x1, y1, x2, y2 = face.box
             assert 0 <= x1 < x2 <= W and 0 <= y1 < y2 <= H
+            before = last.get(face.track_id)
+            if not frame.detected and before is not None:
+                same = np.array_equal(face.raw_probs, before.raw_probs)
+                if between == "reuse":  # the last probabilities, not counted again in the smoothing
+                    assert same and np.array_equal(face.probs, before.probs)
+                reclassified += not same
+            last[face.track_id] = face
+    assert (reclassified > 0) == (between == "classify")
 
 
 def slow_source(count: int, made: list):
