@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Optional
 from .fer import FER
 from .labels import LABELS
 from .result import Face
+from .smoothing import DEFAULT_ALPHA
 
 
 def _fer(fer: Optional[FER], fer_kwargs: dict) -> FER:
@@ -148,7 +149,7 @@ class _StreamSolver:
 
     _live = False
 
-    def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = 0.3,
+    def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = DEFAULT_ALPHA,
                  **fer_kwargs):
         self.fer = _fer(fer, fer_kwargs)
         self._options = {"every": every, "smoothing": smoothing}

@@ -14,6 +14,7 @@ from .image import load_image
 from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
 from .result import Face
 from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
+from .smoothing import DEFAULT_ALPHA
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
@@ -198,7 +199,7 @@ class FER:
 
         return analyze_many(images, workers=workers, mode=mode, fer=self, **self.options)
 
-    def stream(self, source, *, every: int = 1, smoothing: float = 0.3, **options):
+    def stream(self, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA, **options):
         """Faces of every frame of a video, followed across frames: an iterator of
         :class:`fastfer.stream.StreamFrame` (``index``, ``timestamp``, ``faces``, ``image``).
 
