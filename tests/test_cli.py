@@ -206,16 +206,18 @@ def test_an_unknown_or_misplaced_model_is_a_usage_error():
     assert wrong_task.returncode == 2 and "not a classifier" in wrong_task.stderr
 
 
-def test_no_matching_inputs_is_a_usage_error(tmp_path):
+def test_no_inputs_is_a_usage_error_and_a_missing_path_is_like_an_unreadable_file(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
-    cases = {
-        (): "--example",
-        (tmp_path,): "no images",
-        (tmp_path / "missing.jpg",): "missing.jpg",
-        (str(tmp_path / "*.jpg"),): "no files match",
-    }
-    for args, message in cases.items():
+    usage = {(): "--example", (tmp_path,): "no images"}
+    for args, message in usage.items():
         out = fastfer_cli("analyze", *args)
         assert out.returncode == 2, (args, out.stderr)
         assert out.stderr.startswith("fastfer: error:") and message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
+    # Issue 10: a path that does not exist is reported like an unreadable file (exit 1).
+    missing = {(tmp_path / "missing.jpg",): "missing.jpg: error: no such file or folder",
+               (str(tmp_path / "*.jpg"),): "*.jpg: error: no files match"}
+    for args, message in missing.items():
+        out = fastfer_cli("analyze", *args)
+        assert out.returncode == 1, (args, out.stderr)
+        assert message in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -2,7 +2,8 @@
 
 fastfer sizes every encoded image from its headers before decoding (:mod:`fastfer._image_header`).
 As a second line of defence, OpenCV is asked to refuse, before allocating, any image larger than
-the default cap: OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when its library is loaded, and
+the default cap (FASTFER_MAX_PIXELS, but never below the built-in 100 megapixels, so that the cap
+can still be raised to there after import): OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when its library is loaded, and
 checks every decoder's own idea of the size against it. So this module sets that variable (unless
 the user already did) and must run before ``cv2`` is first imported; ``fastfer/__init__.py``
 imports it first. When ``cv2`` was imported earlier, OpenCV keeps its default (2**30 pixels) and
@@ -44,7 +45,10 @@ def _limit_opencv_decoders() -> bool:
     has not chosen a limit; True when OpenCV will use it."""
     if "cv2" in sys.modules:
         return False
-    os.environ.setdefault(OPENCV_LIMIT_ENV, str(max_pixels_from_env()))
+    # Never below the built-in cap: OpenCV's limit cannot change once it has loaded, while
+    # fastfer's own cap can (set_max_pixels, --max-pixels), and fastfer's header and decoded-size
+    # checks already hold any lower cap.
+    os.environ.setdefault(OPENCV_LIMIT_ENV, str(max(max_pixels_from_env(), BUILTIN_MAX_PIXELS)))
     return True
 
 
