@@ -196,6 +196,14 @@ def test_a_truncated_video_gives_its_good_frames_then_a_clear_error(fer, scene, 
     assert info.value.frames_read == len(got) and "cut.avi" in str(info.value)
 
 
+def test_urls_open_through_opencv_and_a_refused_stream_is_a_clear_error(fer, video):
+    stream = fer.stream(video.resolve().as_uri())  # file:///...: the URL path, not the file path
+    assert not stream.live and stream.frame_count == FRAMES
+    assert [f.index for f in stream] == list(range(FRAMES))
+    with pytest.raises(fastfer.VideoDecodeError, match="cannot open stream rtsp://"):
+        fer.stream("rtsp://127.0.0.1:9/nothing-listens-here")
+
+
 def test_bad_sources_and_options_are_refused(fer, tmp_path, video):
     with pytest.raises(FileNotFoundError):
         fer.stream(tmp_path / "missing.mp4")

@@ -106,9 +106,13 @@ class _Capture:
         self._cap = cv2.VideoCapture(source)
         if not self._cap.isOpened():
             self._cap.release()
-            what = "camera" if camera else "video"
-            raise VideoDecodeError(f"cannot open {what} {name}: not a video OpenCV can read "
-                                   f"({'no such camera, or it is busy' if camera else 'unknown format, or a truncated or corrupt file'})")
+            if camera:
+                why = "camera", "no such camera, or it is busy"
+            elif "://" in name:
+                why = "stream", "OpenCV could not connect, or found no video there"
+            else:
+                why = "video", "not a video OpenCV can read: unknown format, or a truncated or corrupt file"
+            raise VideoDecodeError(f"cannot open {why[0]} {name}: {why[1]}")
         count = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self.frame_count = int(count) if count > 0 and not camera else None
         fps = self._cap.get(cv2.CAP_PROP_FPS)
