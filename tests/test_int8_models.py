@@ -34,8 +34,8 @@ def test_int8_entry_matches_its_current_fp32_source(name):
     assert spec.source["fp32_sha256"] == fp32.sha256, (
         f"{name} was quantised from another {fp32.name}.onnx: rerun tools/models/quantize.py {fp32.name}")
     assert spec.source["quantizer"] == "tools/models/quantize.py" and spec.source["calibration"]
-    for key in SAME_AS_FP32:
-        assert getattr(spec, key) == getattr(fp32, key), key
+    for key in SAME_AS_FP32:  # after an edit of the fp32 entry: tools/models/quantize.py --sync
+        assert getattr(spec, key) == getattr(fp32, key), f"{key}: run tools/models/quantize.py --sync"
     data = (models.HERE / spec.file).read_bytes()
     assert hashlib.sha256(data).hexdigest() == spec.sha256 and len(data) == spec.size
     assert spec.size < fp32.size  # int8 weights: the point of shipping it

@@ -27,6 +27,7 @@ fastfer is imported from the checkout with its numpy kernels (nothing native is 
     build/quantize-venv/bin/python tools/models/quantize.py fernet retinaface_mbv2
     build/quantize-venv/bin/python tools/models/quantize.py --check fernet   # rebuild, compare
     build/quantize-venv/bin/python tools/models/quantize.py --heldout /tmp/wider_heldout
+    build/quantize-venv/bin/python tools/models/quantize.py --sync   # fp32 spec edited: copy it
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ WIDER_CALIBRATION_SIDE = 640    # long side of dynamic-size detector inputs whil
 FER_CALIBRATION_EVERY = 28      # Training rows 0, 28, 56, ...
 FER_BATCH = 54         # 1,026 = 19 x 54: equal batches (the histogram calibrators need them)
 MANIFEST = MODELS_DIR / "manifest.json"
+# What an _int8 entry copies from its fp32 entry (how the model is fed and read).
+SYNCED = ("input", "outputs", "decoder", "labels", "crop", "license")
 MAX_ACCURACY_DROP = 0.003       # an int8 classifier ships only within 0.3 points of fp32
 
 
@@ -134,6 +137,20 @@ def excluded(model_path: Path, float_ends: bool) -> list:
     return names
 
 
+def at_least_opset_13(src: Path, dest: Path) -> Path:
+    """Per-channel QDQ needs DequantizeLinear's ``axis`` (opset 13): older models (YuNet is
+    opset 11) are converted first with ONNX's version converter."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(src))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset >= 13:
+        return src
+    onnx.save(version_converter.convert_version(model, 13), str(dest))
+    return dest
+
+
 def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: bool = False) -> Path:
     src = MODELS_DIR / entry["file"]
     out = out_dir / f"{name}_int8.onnx"
@@ -141,9 +158,15 @@ def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: boo
     reader = Reader(batches)
     with tempfile.TemporaryDirectory(prefix="fastfer-quant-") as tmp:
         prepared = Path(tmp) / "prepared.onnx"
+        src = at_least_opset_13(src, Path(tmp) / "opset13.onnx")
         # Shape inference + ONNX Runtime's graph optimisations (BatchNorm folding, fusions) first,
         # as ONNX Runtime recommends: QDQ nodes then sit where the int8 kernels can absorb them.
-        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=False)
+        try:
+            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=False)
+        except Exception as exc:  # noqa: BLE001 - ORT raises a bare Exception for it
+            # YuNet's graph defeats the symbolic shape inference; ONNX's own is enough there.
+            print(f"{name}: symbolic shape inference failed ({exc}); using ONNX shape inference")
+            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
@@ -210,7 +233,18 @@ def main(argv=None) -> int:
     parser.add_argument("--heldout", metavar="DIR",
                         help="write DIR/images/<event>/<file>.jpg links to the dev images NOT used "
                         "for calibration (and DIR/ground_truth), for `fastfer eval widerface DIR`")
+    parser.add_argument("--sync", action="store_true",
+                        help="only copy the fp32 entries' input, outputs, decoder, labels, crop and "
+                        "licence into their _int8 entries (after a spec edit that left the weights alone)")
     args = parser.parse_args(argv)
+    if args.sync:
+        manifest = json.loads(MANIFEST.read_text())
+        for name, entry in manifest["models"].items():
+            if name.endswith("_int8"):
+                fp32 = manifest["models"][entry["source"]["quantized_from"]]
+                entry.update({k: fp32[k] for k in SYNCED if k in fp32})
+        MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+        return 0
 
     if args.heldout:
         root = Path(args.heldout)
