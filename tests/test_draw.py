@@ -154,6 +154,14 @@ def test_rejects_what_is_not_faces(astronaut, astronaut_faces):
             draw(astronaut, bad)
 
 
+def test_rejects_boxes_that_are_not_numbers(astronaut, astronaut_faces):
+    face = astronaut_faces[0]
+    for box in ((np.nan, 0, 10, 10), (0, 0, np.inf, 10)):
+        bad = fastfer.Face.build(box, face.score, face.landmarks, face.probs)
+        with pytest.raises(ValueError, match="face 1: its box"):
+            draw(astronaut, [face, bad])
+
+
 def test_rejects_what_is_not_an_image(astronaut_faces):
     with pytest.raises(fastfer.ImageDecodeError):
         draw(b"not an image", astronaut_faces)

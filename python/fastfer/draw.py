@@ -76,9 +76,11 @@ def _ink(color) -> tuple:
 def _check_faces(faces) -> None:
     if isinstance(faces, (str, bytes)) or not isinstance(faces, Sequence):
         raise TypeError(f"faces must be a sequence of fastfer.Face, got {type(faces).__name__}")
-    for face in faces:
+    for i, face in enumerate(faces):
         if not isinstance(face, Face):
             raise TypeError(f"faces must hold fastfer.Face objects, got {type(face).__name__}")
+        if len(face.box) != 4 or not np.isfinite(np.asarray(face.box, float)).all():
+            raise ValueError(f"face {i}: its box must be 4 finite numbers, got {face.box}")
 
 
 def draw(image, faces, *, bars: bool = True, landmarks: bool = True, min_face: float = 0,
