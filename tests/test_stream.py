@@ -183,6 +183,17 @@ def test_closing_early_stops_the_decoder(fer, video):
     assert threading.active_count() == before
 
 
+def test_a_stream_dropped_without_close_stops_its_decoder(fer, video):
+    before = threading.active_count()
+    for frame in fer.stream(video):  # the decoder has filled its queue and waits
+        break
+    # Nothing holds the stream any more: it is collected, and its decoder stops.
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before and frame.index == 0
+
+
 def test_a_truncated_video_gives_its_good_frames_then_a_clear_error(fer, scene, tmp_path):
     full = tmp_path / "full.avi"
     write_video(full, render(*scene, W, H, 40), fps=25, fourcc="MJPG")

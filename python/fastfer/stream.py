@@ -217,6 +217,59 @@ def _move_landmarks(landmarks: np.ndarray, old_box, new_box) -> np.ndarray:
     return (landmarks - np.array([ox1, oy1])) * np.array([sx, sy]) + np.array([nx1, ny1])
 
 
+class _Decoder:
+    """The decoding thread's side: it reads the source into the bounded queue. It holds no
+    reference to its Stream, so that a Stream dropped without close() is collected, and its
+    __del__ stops this thread."""
+
+    def __init__(self, reader, live: bool, size: int):
+        self.reader, self.live = reader, live
+        self.queue: queue.Queue = queue.Queue(maxsize=size)
+        self.stop = threading.Event()
+        self._dropped: list = []
+        self._lock = threading.Lock()
+
+    def _put(self, item) -> None:
+        if not self.live or isinstance(item, _End):
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(item, timeout=0.05)
+                    return
+                except queue.Full:
+                    continue
+            return
+        while True:  # live: make room by dropping the oldest waiting frame
+            try:
+                self.queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    stale = self.queue.get_nowait()
+                except queue.Empty:
+                    continue
+                with self._lock:
+                    self._dropped.append(stale.index)
+
+    def run(self) -> None:
+        end = _End()
+        try:
+            for index, (stamp, image) in enumerate(self.reader.frames()):
+                if self.stop.is_set():
+                    break
+                self._put(_Frame(index, stamp, image))
+        except BaseException as exc:  # handed to the consumer, after the good frames
+            end = _End(exc)
+        finally:
+            self._put(end)
+
+    def dropped_before(self, index: int) -> tuple:
+        """The frames dropped before ``index`` not reported yet."""
+        with self._lock:
+            out = tuple(i for i in self._dropped if i < index)
+            self._dropped = [i for i in self._dropped if i >= index]
+        return out
+
+
 class Stream:
     """The iterator ``FER.stream`` returns: :class:`StreamFrame` after :class:`StreamFrame`.
 
@@ -258,50 +311,12 @@ class Stream:
         self.source_fps = self._reader.fps
         self.frame_count = self._reader.frame_count
         self.size = getattr(self._reader, "size", None)
-        self._queue: queue.Queue = queue.Queue(maxsize=size)
-        self._stop = threading.Event()
-        self._dropped: list = []
-        self._dropped_lock = threading.Lock()
+        self._decoder = _Decoder(self._reader, self.live, size)
         self._thread: Optional[threading.Thread] = None
         self._done = False
         self._processed = 0
         self._last_index = -1
         self._last: dict = {}  # track id -> (box, landmarks, score, raw probs) at its last detection
-
-    # --- the decoding thread -------------------------------------------------------------------
-
-    def _put(self, item) -> None:
-        if not self.live or isinstance(item, _End):
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.05)
-                    return
-                except queue.Full:
-                    continue
-            return
-        while True:  # live: make room by dropping the oldest waiting frame
-            try:
-                self._queue.put_nowait(item)
-                return
-            except queue.Full:
-                try:
-                    stale = self._queue.get_nowait()
-                except queue.Empty:
-                    continue
-                with self._dropped_lock:
-                    self._dropped.append(stale.index)
-
-    def _decode(self) -> None:
-        end = _End()
-        try:
-            for index, (stamp, image) in enumerate(self._reader.frames()):
-                if self._stop.is_set():
-                    break
-                self._put(_Frame(index, stamp, image))
-        except BaseException as exc:  # handed to the consumer, after the good frames
-            end = _End(exc)
-        finally:
-            self._put(end)
 
     # --- the consumer --------------------------------------------------------------------------
 
@@ -318,17 +333,15 @@ class Stream:
         if self._done:
             raise StopIteration
         if self._thread is None:
-            self._thread = threading.Thread(target=self._decode, name="fastfer-decode", daemon=True)
+            self._thread = threading.Thread(target=self._decoder.run, name="fastfer-decode", daemon=True)
             self._thread.start()
-        item = self._queue.get()
+        item = self._decoder.queue.get()
         if isinstance(item, _End):
             self.close()
             if item.error is not None:
                 raise item.error
             raise StopIteration
-        with self._dropped_lock:
-            dropped = tuple(i for i in self._dropped if i < item.index)
-            self._dropped = [i for i in self._dropped if i >= item.index]
+        dropped = self._decoder.dropped_before(item.index)
         try:
             return self._process(item, dropped)
         except BaseException:
@@ -340,14 +353,14 @@ class Stream:
         if self._done:
             return
         self._done = True
-        self._stop.set()
+        self._decoder.stop.set()
         if self._thread is not None:
             # Unblock a decoder waiting on a full queue. One stuck inside a source that never
             # returns (a hung camera or iterable) is left behind, a daemon thread, after 2 s.
             deadline = time.monotonic() + 2.0
             while self._thread.is_alive() and time.monotonic() < deadline:
                 try:
-                    self._queue.get_nowait()
+                    self._decoder.queue.get_nowait()
                 except queue.Empty:
                     pass
                 self._thread.join(timeout=0.05)
