@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None:
         total = min(args.max_frames, total or args.max_frames)
     rate = _Rate(total, sys.stderr.isatty() if args.progress is None else args.progress)
-    ended, status, message = "complete", 0, None
+    ended, status, message = None, 0, None
     try:
         for frame in stream:
             summary.add(frame)
@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             rate.update(summary.frames)
             if args.max_frames is not None and summary.frames >= args.max_frames:
                 break
+        ended = "complete"
     except fastfer.VideoDecodeError as exc:  # after the good frames
         ended, status, message = "truncated", 1, str(exc)
     except KeyboardInterrupt:
@@ -159,8 +160,9 @@ def run(args: argparse.Namespace) -> int:
         if video is not None:
             video.close()
         if log is not None:
+            # ended None: an unexpected error (e.g. the disk is full) on its way to the caller.
             log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
-                                  "ended": ended, "error": message}) + "\n")
+                                  "ended": ended or "error", "error": message}) + "\n")
             log.close()
     if message:
         print(f"fastfer: {'warning' if status == 1 else 'video'}: {message}", file=sys.stderr)
