@@ -234,3 +234,14 @@ def test_one_based_numbering_is_read_as_such(tmp_path):
     files, labels, _ = fer2013.read_folder(tmp_path, "rafdb")
     assert [fastfer.LABELS[label] for label in labels] == ["surprise", "fear", "disgust", "happy", "sad",
                                                             "angry", "neutral"]
+
+
+def test_a_video_given_to_analyze_points_to_fastfer_video(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for _ in range(3):
+        writer.write(np.full((48, 64, 3), 90, np.uint8))
+    writer.release()
+    run = fastfer_cli("analyze", clip)
+    assert run.returncode == 1
+    assert f"use `fastfer video {clip}`".encode() in run.stderr

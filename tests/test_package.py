@@ -81,7 +81,9 @@ def test_info_command_reads_a_photo():
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout[: out.stdout.rindex("}") + 1])["backend"] in ("native", "python")
-    assert "512x512 BGR -> detector input (1, 3, 512, 512)" in out.stdout
+    # the exact tensor is the default detector's business (tests/test_first_contact.py checks it
+    # against Detector's own preprocessing); here: the photo was read and described
+    assert "512x512 BGR -> detector input (1, " in out.stdout
 
 
 def test_info_command_fails_on_an_unreadable_file_and_names_it(tmp_path):

@@ -21,6 +21,7 @@ from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
                               ".ppm", ".pgm", ".pnm", ".pam"))
 EXAMPLE = Path(fastfer.__file__).resolve().parent / "data" / "astronaut.jpg"
+VIDEO_EXTENSIONS = frozenset((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"))
 STDIN = Path("-")  # `-` on the command line: one encoded image read from standard input
 # Standard input is read whole before decoding; past this it is refused rather than buffered.
 MAX_STDIN_BYTES = 256 * 1024 * 1024
@@ -119,11 +120,14 @@ def load(path: Path):
         return exc
 
 
-def error_text(exc: BaseException) -> str:
-    """One line for an unreadable input; the pixel cap's says how to raise it from here."""
+def error_text(exc: BaseException, path=None) -> str:
+    """One line for an unreadable input; the pixel cap's says how to raise it from here, and a
+    video file's points to the command that reads videos."""
     text = str(exc)
     if isinstance(exc, fastfer.ImageTooLargeError):
         text += " (raise the cap with --max-pixels N or the FASTFER_MAX_PIXELS environment variable)"
+    elif path is not None and Path(str(path)).suffix.lower() in VIDEO_EXTENSIONS:
+        text += f" (a video? use `fastfer video {path}`)"
     return text
 
 
@@ -319,7 +323,7 @@ def print_result(path: Path, faces: list, as_json: bool, drawn: Optional[Path]) 
 
 
 def report_unreadable(path, exc: BaseException, as_json: bool) -> None:
-    text = error_text(exc)
+    text = error_text(exc, path)
     print(f"{path}: error: {text}", file=sys.stderr)
     if as_json:
         print(json.dumps({"path": str(path), "error": text}))
