@@ -22,6 +22,7 @@ for each setting, to plot against ms per 640×480 image.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -327,6 +328,8 @@ def pareto(settings_list: Sequence[Setting], wider_dir, min_face_eval: int, repe
         rows.append({"detector": setting.detector, "classifier": setting.classifier,
                      "precision": setting.precision, "min_face": setting.min_face, "ap": ap,
                      "ms_640x480": ms["640x480"], "ms_1920x1080": ms["1920x1080"]})
+        if progress:  # the row as it is made: a long run that is stopped keeps what it measured
+            progress(f"{setting.label}: " + json.dumps(rows[-1]))
     return {"machine": machine(), "repeat": repeat, "wider_images": len(heldout), "rows": rows}
 
 
