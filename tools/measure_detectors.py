@@ -111,13 +111,13 @@ def cmd_recall(args) -> int:
     return 0
 
 
-def time_settings(settings: list, rounds: int) -> dict:
+def time_settings(settings: list, rounds: int, classifier: str = "fernet") -> dict:
     """Median ms of FER.analyze per (detector, min_face) on the 640x480 and 1080p photo sets,
     rounds interleaved across settings so machine load hits them all alike."""
     import _photos
 
     sets = {"640x480": _photos.photos(640, 480), "1920x1080": _photos.photos(1920, 1080)}
-    fers = {s: fastfer.FER(s[0], min_face=s[1], threads=1) for s in settings}
+    fers = {s: fastfer.FER(s[0], classifier, min_face=s[1], threads=1) for s in settings}
     times = {(s, k): [] for s in settings for k in sets}
     for _ in range(rounds):
         for s in settings:
@@ -168,6 +168,24 @@ def cmd_curve(args) -> int:
     return 0
 
 
+def cmd_time(args) -> int:
+    """Only the timing: settings "detector:min_face[:min_face_px]", classifier --classifier."""
+    settings = []
+    for text in args.settings:
+        parts = text.split(":")
+        det = with_min_face_px(parts[0], int(parts[2])) if len(parts) > 2 else parts[0]
+        settings.append((det, int(parts[1])))
+    ms = time_settings(settings, args.rounds, args.classifier)
+    print(f"FER.analyze median ms per image, classifier {args.classifier}, 1 thread, {args.rounds} interleaved rounds")
+    print("| setting | ms 640x480 | ms 1920x1080 |\n| --- | --- | --- |")
+    for s in settings:
+        print(f"| {s[0]} min_face={s[1]} | {ms[(s, '640x480')]:.2f} | {ms[(s, '1920x1080')]:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({f"{s[0]}:{s[1]}": {k: ms[(s, k)] for k in ("640x480", "1920x1080")}
+                                               for s in settings}, indent=1))
+    return 0
+
+
 def fmt(ap: dict) -> str:
     return " / ".join(f"{100 * ap[s]:.1f}" for s in widerface.SETTINGS)
 
@@ -188,10 +206,16 @@ def main() -> int:
     curve.add_argument("--rounds", type=int, default=0, help="timing rounds over the photo sets (0 = no timing)")
     curve.add_argument("--min-face-px", type=int, nargs="*", default=[],
                        help="also each detector with these min_face_px instead of its manifest's (the shrink factor)")
+    timing = sub.add_parser("time", help="only FER.analyze's ms per setting on the photo sets")
+    timing.add_argument("settings", nargs="+", help='"detector:min_face[:min_face_px]"')
+    timing.add_argument("--rounds", type=int, default=5)
+    timing.add_argument("--classifier", default="fernet")
+    timing.add_argument("--with-yunet-s", type=Path)
+    timing.add_argument("--json")
     args = parser.parse_args()
     if args.with_yunet_s:
         register_yunet_s(args.with_yunet_s)
-    return cmd_recall(args) if args.command == "recall" else cmd_curve(args)
+    return {"recall": cmd_recall, "curve": cmd_curve, "time": cmd_time}[args.command](args)
 
 
 if __name__ == "__main__":
