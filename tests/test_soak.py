@@ -126,21 +126,26 @@ def test_soak_threads_match_serial_with_flat_memory(inputs):
                 if got != serial[name]:
                     mismatches.append((name, got, serial[name]))
 
+    # One pool for the whole soak: the same 16 threads throughout, as in a service.
+    pool = ThreadPoolExecutor(2 * THREADS)
+
     def round_of(rounds: int, seed: int) -> None:
         jobs = [(shared, seed + t) for t in range(THREADS)] + [(own[t], seed + 100 + t) for t in range(THREADS)]
-        with ThreadPoolExecutor(2 * THREADS) as pool:
-            for future in [pool.submit(worker, fer, s, rounds) for fer, s in jobs]:
-                future.result()
+        for future in [pool.submit(worker, fer, s, rounds) for fer, s in jobs]:
+            future.result()
 
-    # Warm-up: every session's buffers, every thread's allocator arena (the short soak only
-    # starts them: it checks results, not memory).
-    warm_up = 0 if FULL else 2
-    round_of(warm_up, seed=0)
-    rss = [rss_mib()]
-    quarter = max(1, CALLS_PER_THREAD // 4)
-    for q in range(4):  # RSS after each quarter: flat means the later quarters add nothing
-        round_of(quarter, seed=1000 + 100 * q)
-        rss.append(rss_mib())
+    try:
+        # Warm-up: every session's buffers, every thread's allocator arena (the short soak only
+        # starts them: it checks results, not memory).
+        warm_up = 0 if FULL else 2
+        round_of(warm_up, seed=0)
+        rss = [rss_mib()]
+        quarter = max(1, CALLS_PER_THREAD // 4)
+        for q in range(4):  # RSS after each quarter: flat means the later quarters add nothing
+            round_of(quarter, seed=1000 + 100 * q)
+            rss.append(rss_mib())
+    finally:
+        pool.shutdown()
     print(f"\nsoak: {calls[0]} calls ({'full' if FULL else 'short'}, {2 * THREADS} threads, "
           f"{len(inputs)} inputs), {len(mismatches)} mismatches, RSS {rss[0]:.1f} MiB after "
           f"warm-up, then {', '.join(f'{r:.1f}' for r in rss[1:])} MiB after each quarter "

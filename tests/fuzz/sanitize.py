@@ -7,8 +7,8 @@ The build lives in ``build/sanitize`` (ignored by git): CMake with ``-DFASTFER_S
 address,undefined``, the module ``_core`` and the static core library (which the PPM harness of
 the fuzzer links). ``build/sanitize/site/fastfer`` is the package as the checkout has it (each
 file a symbolic link, so edits show) with the sanitized ``_core`` inside; :func:`environment`
-puts that folder first on the path and preloads libasan (Python itself is not instrumented, so the
-ASan runtime must be loaded before anything else). The installed package and the shared virtual
+puts that folder first on the path and preloads libasan and libstdc++ (Python itself is not
+instrumented, so the ASan runtime must be loaded before anything else). The installed package and the shared virtual
 environment are never touched.
 
 Used by tests/test_sanitizers.py (the test suite under the sanitizers) and tests/fuzz/run.py.
@@ -58,7 +58,7 @@ def unavailable() -> Optional[str]:
         return "sanitized builds are set up for Linux only"
     if _compiler() is None:
         return "no C++ compiler (g++) on PATH"
-    for lib in ("libasan.so", "libubsan.so"):
+    for lib in ("libasan.so", "libubsan.so", "libstdc++.so"):
         if runtime_library(lib) is None:
             return f"the compiler has no {lib} (install libasan/libubsan, e.g. Debian's g++)"
     for tool in ("cmake", "ninja"):
@@ -133,7 +133,10 @@ def environment(base: Optional[dict] = None) -> dict:
     """Environment for a Python process that imports the sanitized fastfer: SITE first on the
     path (ahead of an installed or editable fastfer; see python_command), libasan preloaded."""
     env = dict(os.environ if base is None else base)
-    env["LD_PRELOAD"] = ":".join(filter(None, [runtime_library("libasan.so"), env.get("LD_PRELOAD")]))
+    # libstdc++ too: ASan finds the real __cxa_throw when it starts, and Python does not load
+    # libstdc++ by itself, so without it the first C++ exception aborts in ASan's interceptor.
+    preload = [runtime_library("libasan.so"), runtime_library("libstdc++.so"), env.get("LD_PRELOAD")]
+    env["LD_PRELOAD"] = ":".join(filter(None, preload))
     env["ASAN_OPTIONS"] = ASAN_OPTIONS
     env["UBSAN_OPTIONS"] = UBSAN_OPTIONS
     env["FASTFER_SANITIZED"] = SANITIZERS
