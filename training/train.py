@@ -502,53 +502,27 @@ def _fastfer():
     return fer2013, kernels
 
 
-# Numbered class folders: each data set's own label numbering, as names in FER2013 terms (None: a
-# class FER2013 lacks, skipped). RAF-DB numbers its basic labels from 1; AffectNet's 7 is contempt.
-FOLDER_ORDERS = {
-    "fer2013": (0, ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")),
-    "rafdb": (1, ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")),
-    "affectnet": (0, ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", None)),
-}
-
-
-def folder_label(name: str, order: str, names: dict):
-    """FER2013 label index of a class folder: an expression name (fastfer's mapping, synonyms
-    included) or a number in `order`'s numbering; None for a folder to skip (e.g. contempt)."""
-    if name.lower() in names:
-        return names[name.lower()]
-    if name.isdigit():
-        first, table = FOLDER_ORDERS[order]
-        k = int(name) - first
-        if 0 <= k < len(table) and table[k] is not None:
-            return LABELS.index(table[k])
-    return None
-
-
 def read_image_folder(root: Path, size: int, order: str):
-    """uint8 (N,S,S) grey faces and their FER2013 labels from root/<class>/..., converted the way
-    fastfer.Classifier converts a face crop (OpenCV BT.601 grey, fastfer's bilinear resize)."""
+    """uint8 (N,S,S) grey faces and their FER2013 labels from root/<class>/..., with the class
+    folders mapped exactly as `fastfer eval folder` maps them (fastfer.fer2013.read_folder: names
+    and synonyms, or numbers in --order), and each image converted the way fastfer.Classifier
+    converts a face crop (OpenCV BT.601 grey, fastfer's bilinear resize)."""
     import cv2
     fer2013, kernels = _fastfer()
-    faces, labels, skipped = [], [], {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = folder_label(sub.name, order, fer2013.FOLDER_NAMES)
-        files = sorted(p for p in sub.rglob("*") if p.suffix.lower() in fer2013.IMAGE_EXTENSIONS and p.is_file())
-        if label is None:
-            skipped[sub.name] = len(files)
-            continue
-        for f in files:
-            image = cv2.imread(str(f), cv2.IMREAD_COLOR)
-            if image is None:
-                raise SystemExit(f"{f}: cannot be read as an image")
-            faces.append(kernels.resize(kernels.to_gray(image), size, size))
-            labels.append(label)
-    if not faces:
-        raise SystemExit(f"{root}: no images in class sub-folders ({', '.join(LABELS)}, a synonym, "
-                         f"or numbers in --order {order})")
+    try:
+        files, labels, skipped = fer2013.read_folder(root, order)
+    except ValueError as e:
+        raise SystemExit(str(e))
+    faces = []
+    for f in files:
+        image = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"{f}: cannot be read as an image")
+        faces.append(kernels.resize(kernels.to_gray(image), size, size))
     counts = np.bincount(labels, minlength=7)
     print(f"{root}: {len(faces)} faces ({', '.join(f'{n} {c}' for n, c in zip(LABELS, counts))})"
           + (f"; skipped folders {skipped}" if skipped else ""), flush=True)
-    return np.stack(faces), np.array(labels, np.int64)
+    return np.stack(faces), np.asarray(labels, np.int64)
 
 
 def load_folder_data(args, device):
@@ -577,11 +551,12 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", help="fer2013.npz (or its packed form), or an image-folder data set DIR with "
                                    "train/<class>/ and val/<class>/ (and test/<class>/ for --final-eval)")
-    ap.add_argument("--order", default="fer2013", choices=sorted(FOLDER_ORDERS),
-                    help="numbering of numbered class folders (named folders need none): fer2013 "
-                         "0..6 angry..neutral, rafdb 1..7 surprise, fear, disgust, happiness, sadness, "
-                         "anger, neutral; affectnet 0..7 neutral, happy, sad, surprise, fear, disgust, "
-                         "anger, contempt (skipped)")
+    ap.add_argument("--order", default="fer2013", choices=("fer2013", "rafdb", "affectnet"),
+                    help="class order of numbered class folders, as in `fastfer eval folder` (numbered "
+                         "0..6, or 1..7 where there is a 7 and no 0; named folders need none): fer2013 "
+                         "angry, disgust, fear, happy, sad, surprise, neutral; rafdb surprise, fear, "
+                         "disgust, happiness, sadness, anger, neutral; affectnet neutral, happy, sad, "
+                         "surprise, fear, disgust, anger")
     ap.add_argument("--ferplus", help="ferplus_labels.npz: mix FER+ votes into the targets (soft labels)")
     ap.add_argument("--ferplus-weight", type=float, default=0.5,
                     help="target = (1-w)*FER2013 one-hot + w*FER+ vote distribution (default 0.5)")
