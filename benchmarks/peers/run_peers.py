@@ -129,8 +129,8 @@ def main() -> int:
     default = fastfer.FER(threads=1)
     runners = {"fastfer default": fastfer_runner(default)}
     int8 = bench.settings([default.detector.spec.name], ["int8"], [default.detector.min_face])
-    if int8:
-        runners["fastfer default, int8"] = fastfer_runner(int8[0].fer())
+    if int8 and (int8[0].detector, int8[0].classifier) != (default.detector.spec.name, default.classifier.spec.name):
+        runners[f"fastfer {int8[0].detector} + {int8[0].classifier}"] = fastfer_runner(int8[0].fer())
     previous = fastfer.FER("retinaface_mbv2", "fernet", max_side=1600, min_face=0, threads=1)
     if (default.detector.spec.name, default.detector.min_face) != ("retinaface_mbv2", 0):
         runners["fastfer previous default (retinaface fp32)"] = fastfer_runner(previous)

@@ -33,6 +33,7 @@ fastfer is imported from the checkout with its numpy kernels (nothing native is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -161,12 +162,15 @@ def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: boo
         src = at_least_opset_13(src, Path(tmp) / "opset13.onnx")
         # Shape inference + ONNX Runtime's graph optimisations (BatchNorm folding, fusions) first,
         # as ONNX Runtime recommends: QDQ nodes then sit where the int8 kernels can absorb them.
-        try:
-            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=False)
-        except Exception as exc:  # noqa: BLE001 - ORT raises a bare Exception for it
-            # YuNet's graph defeats the symbolic shape inference; ONNX's own is enough there.
-            print(f"{name}: symbolic shape inference failed ({exc}); using ONNX shape inference")
-            quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        # In the temporary folder: when symbolic shape inference fails it leaves its temporary
+        # model and external-data files in the working directory.
+        with contextlib.chdir(tmp):
+            try:
+                quant_pre_process(str(src), str(prepared), skip_symbolic_shape=False)
+            except Exception as exc:  # noqa: BLE001 - ORT raises a bare Exception for it
+                # YuNet's graph defeats the symbolic shape inference; ONNX's own is enough there.
+                print(f"{name}: symbolic shape inference failed ({exc}); using ONNX shape inference")
+                quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
