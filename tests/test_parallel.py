@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
 
 import pytest
 from _many_images import WIDER_DEV, photos, serial_results, wider_dev_images, write_corrupt
@@ -98,3 +100,36 @@ def test_a_worker_fer_that_cannot_be_built_raises_its_error(mode):
 def test_usable_cores_is_the_affinity_mask():
     assert 1 <= parallel.usable_cores() <= (os.cpu_count() or 1)
     assert parallel.check_workers(None) == parallel.usable_cores()
+
+
+def fastfer_cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_workers_print_what_one_process_prints(mixed_inputs, tmp_path):
+    """Same stdout (JSON lines in input order), same stderr (the unreadable and missing inputs,
+    named), same exit status, same CSV and drawings, with 2 workers as with 1."""
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        runs[workers] = fastfer_cli("analyze", *mixed_inputs, "--json", "--workers", workers,
+                                    "--csv", f"{out}.csv", "--draw", out)
+        assert runs[workers].returncode == 1, runs[workers].stderr
+        runs[workers].stdout = runs[workers].stdout.replace(str(out), "OUT")  # the drawings' folder
+    assert runs[2].stdout == runs[1].stdout and runs[2].stderr == runs[1].stderr
+    assert "corrupt.jpg" in runs[2].stderr and "missing.jpg" in runs[2].stderr
+    assert (tmp_path / "w2.csv").read_text() == (tmp_path / "w1.csv").read_text()
+    drawn = sorted(p.name for p in (tmp_path / "w1").iterdir())
+    assert drawn and drawn == sorted(p.name for p in (tmp_path / "w2").iterdir())
+    for name in drawn:
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w2" / name).read_bytes()
+
+
+def test_cli_workers_with_batches_or_parquet_without_ray_are_usage_errors(mixed_inputs):
+    out = fastfer_cli("analyze", mixed_inputs[0], "--workers", 2, "--batch-size", 4)
+    assert out.returncode == 2 and "--batch-size is for one worker" in out.stderr
+    out = fastfer_cli("analyze", mixed_inputs[0], "--parquet", "out/")
+    assert out.returncode == 2 and "--parquet is written by --ray runs" in out.stderr
+    out = fastfer_cli("analyze", mixed_inputs[0], "--workers", 0)
+    assert out.returncode == 2 and "--workers" in out.stderr

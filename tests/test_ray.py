@@ -126,6 +126,19 @@ class TestOneNode:
         assert [r["path"] for r in errors] == [str(paths[-1])]
         assert "could not decode" in errors[0]["error"]
 
+    def test_cli_joins_the_cluster_and_writes_parquet(self, tmp_path):
+        import pyarrow.parquet as pq
+
+        paths = [*photos(), write_corrupt(tmp_path)]
+        address = ray.get_runtime_context().gcs_address
+        out = subprocess.run([sys.executable, "-m", "fastfer", "analyze", "--ray", address, *map(str, paths),
+                              "--parquet", str(tmp_path / "out"), "--no-progress"],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 1, out.stderr  # the corrupt file, named on stderr
+        assert f"{paths[-1]}: error: could not decode" in out.stderr
+        assert f"{len(paths)} images" in out.stdout and "1 unreadable" in out.stdout
+        assert_rows_equal_serial(pq.read_table(tmp_path / "out").to_pylist(), paths)
+
     @needs_shared(WIDER_DEV)
     def test_wider_dev_images_equal_serial_analyze(self):
         import fastfer.ray
@@ -169,3 +182,19 @@ def test_two_nodes_both_do_work(tmp_path):
         cluster.shutdown()
     assert {row["node"] for row in rows} == nodes
     assert_rows_equal_serial(rows, paths)
+
+
+@pytest.mark.parametrize("argv, address, paths, uris", [
+    (["--ray", "photos/"], "", ["photos/"], []),                 # a path, not an address
+    (["--ray", "head:6379", "a.jpg"], "head:6379", ["a.jpg"], []),
+    (["--ray", "ray://head:10001", "s3://bucket/faces/", "a.jpg"], "ray://head:10001", ["a.jpg"],
+     ["s3://bucket/faces/"]),
+    (["--ray", "auto", "a.jpg"], "auto", ["a.jpg"], []),
+    (["a.jpg", "--ray"], "", ["a.jpg"], []),
+])
+def test_cli_tells_a_ray_address_from_a_path(argv, address, paths, uris):
+    from fastfer.cli import build_parser, scale
+
+    args = build_parser().parse_args(["analyze", *argv])
+    assert scale.take_ray_inputs(args) == uris
+    assert (args.ray, args.paths) == (address, paths)

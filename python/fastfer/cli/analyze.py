@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import common
+from . import common, scale
 
 HELP = "find the faces of images and their expressions"
 
@@ -33,6 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="progress bar on stderr (default: when stderr is a terminal and there "
                         "are more than 3 images)")
     common.add_model_options(parser)
+    scale.add_options(parser)
     return parser
 
 
@@ -47,25 +48,39 @@ def batch_size(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     size = batch_size(args)
+    uris = scale.take_ray_inputs(args)  # --ray: its address and the URIs the cluster reads
     paths, missing = common.collect_inputs(args.paths, args.recursive)
     if args.example:
         paths.append(common.EXAMPLE)
-    if not paths and not missing:
+    if not paths and not missing and not uris:
         if args.paths:
             raise common.UsageError(common.no_images_message(args.paths, args.recursive))
         raise common.UsageError("give image files, folders, globs or - to analyze (or --example)")
+    if args.ray is not None:
+        for exc in missing:
+            common.report_unreadable(exc.path, exc, False)
+        failed, images = scale.run_on_ray(args, paths, uris) if paths or uris else (0, 0)
+        return _summary(failed + len(missing), images + len(missing))
+    workers = scale.workers(args, len(paths))
     draw_dir = common.output_folder(args.draw, "--draw")
     fer = common.make_fer(args) if paths else None
     for exc in missing:  # reported first, like unreadable files; the rest is still analysed
         common.report_unreadable(exc.path, exc, args.json)
     csv_writer = common.CsvWriter(args.csv)
     try:
-        failed, _ = common.analyze_paths(fer, paths, as_json=args.json, draw_dir=draw_dir,
-                                         batch_size=size, progress=args.progress, csv_writer=csv_writer)
+        if workers > 1:
+            failed = scale.analyze_in_workers(fer, paths, workers, as_json=args.json, draw_dir=draw_dir,
+                                              progress=args.progress, csv_writer=csv_writer)
+        else:
+            failed, _ = common.analyze_paths(fer, paths, as_json=args.json, draw_dir=draw_dir,
+                                             batch_size=size, progress=args.progress, csv_writer=csv_writer)
     finally:
         csv_writer.close()
     failed += len(missing)
-    total = len(paths) + len(missing)
+    return _summary(failed, len(paths) + len(missing))
+
+
+def _summary(failed: int, total: int) -> int:
     if failed:
         print(f"fastfer: {failed} of {total} input{'s' if total != 1 else ''} "
               "could not be read", file=sys.stderr)
