@@ -174,3 +174,37 @@ def test_weights_recovered_from_the_shipped_fernet_reproduce_it(tmp_path):
         probs.append(sess.run(["probs"], {"image": batch})[0])
     np.testing.assert_allclose(probs[1], probs[0], atol=1e-5)
     assert (probs[1].argmax(1) == probs[0].argmax(1)).all()
+
+
+def test_logit_offsets_are_folded_into_the_last_bias(tmp_path):
+    # training/tune_bias.py chooses per-class offsets on PublicTest and adds them to the final
+    # Gemm's bias: nothing else in the graph changes (so neither does latency), the offsets it
+    # reports are the ones in the file, and PublicTest does not get worse.
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    if not FER2013.exists():
+        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
+    shipped = REPO / "python" / "fastfer" / "models" / "fernet.onnx"
+    out = tmp_path / "bias"
+    proc = subprocess.run([sys.executable, str(REPO / "training" / "tune_bias.py"), str(shipped), "--data",
+                           str(FER2013), "--out", str(out), "--min-gain", "1"],
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    entry = json.loads((out / "manifest_entry.json").read_text())
+    data = (out / "model.onnx").read_bytes()
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
+    offsets = np.array([entry["source"]["logit_offsets"]["offsets"][k] for k in entry["labels"]])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["public_acc"] >= summary["public_acc_before_offsets"]
+
+    before, after = onnx.load(str(shipped)), onnx.load(str(out / "model.onnx"))
+    assert [(n.op_type, list(n.input)) for n in before.graph.node] == [(n.op_type, list(n.input)) for n in after.graph.node]
+    (gemm,) = [n for n in after.graph.node if n.op_type == "Gemm"]
+    old = {i.name: numpy_helper.to_array(i) for i in before.graph.initializer}
+    new = {i.name: numpy_helper.to_array(i) for i in after.graph.initializer}
+    for name in old:
+        if name == gemm.input[2]:
+            np.testing.assert_allclose(new[name] - old[name], offsets, atol=1e-6)
+        else:
+            assert np.array_equal(new[name], old[name]), name
