@@ -12,6 +12,7 @@ import os
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
@@ -329,8 +330,12 @@ def test_process_cap_is_used_when_none_is_given(restore_max_pixels):
 
 
 def test_oversized_png_header_is_refused_without_decoding(tmp_path):
-    bomb = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", 100_000, 100_000)
-            + b"\x08\x02\x00\x00\x00" + os.urandom(1000))
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    # Well-formed chunks (a chunk longer than the file is refused as truncated before the size).
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">II", 100_000, 100_000) + b"\x08\x02\x00\x00\x00")
+            + chunk(b"IDAT", os.urandom(1000)))
     with pytest.raises(ImageTooLargeError, match=r"100000x100000 = 10,000,000,000 pixels"):
         load_image(bomb)
     path = tmp_path / "bomb.png"

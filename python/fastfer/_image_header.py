@@ -130,6 +130,12 @@ def _png_size(data: Buffer) -> tuple[int, int]:
         if pos + 8 > len(data):
             return bound.width, bound.height  # cut off: no further chunk can be decoded
         length, chunk_type = struct.unpack_from(">I4s", data, pos)
+        if length > len(data) - pos - 12:
+            # A chunk longer than the file: OpenCV's APNG reader allocates the declared length
+            # before reading it (a 151-byte file took 4 GB and 20 s; found by tests/fuzz).
+            raise ImageDecodeError(f"corrupt or truncated PNG data: chunk {chunk_type!r} at byte "
+                                   f"{pos} declares {length} bytes, the file has "
+                                   f"{max(0, len(data) - pos - 12)} left")
         if length > 0x7FFFFFFF:  # over libpng's limit: decoders stop here, so the walk does too
             break
         body = pos + 8
