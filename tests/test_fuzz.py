@@ -1,7 +1,8 @@
 """The bounded fuzz round of CI (issue 13, item 5): each target of tests/fuzz/ runs for
-``FASTFER_FUZZ_SECONDS`` (default 15) seconds, on the ASan/UBSan build of the native module where
-it can be made (tests/fuzz/sanitize.py), and must find nothing: no crash, no sanitizer report, no
-cap bypass, no twin divergence. Longer rounds: ``python tests/fuzz/run.py --seconds 600 --sanitize``.
+``FASTFER_FUZZ_SECONDS`` (default 15) seconds, coverage-guided, then its whole corpus is replayed
+on the ASan/UBSan build of the native module where that can be made (tests/fuzz/sanitize.py; the
+ppm target fuzzes on it directly), and must find nothing: no crash, no hang or runaway memory, no
+sanitizer report, no cap bypass, no twin divergence. Longer rounds: ``python tests/fuzz/run.py --seconds 600 --sanitize``.
 
 Runs once, in the native test run (the targets need the native module or its sanitized build);
 skipped with the reason under FASTFER_BACKEND=python, without atheris, and inside the sanitized
@@ -62,7 +63,8 @@ def test_a_bounded_fuzz_round_finds_nothing(target, sanitized, tmp_path):
         command.append("--sanitize")
     out = subprocess.run(command, capture_output=True, text=True, timeout=3 * SECONDS + 900)
     (report,) = json.loads(report_file.read_text())
-    print(f"\nfuzz {target}: {report['status']}, {report['runs']:,} runs in {SECONDS} s"
-          f"{' under ASan/UBSan' if report['sanitized'] else ''}")
+    under = " under ASan/UBSan" if report["sanitized"] and target == "ppm" else ""
+    replay = f", {report['replayed']:,} corpus inputs replayed under ASan/UBSan" if report["replayed"] else ""
+    print(f"\nfuzz {target}: {report['status']}, {report['runs']:,} runs in {SECONDS} s{under}{replay}")
     assert out.returncode == 0 and report["status"] == "ok", f"{report}\n{out.stdout}\n{out.stderr[-3000:]}"
     assert report["runs"] > 0
