@@ -292,3 +292,13 @@ def test_fer_refuses_a_model_with_non_finite_output_when_built(broken_classifier
     # FER's warm-up classifies a blank face: the broken model is refused before any request.
     with pytest.raises(ModelError, match="NaN or infinity"):
         fastfer.FER(classifier=broken_classifier, inference=inference)
+
+
+# --- YuNet's score kernel: linear, clamped, never NaN --------------------------------------------
+
+def test_yunet_scores_stay_in_the_unit_interval_for_extreme_heads(k):
+    heads = np.array([-3e38, -1.0, 0.0, 0.25, 1.0, 2.0, 3e38], np.float32)
+    out = k.yunet_scores(heads, heads[::-1].copy())
+    assert np.all(np.isfinite(out)) and np.all((out >= 0) & (out <= 1))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        k.yunet_scores([np.nan], [0.5])
