@@ -15,7 +15,8 @@ from fastfer.draw import FACE_COLOR, PALETTE, draw
 
 @pytest.fixture(scope="module")
 def fer() -> fastfer.FER:
-    return fastfer.FER()
+    # Every face (min_face=0): the layout tests draw small faces and crowds on purpose.
+    return fastfer.FER(min_face=0)
 
 
 @pytest.fixture(scope="module")

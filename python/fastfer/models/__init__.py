@@ -32,11 +32,15 @@ NOTICES = HERE / "THIRD_PARTY_NOTICES"
 
 TASKS = ("detector", "classifier")
 #: The models FER, Detector, Classifier and the command use unless told otherwise.
-DEFAULT_DETECTOR = "retinaface_mbv2"
+#: Chosen from the speed/accuracy curve (README, "Speed"): the fastest setting whose WIDER FACE
+#: --min-face AP is within 1 point of fp32 RetinaFace at original size. "retinaface_mbv2" (fp32,
+#: min_face=0) stays available as the accurate setting.
+DEFAULT_DETECTOR = "retinaface_mbv2_int8"
 DEFAULT_CLASSIFIER = "fernet"
-#: FER's input-size policy: faces shorter than this many pixels are not looked for (see the
-#: README's speed section for the measurement behind it). 0 = every face.
-DEFAULT_MIN_FACE = 0
+#: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
+#: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
+#: full-size faces (tools/measure_min_face_accuracy.py; README, "Speed"). 0 = every face.
+DEFAULT_MIN_FACE = 40
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
 #: The largest model file read: protobuf cannot serialise a message of 2 GiB or more, so no
 #: self-contained ONNX model is larger.
