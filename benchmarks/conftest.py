@@ -63,7 +63,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr.write_line(_machine())
     for group, benches in sorted(groups.items()):
         baseline = [b for b in benches if b.name.split("[")[0].endswith("_baseline")]
-        if not baseline:
+        if not baseline:  # the ratios were measured inside each benchmark (bench_speed.py)
+            tr.write_line(f"\n{group}")
+            for b in benches:
+                tr.write_line(f"  {b.name}")
+                for key, value in b.extra_info.items():
+                    tr.write_line(f"      {key}: {value:.4g}" if isinstance(value, float) else f"      {key}: {value}")
             continue
         base = baseline[0].stats.median
         tr.write_line(f"\n{group}  (baseline {baseline[0].name}: {base * 1e3:.3f} ms)")
