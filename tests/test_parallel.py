@@ -86,8 +86,9 @@ def test_bad_worker_counts_are_refused_before_any_work(fer, workers):
 def test_bad_mode_and_single_path_are_refused(fer):
     with pytest.raises(ValueError, match="mode must be one of"):
         fer.analyze_many([photos()[0]], mode="fibers")
-    with pytest.raises(TypeError, match="iterable of images"):
-        fer.analyze_many(str(photos()[0]))
+    for one_image in (str(photos()[0]), photos()[0], photos()[0].read_bytes(), fastfer.load_image(photos()[0])):
+        with pytest.raises(TypeError, match="iterable of images"):
+            fer.analyze_many(one_image)
 
 
 @pytest.mark.parametrize("mode", parallel.MODES)

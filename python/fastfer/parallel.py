@@ -25,6 +25,8 @@ import queue
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+import numpy as np
+
 from .errors import Error
 from .image import get_max_pixels, set_max_pixels
 from .result import Face
@@ -82,7 +84,7 @@ def analyze_many(images: Iterable, *, workers: Optional[int] = None, mode: str =
     workers = check_workers(workers)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if isinstance(images, (str, bytes, bytearray, os.PathLike)):
+    if isinstance(images, (str, bytes, bytearray, os.PathLike, np.ndarray)):  # one image, as analyze_batch
         raise TypeError(f"analyze_many takes an iterable of images, got one {type(images).__name__}: "
                         "pass [image]")
     if mode == "process":
