@@ -60,3 +60,13 @@ def test_int8_detector_finds_the_fp32_faces(name):
     # Boxes within 4% of the face size of each other (8-bit activations shift edges slightly).
     side = fp32[0].box[2] - fp32[0].box[0]
     np.testing.assert_allclose(int8[0].box, fp32[0].box, atol=0.04 * side)
+
+
+@pytest.mark.parametrize("name", [n for n in INT8 if MANIFEST[n]["task"] == "detector"])
+def test_bench_scores_detectors_on_images_their_int8_versions_never_saw(name):
+    # fastfer bench --pareto leaves out the WIDER images the int8 detectors were calibrated on:
+    # the same rule as tools/models/quantize.py, which the manifest entry records.
+    from fastfer import bench
+
+    calibration = models.spec(name).source["calibration"]
+    assert calibration.startswith(f"every {bench.CALIBRATION_EVERY}th image of the sorted WIDER FACE dev sample")
