@@ -56,7 +56,8 @@ _fers: dict = {}
 
 def python_fer(detector, classifier):
     if (detector, classifier) not in _fers:
-        _fers[detector, classifier] = fastfer.FER(detector, classifier)
+        # min_face=0: the raw pipelines below run without the input-size policy (FER's default 40)
+        _fers[detector, classifier] = fastfer.FER(detector, classifier, min_face=0)
     return _fers[detector, classifier]
 
 
@@ -147,8 +148,11 @@ def test_options(lib):
     none = pipeline("retinaface_mbv2", "mini_xception", lib, score_threshold=1.0).analyze(image)
     assert len(none["scores"]) == 0
     small = pipeline("retinaface_mbv2", "mini_xception", lib, max_side=320)
-    fer = fastfer.FER("retinaface_mbv2", "mini_xception", max_side=320)
+    fer = fastfer.FER("retinaface_mbv2", "mini_xception", max_side=320, min_face=0)
     compare(small.analyze(image), python_result(fer, image), "max_side=320")
+    policy = pipeline("retinaface_mbv2", "mini_xception", lib, min_face=40)
+    fer = fastfer.FER("retinaface_mbv2", "mini_xception", min_face=40, inference="python")
+    compare(policy.analyze(image), python_result(fer, image), "min_face=40")
 
 
 def test_threads_equal_serial(lib):
