@@ -10,11 +10,13 @@ so an iterator over millions of paths runs in constant memory.
 Two kinds of worker:
 
 - ``"thread"`` (the default): threads of this process. The C++ pipeline and onnxruntime run an
-  image without holding the GIL, so threads scale like processes while starting in a fraction
-  of the time, sharing memory, and needing no ``if __name__ == "__main__":`` guard.
+  image without holding the GIL, so threads start in a fraction of a process's time, share
+  memory and need no ``if __name__ == "__main__":`` guard; in benchmarks/bench_scale.py they
+  matched processes or beat them (they start faster).
 - ``"process"``: processes started with ``spawn`` (safe beside ONNX Runtime's own threads), for
-  the pure-Python inference path, where the GIL is held for longer. Inputs and results are
-  pickled across, so give paths rather than decoded arrays.
+  code that holds the GIL longer (the pure-Python inference path runs its numpy pre- and
+  post-processing under it). Inputs and results are pickled across, so give paths rather than
+  decoded arrays; a script that uses it needs the ``__main__`` guard.
 """
 
 from __future__ import annotations
