@@ -40,9 +40,12 @@ def test_the_suite_passes_under_asan_and_ubsan(tmp_path):
     env = sanitize.environment()
     assert sanitize.check_imported(env).startswith(str(sanitize.SITE))
     tests = os.environ.get("FASTFER_SANITIZE_TESTS", "").split() or [str(HERE)]
+    # Ray's own binaries (gcs_server, raylet) and workers inherit the preloaded libasan and never
+    # come up under it, so its test would wait for ever; Ray holds none of fastfer's native code.
+    options = ["-q", "-rfE", "--tb=short", "-p", "no:cacheprovider", "--rootdir", str(HERE.parent),
+               "--ignore", str(HERE / "test_ray.py")]
     command = sanitize.python_command()
-    command[-1] += ("import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
-                    f"'--rootdir', {str(HERE.parent)!r}, *{tests!r}]))")
+    command[-1] += f"import pytest; sys.exit(pytest.main([*{options!r}, *{tests!r}]))"
     out = subprocess.run(command, env=env, cwd=HERE.parent, capture_output=True, text=True,
                          timeout=3600)
     output = out.stdout + out.stderr
