@@ -126,6 +126,13 @@ class TestOneNode:
         assert [r["path"] for r in errors] == [str(paths[-1])]
         assert "could not decode" in errors[0]["error"]
 
+    def test_a_dataset_of_bytes_and_paths_is_taken_as_it_is(self, tmp_path):
+        import fastfer.ray
+
+        paths = [SHIPPED_PHOTO, write_corrupt(tmp_path)]
+        dataset = ray.data.from_items([{"path": str(p), "bytes": p.read_bytes()} for p in paths])
+        assert_rows_equal_serial(fastfer.ray.analyze(dataset, actors=1).take_all(), paths)
+
     def test_cli_joins_the_cluster_and_writes_parquet(self, tmp_path):
         import pyarrow.parquet as pq
 
