@@ -142,6 +142,9 @@ def cmd_curve(args) -> int:
         seconds = time.perf_counter() - start
         truth = widerface.load_ground_truth(Path(args.dir) / "ground_truth")
         names = [name for name, _ in widerface.iter_images(args.dir)]
+        if args.held_out:  # the images int8 calibration never saw (tools/models/quantize.py uses every 5th)
+            names = [n for i, n in enumerate(names) if i % 5 != 0]
+            preds = {n: preds[n] for n in names}
         official = widerface.evaluate(preds, truth, images=names)["ap"]
         scored = {m: widerface.evaluate(preds, truth, images=names, min_face=m)["ap"] for m in args.score_min_face}
         rows.append({"detector": det_name, "min_face": n, "official": official, "min_face_ap": scored,
@@ -204,6 +207,8 @@ def main() -> int:
     curve.add_argument("--min-face", type=int, nargs="+", default=[0, 32, 40])
     curve.add_argument("--score-min-face", type=int, nargs="+", default=[32, 40])
     curve.add_argument("--rounds", type=int, default=0, help="timing rounds over the photo sets (0 = no timing)")
+    curve.add_argument("--held-out", action="store_true",
+                       help="score only the images int8 calibration did not use (all but every 5th, sorted)")
     curve.add_argument("--min-face-px", type=int, nargs="*", default=[],
                        help="also each detector with these min_face_px instead of its manifest's (the shrink factor)")
     timing = sub.add_parser("time", help="only FER.analyze's ms per setting on the photo sets")
