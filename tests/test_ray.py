@@ -158,11 +158,34 @@ class TestOneNode:
 @needs_ray
 def test_two_nodes_both_do_work(tmp_path):
     """Two raylets on this machine (``ray.cluster_utils.Cluster``), 1 CPU each: one actor per node."""
+    import time
+
     from ray.cluster_utils import Cluster
 
     import fastfer.ray
 
+    @ray.remote(num_cpus=0)
+    class Arrivals:
+        def __init__(self):
+            self.count = 0
+
+        def arrive(self) -> int:
+            self.count += 1
+            return self.count
+
+        def seen(self) -> int:
+            return self.count
+
     class NodeRecordingPredictor(fastfer.ray.FERPredictor):  # local: Ray ships it by value
+        def __init__(self, **options):
+            super().__init__(**options)
+            # Ready only once both actors are: else, on a busy machine, the first actor up may
+            # finish every image before the second has loaded its models.
+            arrivals = ray.get_actor("fastfer-test-arrivals")
+            ray.get(arrivals.arrive.remote())
+            while ray.get(arrivals.seen.remote()) < 2:
+                time.sleep(0.05)
+
         def __call__(self, batch):
             import pyarrow as pa
 
@@ -181,9 +204,13 @@ def test_two_nodes_both_do_work(tmp_path):
         ray.init(address=cluster.address, logging_level="warning")
         nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
         assert len(nodes) == 2
+        arrivals = Arrivals.options(name="fastfer-test-arrivals").remote()  # lives while this handle does
+        # One image per call and one call in flight per actor: the second call goes to the other actor.
         dataset = fastfer.ray.read_images(paths).map_batches(
-            NodeRecordingPredictor, batch_size=1, num_cpus=1, compute=ray.data.ActorPoolStrategy(size=2))
+            NodeRecordingPredictor, batch_size=1, num_cpus=1,
+            compute=ray.data.ActorPoolStrategy(size=2, max_tasks_in_flight_per_actor=1))
         rows = dataset.take_all()
+        ray.kill(arrivals)
     finally:
         ray.shutdown()
         cluster.shutdown()
