@@ -3,7 +3,9 @@
 
 Rows: every=1 (decoding in its own thread, tracking and smoothing), every=3 with the default
 between="reuse" (the tracks carry their last probabilities between detections), and every=3
-with between="classify" (the classifier runs on the predicted boxes). Each row also runs the loop
+with between="classify" (the classifier runs on the predicted boxes); each with the default
+``workers`` (detection frames analysed at once over the one FER: the usable cores, 2 here) and
+the first two also with workers=1. Every model runs on one ONNX Runtime thread, as in the loop. Each row also runs the loop
 before each of its rounds (untimed by pytest-benchmark, timed here), so that its extra_info
 ``ratio_vs_loop_interleaved`` (median of loop time / stream time, round by round) compares the
 two under the same machine load; the summary's ratio compares against the baseline row.
@@ -83,8 +85,10 @@ def test_stream_videocapture_analyze_loop_baseline(benchmark, fer, video):
 
 
 @pytest.mark.benchmark(group=GROUP)
-@pytest.mark.parametrize("every,between", [(1, "reuse"), (3, "reuse"), (3, "classify")],
-                         ids=["every1", "every3-reuse", "every3-classify"])
-def test_stream(benchmark, fer, video, every, between):
-    run(benchmark, lambda: sum(1 for _ in fer.stream(video, every=every, between=between)),
+@pytest.mark.parametrize("every,between,workers", [
+    (1, "reuse", None), (1, "reuse", 1), (3, "reuse", None), (3, "reuse", 1), (3, "classify", None)],
+    ids=["every1", "every1-workers1", "every3-reuse", "every3-reuse-workers1", "every3-classify"])
+def test_stream(benchmark, fer, video, every, between, workers):
+    benchmark.extra_info["workers"] = fer.stream(video, workers=workers).workers
+    run(benchmark, lambda: sum(1 for _ in fer.stream(video, every=every, between=between, workers=workers)),
         loop=lambda: loop_over(fer, video))

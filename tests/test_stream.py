@@ -137,6 +137,21 @@ def test_every_k_carries_the_tracks_between_detections(fer, video, scene, betwee
     assert (reclassified > 0) == (between == "classify")
 
 
+def frames_as_data(frames: list) -> list:
+    return [(f.index, f.detected, f.dropped,
+             [(t.track_id, t.box, t.label, t.raw_label, t.probs.tolist(), t.detected) for t in f.faces])
+            for f in frames]
+
+
+@pytest.mark.parametrize("every,between", [(1, "reuse"), (3, "classify")])
+def test_workers_analyse_frames_ahead_with_the_same_output_as_one(fer, video, every, between):
+    one = fer.stream(video, every=every, between=between, workers=1)
+    assert one.workers == 1
+    three = fer.stream(video, every=every, between=between, workers=3)
+    assert frames_as_data(list(three)) == frames_as_data(list(one))
+    assert fer.stream(video).workers >= 1  # the default: usable cores over fer's threads
+
+
 def slow_source(count: int, made: list):
     """A generator of frames that records how many it has handed out."""
     image = np.full((48, 64, 3), 100, np.uint8)
@@ -152,7 +167,8 @@ def test_a_slow_consumer_holds_back_a_file_like_source_without_losing_frames(fer
     for frame in stream:
         time.sleep(0.005)
         seen.append(frame.index)
-        assert len(made) <= len(seen) + 3 + 2, "the decoder ran ahead of the bounded queue"
+        # Waiting: the queue, the frames taken ahead for the workers, and one in the decoder's hand.
+        assert len(made) <= len(seen) + 3 + stream.workers + 1, "the decoder ran ahead of the bounded queue"
     assert seen == list(range(40))
 
 
@@ -234,7 +250,7 @@ def test_bad_sources_and_options_are_refused(fer, tmp_path, video):
     with pytest.raises(ValueError):
         fer.stream(-1)
     for options in ({"every": 0}, {"every": 1.5}, {"smoothing": 0}, {"between": "guess"},
-                    {"queue_size": 0}, {"fps": -1}):
+                    {"queue_size": 0}, {"fps": -1}, {"workers": 0}, {"workers": 2.5}):
         with pytest.raises(ValueError):
             fer.stream(video, **options)
     with pytest.raises(TypeError):

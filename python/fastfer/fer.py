@@ -208,8 +208,9 @@ class FER:
         face is tracked (never reused), ``probs`` / ``label`` smoothed per track (``smoothing``:
         the newest frame's weight, 1 = off) and ``raw_probs`` / ``raw_label``. ``every=k`` runs
         the detector on every k-th frame and carries the faces between. Other options
-        (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``): see
-        :class:`fastfer.stream.Stream`. Decoding runs in its own thread.
+        (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``,
+        ``workers``): see :class:`fastfer.stream.Stream`. Decoding runs in its own thread, and
+        ``workers`` detection frames (default: the usable cores) are analysed at once.
         """
         from .stream import Stream
 

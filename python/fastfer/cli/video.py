@@ -46,6 +46,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--smoothing", type=float, default=DEFAULT_ALPHA, metavar="A",
                         help="weight of the newest frame in each track's smoothed probabilities, "
                         f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})")
+    parser.add_argument("--workers", type=common.positive_int, default=None, metavar="N",
+                        help="frames analysed at once, in threads (default: the usable cores, at most 4); "
+                        "the output does not depend on it")
     parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N",
                         help="stop after N frames")
     parser.add_argument("--bars", action=argparse.BooleanOptionalAction, default=True,
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     json_path = _output_path(args.json, "--json", None)
     fer = common.make_fer(args)
     source = args.camera if args.camera is not None else args.input
-    stream = fer.stream(source, every=args.every, smoothing=args.smoothing)
+    stream = fer.stream(source, every=args.every, smoothing=args.smoothing, workers=args.workers)
     fps = stream.source_fps or 25.0
     summary = TrackSummary(fps)
     video = _VideoOut(out_path, fps) if out_path else None
