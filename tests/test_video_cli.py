@@ -83,6 +83,18 @@ def test_every_k_and_summary_only(video, capsys):
     assert "10 frames" in capsys.readouterr().out
 
 
+def test_the_log_does_not_depend_on_the_number_of_workers(video, tmp_path):
+    logs = []
+    for workers in ("1", "3"):
+        log = tmp_path / f"faces-{workers}.jsonl"
+        assert main(["video", str(video), "--json", str(log), "--workers", workers, "--no-progress"]) == 0
+        logs.append(read_log(log))
+    assert logs[0] == logs[1] and len(logs[0][0]) == FRAMES
+    with pytest.raises(SystemExit) as exited:
+        main(["video", str(video), "--workers", "0"])
+    assert exited.value.code == 2
+
+
 def test_a_truncated_video_keeps_its_good_frames_and_exits_1(scene, tmp_path, capsys):
     full = tmp_path / "full.avi"
     write_video(full, render(*scene, W, H, 40), fps=25, fourcc="MJPG")
