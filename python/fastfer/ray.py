@@ -45,6 +45,8 @@ SCHEMA = pa.schema([
     *[(name, pa.float32()) for name in LABELS],
     ("error", pa.string()),
 ])
+#: Images per block when a list of files is read (a block is a few MB of encoded images).
+IMAGES_PER_BLOCK = 64
 # Only the image formats fastfer reads, when a folder is given to read_binary_files.
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "ppm", "pgm"]
 
@@ -157,7 +159,12 @@ def read_images(paths: Union[str, "os.PathLike[str]", Iterable]) -> "ray.data.Da
     """``ray.data.read_binary_files`` with paths, for :class:`FERPredictor`: a list of local files
     is read as given; folders and URIs contribute their image files only. The read tasks ask for
     no CPU: reading is I/O, and a fixed pool of actors holding every CPU would otherwise leave
-    none to read with and wait forever."""
+    none to read with and wait forever. So their number at once is capped (a quarter of the
+    cluster's CPUs, at least 2), and a list of files is read in blocks of at most
+    :data:`IMAGES_PER_BLOCK` (and at least 4 blocks per CPU, as one block goes to one actor).
+    Uncapped, Ray ran one task per few files, each new one in a fresh worker process (seconds of
+    CPU to start), which on a 2-CPU machine doubled the time of a 320-image job with one actor
+    (41.8 s against 21 s)."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [os.fspath(p) for p in paths]
@@ -165,8 +172,16 @@ def read_images(paths: Union[str, "os.PathLike[str]", Iterable]) -> "ray.data.Da
         raise ValueError("no paths to analyze")
     # Files named one by one are read whatever their extension (the caller chose them).
     named_files = all(os.path.isfile(p) for p in paths)
-    return ray.data.read_binary_files(paths, include_paths=True, num_cpus=0,
-                                      file_extensions=None if named_files else IMAGE_EXTENSIONS)
+    cpus = _cluster_cpus()
+    concurrency = max(2, cpus // 4)
+    blocks = {}
+    if named_files:
+        # A block goes to one actor whole: at least 4 per CPU, so that every actor gets work.
+        count = min(len(paths), max(-(-len(paths) // IMAGES_PER_BLOCK), 4 * cpus))
+        blocks["override_num_blocks"] = count
+        concurrency = min(concurrency, count)  # Ray warns of a cap above it
+    return ray.data.read_binary_files(paths, include_paths=True, num_cpus=0, concurrency=concurrency,
+                                      file_extensions=None if named_files else IMAGE_EXTENSIONS, **blocks)
 
 
 __all__ = ["FERPredictor", "IMAGE_EXTENSIONS", "SCHEMA", "analyze", "read_images"]
