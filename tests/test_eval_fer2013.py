@@ -174,12 +174,13 @@ def test_command_private_test_accuracy_and_png(tmp_path):
     out = fastfer_cli("eval", "fer2013", NPZ, "--json", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    # the default classifier, fernet: the figure its training run measured (manifest entry)
-    assert abs(result["accuracy"] - models.spec("fernet").source["summary"]["private_acc"]) <= 0.005
+    # the default classifier, fernet's int8 build: the figure quantize.py measured (manifest entry)
+    measured = models.spec(models.DEFAULT_CLASSIFIER).source["fer2013_private_test"]["int8"]
+    assert abs(result["accuracy"] - measured) <= 0.005
     assert result["split"] == "PrivateTest" and result["n"] == 3589
     assert [result["per_class"][label]["support"] for label in LABELS] == [491, 55, 528, 879, 594, 416, 626]
     assert 0 < result["macro_f1"] < 1 and np.array(result["confusion"]).sum() == 3589
-    png = tmp_path / "fer2013_fernet_PrivateTest.png"
+    png = tmp_path / f"fer2013_{models.DEFAULT_CLASSIFIER}_PrivateTest.png"
     assert cv2.imread(str(png)) is not None
 
 
@@ -206,7 +207,7 @@ def test_command_eval_folder(data, tmp_path):
     assert result["n"] == 5 and result["skipped"] == {"contempt": 2}
     assert [result["per_class"][label]["support"] for label in LABELS] == [2, 0, 0, 1, 1, 1, 0]
     assert "contempt" in out.stderr
-    assert (tmp_path / "folder_set_fernet.png").is_file()
+    assert (tmp_path / f"folder_set_{models.DEFAULT_CLASSIFIER}.png").is_file()
 
 
 def test_command_bad_paths_exit_2(tmp_path):

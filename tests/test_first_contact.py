@@ -182,7 +182,7 @@ def test_models_names_the_real_defaults(capsys):
     from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
     assert f"{DEFAULT_DETECTOR} (detector)" in last and f"{DEFAULT_CLASSIFIER} (classifier)" in last
-    assert DEFAULT_CLASSIFIER == "fernet"
+    assert DEFAULT_CLASSIFIER == "fernet_int8"
 
 
 def test_info_describes_what_analyze_would_do_and_exits_like_it(tmp_path, capsys):

@@ -122,7 +122,7 @@ def settings(detectors: Optional[Sequence[str]] = None, precisions: Sequence[str
     if min_faces is None:
         min_faces = sorted({0, models.DEFAULT_MIN_FACE})
     known = set(models.available())
-    classifier = models.DEFAULT_CLASSIFIER
+    classifier = models.DEFAULT_CLASSIFIER.removesuffix("_int8")  # the fp32 model of the default
     out = []
     for name in names:
         for precision in precisions:
