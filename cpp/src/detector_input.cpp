@@ -150,9 +150,7 @@ DetectorInputGeometry detector_input(const ImageView& bgr, const DetectorInputSp
       for (int k = 0; k < 3; ++k) std::fill(planes[k] + filled, planes[k] + W, pad[k]);
     } else {
       float* o = out + y * W * 3;
-      for (ptrdiff_t x = 0; x < filled; ++x) {
-        for (int k = 0; k < 3; ++k) o[x * 3 + k] = planes[k][x];
-      }
+      ops.interleave3_f32(planes[0], planes[1], planes[2], o, static_cast<int>(filled));
       for (ptrdiff_t x = filled; x < W; ++x) {
         for (int k = 0; k < 3; ++k) o[x * 3 + k] = pad[k];
       }

@@ -74,6 +74,10 @@ struct RowOps {
   void (*gray_norm)(const int32_t* b, const int32_t* g, const int32_t* r, int32_t cb, int32_t cg,
                     int32_t cr, float mean, float scale, float* out, int n);
 
+  // Three planes into one channel-interleaved row: out[3x + k] = plane_k[x] for x < n (the NHWC
+  // detector input; an exact copy on every path).
+  void (*interleave3_f32)(const float* p0, const float* p1, const float* p2, float* out, int n);
+
   // Greedy-NMS inner loop: suppressed[j] |= IoU(i, j) > threshold for i < j < n, in the form
   // inter > threshold * union, on boxes stored as separate coordinate arrays.
   void (*nms_suppress)(const float* x1, const float* y1, const float* x2, const float* y2,

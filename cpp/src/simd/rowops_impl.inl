@@ -527,7 +527,46 @@ void nms_suppress(const float* x1, const float* y1, const float* x2, const float
   }
 }
 
+// Planar to interleaved, three floats per pixel. AVX2: each group of 8 pixels is 3 vectors of
+// the output; every output vector takes its a, b and c elements by one permute of each plane and
+// two blends (the classic 3-way interleave).
+void interleave3_f32(const float* p0, const float* p1, const float* p2, float* out, int n) {
+  int x = 0;
+#if defined(FASTFER_ISA_AVX2)
+  // Lane l of output vector v is element 8v + l of the interleaved row: plane (8v + l) % 3,
+  // pixel (8v + l) / 3. The index vectors pick that pixel; lanes of other planes read 0, unused.
+  const __m256i ia0 = _mm256_setr_epi32(0, 0, 0, 1, 0, 0, 2, 0);
+  const __m256i ib0 = _mm256_setr_epi32(0, 0, 0, 0, 1, 0, 0, 2);
+  const __m256i ic0 = _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 0, 0);
+  const __m256i ia1 = _mm256_setr_epi32(0, 3, 0, 0, 4, 0, 0, 5);
+  const __m256i ib1 = _mm256_setr_epi32(0, 0, 3, 0, 0, 4, 0, 0);
+  const __m256i ic1 = _mm256_setr_epi32(2, 0, 0, 3, 0, 0, 4, 0);
+  const __m256i ia2 = _mm256_setr_epi32(0, 0, 6, 0, 0, 7, 0, 0);
+  const __m256i ib2 = _mm256_setr_epi32(5, 0, 0, 6, 0, 0, 7, 0);
+  const __m256i ic2 = _mm256_setr_epi32(0, 5, 0, 0, 6, 0, 0, 7);
+  for (; x + 8 <= n; x += 8) {
+    const __m256 a = _mm256_loadu_ps(p0 + x), b = _mm256_loadu_ps(p1 + x), c = _mm256_loadu_ps(p2 + x);
+    float* o = out + 3 * x;
+    // blend imm: bit l set takes lane l from the second operand.
+    __m256 v0 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia0), _mm256_permutevar8x32_ps(b, ib0), 0x92);
+    v0 = _mm256_blend_ps(v0, _mm256_permutevar8x32_ps(c, ic0), 0x24);
+    __m256 v1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia1), _mm256_permutevar8x32_ps(b, ib1), 0x24);
+    v1 = _mm256_blend_ps(v1, _mm256_permutevar8x32_ps(c, ic1), 0x49);
+    __m256 v2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia2), _mm256_permutevar8x32_ps(b, ib2), 0x49);
+    v2 = _mm256_blend_ps(v2, _mm256_permutevar8x32_ps(c, ic2), 0x92);
+    _mm256_storeu_ps(o, v0);
+    _mm256_storeu_ps(o + 8, v1);
+    _mm256_storeu_ps(o + 16, v2);
+  }
+#endif
+  for (; x < n; ++x) {
+    out[3 * x] = p0[x];
+    out[3 * x + 1] = p1[x];
+    out[3 * x + 2] = p2[x];
+  }
+}
+
 // This ISA's table, in the member order of RowOps.
 const RowOps kTable = {vblend_u8,    hblend_u8,   hpass_quad, vpass_quad_u8, hpass_planar3,
                        vpass_norm,   affine_taps, warp_sample3, gray_row,    gray_norm,
-                       nms_suppress};
+                       interleave3_f32, nms_suppress};
