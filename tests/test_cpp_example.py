@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _child_env import build_tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cpp"
@@ -53,7 +54,7 @@ def _run(cmd, **kwargs):
 
 
 def _env():
-    env = dict(os.environ)
+    env = build_tool_env()
     # A clean plain-CMake build: nothing from a surrounding scikit-build or prefix path leaks in.
     for key in ("CMAKE_PREFIX_PATH", "SKBUILD", "CMAKE_ARGS"):
         env.pop(key, None)
@@ -228,8 +229,8 @@ def test_add_subdirectory(tmp_path, astronaut_ppm, ort_library):
         f'add_subdirectory("{EXAMPLE.as_posix()}" example)\n')
     build = tmp_path / "build"
     env = _env()
-    _run(["cmake", "-S", parent, "-B", build, "-DCMAKE_BUILD_TYPE=Release"], env=env)
-    _run(["cmake", "--build", build, "-j2"], env=env)
+    _run(["cmake", "-S", parent, "-B", build, "-DCMAKE_BUILD_TYPE=Release"], env=env, timeout=600)
+    _run(["cmake", "--build", build, "-j2"], env=env, timeout=1800)
     # No install rules under add_subdirectory() unless the parent asks for them.
     assert "fastferTargets" not in (build / "fastfer" / "cmake_install.cmake").read_text()
     proc = _run([_executable(build), MODELS, astronaut_ppm, ort_library], timeout=120)

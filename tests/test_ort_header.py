@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _child_env import build_tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "cmake" / "FastferOnnxRuntimeHeader.cmake"
@@ -42,7 +43,7 @@ def source(tmp_path_factory) -> Path:
 
 def configure(source: Path, build: Path, *defines: str, path_prefix: str = "") -> tuple:
     """Runs cmake's configure step; returns (ON/OFF, the fastfer line, all output)."""
-    env = {k: v for k, v in os.environ.items()
+    env = {k: v for k, v in build_tool_env().items()
            if k not in ("FASTFER_ORT_INCLUDE_DIR", "FASTFER_ORT_FETCH", "CMAKE_ARGS", "SKBUILD", "CONDA_PREFIX")}
     if path_prefix:
         env["PATH"] = path_prefix + os.pathsep + env.get("PATH", "")
