@@ -7,7 +7,9 @@ baseline before each of its rounds (untimed by pytest-benchmark, timed here) and
 ``extra_info`` ``ratio_vs_1_worker_interleaved``, the median over rounds of baseline time / its
 time, which compares runs under the same machine load, and ``images_per_s``. Pool and actor
 start-up (each worker loads its models) is inside the timing, as a user pays it per call; the Ray
-cluster's start and its first job (worker processes importing fastfer) are not.
+cluster's start and its first job (worker processes importing fastfer) are not. One more Ray row,
+``test_ray_two_actors_after_start``, runs 1 and 2 actors alternately and reports their images/s
+from each job's first output batch to its last, which leaves out most of the per-job actor start.
 
     python -m pytest benchmarks/bench_scale.py                    # the 320 images, 1 round
     FASTFER_BENCH_IMAGES=64 FASTFER_BENCH_ROUNDS=3 python -m pytest benchmarks/bench_scale.py
@@ -105,3 +107,34 @@ def test_ray_one_actor_baseline(benchmark, ray_cluster, paths):
 @pytest.mark.benchmark(group=RAY)
 def test_ray_two_actors(benchmark, ray_cluster, paths):
     measure(benchmark, actors(ray_cluster, paths, 2), len(paths), baseline=actors(ray_cluster, paths, 1))
+
+
+def steady_images_per_s(fastfer_ray, paths, count: int) -> float:
+    """Images/s of one job from its first output batch to its last: the actors' throughput once
+    the first is up, without most of the per-job start (fresh actor processes loading models),
+    which on a small machine hides what more actors bring."""
+    first, seen_after, last = None, set(), None
+    for batch in fastfer_ray.analyze(paths, actors=count, batch_size=8).iter_batches(
+            batch_size=None, batch_format="pyarrow"):
+        now = time.perf_counter()
+        if first is None:
+            first, first_paths = now, set(batch.column("path").to_pylist())
+            continue
+        seen_after |= set(batch.column("path").to_pylist())
+        last = now
+    return len(seen_after - first_paths) / (last - first) if last else float("nan")
+
+
+@pytest.mark.benchmark(group=RAY)
+def test_ray_two_actors_after_start(benchmark, ray_cluster, paths):
+    rates: dict = {1: [], 2: []}
+
+    def both():
+        for count in (1, 2):
+            rates[count].append(steady_images_per_s(ray_cluster, paths, count))
+
+    benchmark.pedantic(both, rounds=ROUNDS, iterations=1)
+    benchmark.extra_info["images_per_s_1_actor_after_start"] = statistics.median(rates[1])
+    benchmark.extra_info["images_per_s_2_actors_after_start"] = statistics.median(rates[2])
+    benchmark.extra_info["ratio_after_start_interleaved"] = statistics.median(
+        two / one for one, two in zip(rates[1], rates[2]))
