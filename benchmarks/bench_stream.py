@@ -5,8 +5,8 @@ Rows: every=1 (decoding in its own thread, tracking and smoothing), every=3 with
 between="reuse" (the tracks carry their last probabilities between detections), and every=3
 with between="classify" (the classifier runs on the predicted boxes); each with the default
 ``workers`` (detection frames analysed at once over the one FER: the usable cores, 2 here) and
-the first two also with workers=1. Every model runs on one ONNX Runtime thread, as in the loop. Each row also runs the loop
-before each of its rounds (untimed by pytest-benchmark, timed here), so that its extra_info
+the first two also with workers=1. Every model runs on one ONNX Runtime thread, as in the loop.
+Each row also runs the loop before each of its rounds (untimed by pytest-benchmark, timed here), so that its extra_info
 ``ratio_vs_loop_interleaved`` (median of loop time / stream time, round by round) compares the
 two under the same machine load; the summary's ratio compares against the baseline row.
 """
@@ -89,6 +89,7 @@ def test_stream_videocapture_analyze_loop_baseline(benchmark, fer, video):
     (1, "reuse", None), (1, "reuse", 1), (3, "reuse", None), (3, "reuse", 1), (3, "classify", None)],
     ids=["every1", "every1-workers1", "every3-reuse", "every3-reuse-workers1", "every3-classify"])
 def test_stream(benchmark, fer, video, every, between, workers):
-    benchmark.extra_info["workers"] = fer.stream(video, workers=workers).workers
+    with fer.stream(video, workers=workers) as probe:  # opened only to read its worker count
+        benchmark.extra_info["workers"] = probe.workers
     run(benchmark, lambda: sum(1 for _ in fer.stream(video, every=every, between=between, workers=workers)),
         loop=lambda: loop_over(fer, video))

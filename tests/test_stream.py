@@ -149,7 +149,8 @@ def test_workers_analyse_frames_ahead_with_the_same_output_as_one(fer, video, ev
     assert one.workers == 1
     three = fer.stream(video, every=every, between=between, workers=3)
     assert frames_as_data(list(three)) == frames_as_data(list(one))
-    assert fer.stream(video).workers >= 1  # the default: usable cores over fer's threads
+    with fer.stream(video) as default:  # usable cores over fer's threads
+        assert default.workers >= 1
 
 
 def slow_source(count: int, made: list):

@@ -12,7 +12,6 @@ from .detector import MAX_FACES, Detections, Detector
 from .errors import BackendError, Error
 from .image import load_image
 from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
-from .labels import LABELS
 from .result import Face
 from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
 from .smoothing import DEFAULT_ALPHA
@@ -24,21 +23,11 @@ def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
 
 
 def _native_faces(found: dict, with_probs: bool) -> list:
-    """Faces from fastfer._core.Pipeline's arrays (float32, made for this call and owned by no
-    one else): each face's landmarks and probabilities are read-only views of them, built with
-    whole-array operations, so a call's Python side costs little next to inference."""
-    count = len(found["scores"])
-    if count == 0:
-        return []
-    boxes, scores = found["boxes"].tolist(), found["scores"].tolist()
-    marks = found["landmarks"]
-    marks.flags.writeable = False
-    if not with_probs:
-        return [Face(tuple(boxes[i]), scores[i], marks[i]) for i in range(count)]
-    probs = found["probs"]
-    probs.flags.writeable = False
-    labels = [LABELS[k] for k in probs.argmax(axis=1).tolist()]
-    return [Face(tuple(boxes[i]), scores[i], marks[i], labels[i], probs[i]) for i in range(count)]
+    """Faces from fastfer._core.Pipeline's arrays: made for this call and held by nothing else,
+    so the faces take them over without copies (a call's Python side costs little next to
+    inference)."""
+    return Face.from_arrays(found["boxes"], found["scores"], found["landmarks"],
+                            found["probs"] if with_probs else None)
 
 
 # analyze_batch(progress=...) reports after this many images: small enough to show movement,

@@ -35,6 +35,23 @@ class Face:
         label = None if probs is None else LABELS[int(np.argmax(probs))]
         return Face(tuple(float(v) for v in box), float(score), _frozen(landmarks), label, probs)
 
+    @staticmethod
+    def from_arrays(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
+                    probs: Optional[np.ndarray] = None) -> list:
+        """The faces of whole float32 arrays ((N, 4), (N,), (N, 5, 2), (N, 7) or None), built
+        with whole-array operations. The arrays become read-only and each face's landmarks and
+        probabilities are views of them, so pass arrays nothing else holds (``build`` copies)."""
+        count = len(scores)
+        if count == 0:
+            return []
+        boxes, scores = boxes.tolist(), scores.tolist()
+        landmarks.flags.writeable = False
+        if probs is None:
+            return [Face(tuple(boxes[i]), scores[i], landmarks[i]) for i in range(count)]
+        probs.flags.writeable = False
+        labels = [LABELS[k] for k in probs.argmax(axis=1).tolist()]
+        return [Face(tuple(boxes[i]), scores[i], landmarks[i], labels[i], probs[i]) for i in range(count)]
+
     def to_dict(self) -> dict:
         """Plain JSON-able values (probabilities keyed by label)."""
         return {

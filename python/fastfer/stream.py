@@ -222,8 +222,7 @@ def _positive_int(value, what: str) -> int:
 def _default_workers(fer) -> int:
     """Every usable core, counting the intra-op threads of ``fer``'s models, at most 4: beyond
     that, frames wait longer in the pool than they gain."""
-    threads = fer.options.get("threads", 1) if hasattr(fer, "options") else 1
-    return max(1, min(4, usable_cores() // threads))
+    return max(1, min(4, usable_cores() // fer.options["threads"]))
 
 
 def _move_landmarks(landmarks: np.ndarray, old_box, new_box) -> np.ndarray:

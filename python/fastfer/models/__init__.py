@@ -36,9 +36,9 @@ TASKS = ("detector", "classifier")
 #: --min-face AP is within 1 point of fp32 RetinaFace at original size. "retinaface_mbv2" (fp32,
 #: min_face=0) stays available as the accurate setting.
 DEFAULT_DETECTOR = "retinaface_mbv2_int8"
-# The classifier: fernet's int8 build (tools/models/quantize.py). On FER2013 PrivateTest it scores
-# as the fp32 file does (70.10% against 70.08%), and it costs about a third of the time per face
-# (ONNX Runtime's VNNI/AVX2 int8 kernels), which matters most in crowds; "fernet" is the fp32 file.
+#: The classifier: fernet's int8 build (tools/models/quantize.py). On FER2013 PrivateTest it scores
+#: as the fp32 file does (70.10% against 70.08%), and it costs about a third of the time per face
+#: (ONNX Runtime's VNNI/AVX2 int8 kernels), which matters most in crowds; "fernet" is the fp32 file.
 DEFAULT_CLASSIFIER = "fernet_int8"
 #: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
 #: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
