@@ -10,8 +10,11 @@ outputs are finalised up to the last frame processed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -123,6 +126,39 @@ class _Rate:
             sys.stderr.flush()
 
 
+class _WholeFrames:
+    """Ctrl-C stops at once, except while one frame's outputs are written (the summary, the video
+    and the log): then right after them, so that the three always hold the same frames."""
+
+    def __init__(self):
+        self.writing = self.pending = False
+        self.previous = None
+
+    def __enter__(self) -> "_WholeFrames":
+        if threading.current_thread() is threading.main_thread():  # signals reach only that one
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if not self.writing:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    @contextlib.contextmanager
+    def frame(self):
+        self.writing = True
+        try:
+            yield
+        finally:
+            self.writing = False
+        if self.pending:
+            raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
     if (args.input is None) == (args.camera is None):
         raise common.UsageError("give a video file or URL, or --camera N (one of them)")
@@ -141,16 +177,19 @@ def run(args: argparse.Namespace) -> int:
     rate = _Rate(total, sys.stderr.isatty() if args.progress is None else args.progress)
     ended, status, message = None, 0, None
     try:
-        for frame in stream:
-            summary.add(frame)
-            if video is not None:
-                video.write(draw(frame.image, frame.faces, bars=args.bars))
-            if log is not None:
-                log.write(json.dumps(frame.to_dict()) + "\n")
-                log.flush()  # a live log (tail -f), complete up to the last frame if killed
-            rate.update(summary.frames)
-            if args.max_frames is not None and summary.frames >= args.max_frames:
-                break
+        with _WholeFrames() as whole:
+            for frame in stream:
+                drawn = draw(frame.image, frame.faces, bars=args.bars) if video is not None else None
+                with whole.frame():
+                    summary.add(frame)
+                    if video is not None:
+                        video.write(drawn)
+                    if log is not None:
+                        log.write(json.dumps(frame.to_dict()) + "\n")
+                        log.flush()  # a live log (tail -f), complete up to the last frame if killed
+                rate.update(summary.frames)
+                if args.max_frames is not None and summary.frames >= args.max_frames:
+                    break
         ended = "complete"
     except fastfer.VideoDecodeError as exc:  # after the good frames
         ended, status, message = "truncated", 1, str(exc)
