@@ -179,16 +179,22 @@ def test_two_nodes_both_do_work(tmp_path):
     class NodeRecordingPredictor(fastfer.ray.FERPredictor):  # local: Ray ships it by value
         def __init__(self, **options):
             super().__init__(**options)
-            # Ready only once both actors are: else, on a busy machine, the first actor up may
-            # finish every image before the second has loaded its models.
-            arrivals = ray.get_actor("fastfer-test-arrivals")
-            ray.get(arrivals.arrive.remote())
-            while ray.get(arrivals.seen.remote()) < 2:
-                time.sleep(0.05)
+            self.first_call = True
 
         def __call__(self, batch):
             import pyarrow as pa
 
+            if self.first_call:
+                # Each actor's first call waits (up to a minute) for the other actor's first call.
+                # With one call in flight per actor, Ray Data must then hand the next block to the
+                # other actor; without this wait the first actor Ray Data saw ready could finish
+                # all 8 images before it noticed the second (CI saw exactly that once).
+                self.first_call = False
+                arrivals = ray.get_actor("fastfer-test-arrivals")
+                ray.get(arrivals.arrive.remote())
+                deadline = time.monotonic() + 60
+                while ray.get(arrivals.seen.remote()) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)
             table = super().__call__(batch)
             node = ray.get_runtime_context().get_node_id()
             return table.append_column("node", pa.array([node] * len(table)))
