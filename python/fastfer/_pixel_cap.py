@@ -12,9 +12,10 @@ only fastfer's header check and decoded-size check apply.
 
 from __future__ import annotations
 
-import numbers
 import os
 import sys
+
+from ._args import positive_int
 
 BUILTIN_MAX_PIXELS = 100_000_000
 OPENCV_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
@@ -22,10 +23,7 @@ OPENCV_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
 
 def checked_max_pixels(value: object, what: str) -> int:
     """``value`` as a positive int, or ValueError naming ``what``."""
-    # bool is an int subclass, but max_pixels=True is surely a mistake. numpy ints are accepted.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
+    return positive_int(value, what)
 
 
 def max_pixels_from_env() -> int:

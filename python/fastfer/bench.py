@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from . import __version__, capabilities, models
+from ._args import positive_int
 from .fer import FER
 from .image import load_image
 from .timing import STAGES, analyze_timed
@@ -187,8 +188,7 @@ def measure(setting: Setting, images: list, modes: Sequence[str] = MODES, repeat
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"repeat must be a positive int, got {repeat!r}")
+    positive_int(repeat, "repeat")
     if not images:
         raise ValueError("no images to measure")
     out = {}

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
+from ._args import positive_int
 from .errors import Error
 from .image import get_max_pixels, set_max_pixels
 from .result import Face
@@ -52,9 +53,7 @@ def check_workers(workers: Optional[int]) -> int:
     """``workers`` as a positive int; None means :func:`usable_cores`."""
     if workers is None:
         return usable_cores()
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int (or None for every usable core), got {workers!r}")
-    return workers
+    return positive_int(workers, "workers")
 
 
 def analyze_one(fer, image) -> Any:

@@ -31,6 +31,7 @@ try:
 except ImportError as exc:  # the optional extra is missing
     raise ImportError(f"fastfer.ray needs Ray Data: pip install 'fastfer[ray]' ({exc})") from exc
 
+from ._args import positive_int
 from .errors import Error
 from .image import _decode, get_max_pixels
 from .labels import LABELS
@@ -137,11 +138,10 @@ def analyze(paths_or_dataset: Union[str, "os.PathLike[str]", Iterable, "ray.data
         batch_size: images per call of an actor.
         options: :class:`FERPredictor`'s (``max_pixels`` and ``fastfer.FER``'s arguments).
     """
-    for name, value in (("cpus_per_actor", cpus_per_actor), ("batch_size", batch_size), ("actors", actors)):
-        if value is None and name == "actors":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    positive_int(cpus_per_actor, "cpus_per_actor")
+    positive_int(batch_size, "batch_size")
+    if actors is not None:
+        positive_int(actors, "actors")
     if isinstance(paths_or_dataset, ray.data.Dataset):
         dataset = paths_or_dataset
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
+from ._args import positive_int
 from ._session_checks import check_session
 from .errors import BackendError, ModelError
 from .models import load_bytes, spec as model_spec
@@ -52,8 +53,7 @@ def _providers(requested: Sequence[ProviderRequest]) -> list:
 
 
 def _check_threads(threads) -> None:
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    positive_int(threads, "threads")
 
 
 def create_session(model_name: str, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):

@@ -35,6 +35,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
+from ._args import positive_int
 from .errors import VideoDecodeError
 from .image import load_image
 from .labels import LABELS
@@ -213,12 +214,6 @@ def open_source(source, *, fps: Optional[float] = None, live: Optional[bool] = N
     return _Iterable(source, fps, bool(live)), bool(live)
 
 
-def _positive_int(value, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
 def _default_workers(fer) -> int:
     """Every usable core, counting the intra-op threads of ``fer``'s models, at most 4: beyond
     that, frames wait longer in the pool than they gain."""
@@ -315,8 +310,8 @@ class Stream:
                  queue_size: Optional[int] = None, max_missed: int = 5,
                  iou_threshold: float = 0.3, fps: Optional[float] = None,
                  workers: Optional[int] = None):
-        self.every = _positive_int(every, "every")
-        self.workers = _default_workers(fer) if workers is None else _positive_int(workers, "workers")
+        self.every = positive_int(every, "every")
+        self.workers = _default_workers(fer) if workers is None else positive_int(workers, "workers")
         if between not in ("reuse", "classify"):
             raise ValueError(f"between must be 'reuse' or 'classify', got {between!r}")
         if live is not None and not isinstance(live, bool):
@@ -327,7 +322,7 @@ class Stream:
         self._smoother = TrackSmoother(smoothing)
         self._tracker = Tracker(iou_threshold=iou_threshold, max_missed=max_missed)
         if queue_size is not None:  # checked before the source is opened, as every option is
-            _positive_int(queue_size, "queue_size")
+            positive_int(queue_size, "queue_size")
         self._reader, self.live = open_source(source, fps=fps, live=live)
         size = queue_size if queue_size is not None else (1 if self.live else 8)
         self.source_fps = self._reader.fps

@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ._args import positive_int
 # Kalman noise, as fractions of the box's mean side: how far a measured box may be off (R), and
 # how much position and velocity may change per frame beyond the constant-velocity model (Q).
 _MEASURE_STD = 1 / 20
@@ -100,9 +101,8 @@ class Tracker:
         return self._ids.copy()
 
     def _predict(self, frames: int) -> None:
-        if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
-            raise ValueError(f"frames must be an int >= 1, got {frames!r}")
-        for _ in range(min(int(frames), 100) if len(self._ids) else 0):
+        frames = positive_int(frames, "frames")
+        for _ in range(min(frames, 100) if len(self._ids) else 0):
             self._predict_one()
 
     def _predict_one(self) -> None:
