@@ -188,7 +188,7 @@ def measure(setting: Setting, images: list, modes: Sequence[str] = MODES, repeat
     for mode in modes:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    positive_int(repeat, "repeat")
+    repeat = positive_int(repeat, "repeat")
     if not images:
         raise ValueError("no images to measure")
     out = {}

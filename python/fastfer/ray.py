@@ -138,10 +138,10 @@ def analyze(paths_or_dataset: Union[str, "os.PathLike[str]", Iterable, "ray.data
         batch_size: images per call of an actor.
         options: :class:`FERPredictor`'s (``max_pixels`` and ``fastfer.FER``'s arguments).
     """
-    positive_int(cpus_per_actor, "cpus_per_actor")
-    positive_int(batch_size, "batch_size")
+    cpus_per_actor = positive_int(cpus_per_actor, "cpus_per_actor")
+    batch_size = positive_int(batch_size, "batch_size")
     if actors is not None:
-        positive_int(actors, "actors")
+        actors = positive_int(actors, "actors")
     if isinstance(paths_or_dataset, ray.data.Dataset):
         dataset = paths_or_dataset
     else:

@@ -52,17 +52,13 @@ def _providers(requested: Sequence[ProviderRequest]) -> list:
     return out
 
 
-def _check_threads(threads) -> None:
-    positive_int(threads, "threads")
-
-
 def create_session(model_name: str, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
     """An InferenceSession for a shipped or registered model, from its verified bytes.
 
     ``threads`` is the intra-op thread count (default 1: the caller decides on parallelism;
     spinning is off so idle sessions use no CPU).
     """
-    _check_threads(threads)
+    threads = positive_int(threads, "threads")
     ort = _ort()
     wanted = _providers(providers)
     options = ort.SessionOptions()
@@ -123,7 +119,7 @@ def create_native_session(model_name: str, *, threads: int = 1,
     bytes; same thread and provider rules as create_session."""
     from . import _backend
 
-    _check_threads(threads)
+    threads = positive_int(threads, "threads")
     reason = native_inference_unavailable()
     if reason:
         raise BackendError(f"native inference is not available: {reason}")

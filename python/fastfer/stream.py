@@ -322,7 +322,7 @@ class Stream:
         self._smoother = TrackSmoother(smoothing)
         self._tracker = Tracker(iou_threshold=iou_threshold, max_missed=max_missed)
         if queue_size is not None:  # checked before the source is opened, as every option is
-            positive_int(queue_size, "queue_size")
+            queue_size = positive_int(queue_size, "queue_size")
         self._reader, self.live = open_source(source, fps=fps, live=live)
         size = queue_size if queue_size is not None else (1 if self.live else 8)
         self.source_fps = self._reader.fps
