@@ -27,7 +27,7 @@ import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
@@ -106,6 +106,15 @@ class _Frame:
 @dataclass(frozen=True)
 class _End:
     error: Optional[BaseException] = None
+
+
+@dataclass(frozen=True)
+class _Ahead:
+    """A frame taken from the decoder's queue and not yet yielded."""
+    frame: _Frame
+    dropped: tuple                     # indices the decoder dropped just before it (live sources)
+    detect: bool                       # a detection frame (else tracked/classified between them)
+    analysis: Optional[Future] = None  # its analyze() in the pool, when there is a pool
 
 
 class _Capture:
@@ -330,8 +339,7 @@ class Stream:
         self.size = getattr(self._reader, "size", None)
         self._decoder = _Decoder(self._reader, self.live, size)
         self._thread: Optional[threading.Thread] = None
-        # Frames taken from the queue, oldest first: (frame, dropped, detect, analysis future).
-        self._ahead: deque = deque()
+        self._ahead: "deque[_Ahead]" = deque()  # frames taken from the queue, oldest first
         self._end: Optional[_End] = None
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastfer-stream") \
             if self.workers > 1 else None
@@ -364,9 +372,9 @@ class Stream:
             if end is not None and end.error is not None:
                 raise end.error
             raise StopIteration
-        item, dropped, detect, analysis = self._ahead.popleft()
+        ahead = self._ahead.popleft()
         try:
-            return self._process(item, dropped, detect, analysis)
+            return self._process(ahead)
         except BaseException:
             self.close()
             raise
@@ -376,7 +384,7 @@ class Stream:
         the source ended), starting the analysis of each in the pool. It waits for a frame only
         when none is waiting, so a live source's newest frame is not held back for the next one."""
         while (self._end is None and len(self._ahead) < self.workers * self.every
-               and sum(1 for entry in self._ahead if entry[2]) < self.workers):
+               and sum(1 for ahead in self._ahead if ahead.detect) < self.workers):
             try:
                 item = self._decoder.queue.get(block=not self._ahead)
             except queue.Empty:
@@ -388,7 +396,7 @@ class Stream:
             self._processed += 1
             analysis = self._pool.submit(self._fer.analyze, item.image) \
                 if detect and self._pool is not None else None
-            self._ahead.append((item, self._decoder.dropped_before(item.index), detect, analysis))
+            self._ahead.append(_Ahead(item, self._decoder.dropped_before(item.index), detect, analysis))
 
     def close(self) -> None:
         """Stop decoding and release the source (idempotent)."""
@@ -421,16 +429,17 @@ class Stream:
 
     # --- one frame -------------------------------------------------------------------------------
 
-    def _process(self, item: _Frame, dropped: tuple, detect: bool, analysis) -> StreamFrame:
-        gap = item.index - self._last_index if self._last_index >= 0 else 1
-        self._last_index = item.index
-        if detect:
-            found = analysis.result() if analysis is not None else self._fer.analyze(item.image)
+    def _process(self, ahead: _Ahead) -> StreamFrame:
+        frame = ahead.frame
+        gap = frame.index - self._last_index if self._last_index >= 0 else 1
+        self._last_index = frame.index
+        if ahead.detect:
+            found = ahead.analysis.result() if ahead.analysis is not None else self._fer.analyze(frame.image)
             faces = self._detect(found, gap)
         else:
-            faces = self._carry(item.image, gap)
+            faces = self._carry(frame.image, gap)
         faces.sort(key=lambda f: f.track_id)
-        return StreamFrame(item.index, item.timestamp, faces, item.image, detect, dropped)
+        return StreamFrame(frame.index, frame.timestamp, faces, frame.image, ahead.detect, ahead.dropped)
 
     def _detect(self, found: list, gap: int) -> list:
         ids = self._tracker.update(np.array([f.box for f in found]).reshape(-1, 4), frames=gap)
