@@ -21,11 +21,6 @@ BUILTIN_MAX_PIXELS = 100_000_000
 OPENCV_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"
 
 
-def checked_max_pixels(value: object, what: str) -> int:
-    """``value`` as a positive int, or ValueError naming ``what``."""
-    return positive_int(value, what)
-
-
 def max_pixels_from_env() -> int:
     """FASTFER_MAX_PIXELS, else the built-in default; ValueError when it is not a positive int."""
     raw = os.environ.get("FASTFER_MAX_PIXELS", "").strip()
@@ -35,7 +30,7 @@ def max_pixels_from_env() -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"FASTFER_MAX_PIXELS must be a positive integer, got {raw!r}") from None
-    return checked_max_pixels(value, "FASTFER_MAX_PIXELS")
+    return positive_int(value, "FASTFER_MAX_PIXELS")
 
 
 def _limit_opencv_decoders() -> bool:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
+from ._args import positive_int
 # Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
-from ._pixel_cap import OPENCV_LIMIT_ENV, checked_max_pixels as _checked_max_pixels
+from ._pixel_cap import OPENCV_LIMIT_ENV
 from ._pixel_cap import max_pixels_from_env as _max_pixels_from_env
 
 import cv2
@@ -48,7 +49,7 @@ def get_max_pixels() -> int:
 def set_max_pixels(n: int) -> None:
     """Set the process-wide pixel cap (width × height); ``n`` must be a positive int."""
     global _max_pixels
-    _max_pixels = _checked_max_pixels(n, "max_pixels")
+    _max_pixels = positive_int(n, "max_pixels")
 
 
 def load_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndarray:
@@ -66,7 +67,7 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndar
     :func:`max_file_bytes` allows, ``InvalidImageError`` for unusable arrays and
     ``UnsupportedInputError`` (a ``TypeError``) for other types.
     """
-    cap = _max_pixels if max_pixels is None else _checked_max_pixels(max_pixels, "max_pixels")
+    cap = _max_pixels if max_pixels is None else positive_int(max_pixels, "max_pixels")
     if isinstance(source, np.ndarray):
         return _from_array(source, cap)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._args import positive_int
+
 # Kalman noise, as fractions of the box's mean side: how far a measured box may be off (R), and
 # how much position and velocity may change per frame beyond the constant-velocity model (Q).
 _MEASURE_STD = 1 / 20
