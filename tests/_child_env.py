@@ -12,9 +12,9 @@ import os
 SANITIZER_VARIABLES = ("LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS")
 
 
-def build_tool_env(base: dict = None) -> dict:
-    """``base`` (default: this process's environment) without the sanitized run's preload."""
-    env = dict(os.environ if base is None else base)
+def build_tool_env() -> dict:
+    """This process's environment without the sanitized run's preload."""
+    env = dict(os.environ)
     if env.get("FASTFER_SANITIZED"):
         for key in SANITIZER_VARIABLES:
             env.pop(key, None)
