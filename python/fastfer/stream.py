@@ -114,7 +114,7 @@ class _Ahead:
     frame: _Frame
     dropped: tuple                     # indices the decoder dropped just before it (live sources)
     detect: bool                       # a detection frame (else tracked/classified between them)
-    analysis: Optional[Future] = None  # its analyze() in the pool, when there is a pool
+    analysis: Optional[Future]         # its analyze() in the pool, when there is a pool
 
 
 class _Capture:
