@@ -139,7 +139,8 @@ def test_draw_onto_an_existing_file_is_one_clear_line(tmp_path, capsys):
     assert err.strip() == f"fastfer: error: --draw {target}: exists and is not a folder"
 
 
-@pytest.mark.parametrize("variable, value", [("FASTFER_MAX_PIXELS", "lots"), ("FASTFER_BACKEND", "gpu")])
+@pytest.mark.parametrize("variable, value", [("FASTFER_MAX_PIXELS", "lots"), ("FASTFER_BACKEND", "gpu"),
+                                             ("FASTFER_PRECISION", "int4")])
 def test_bad_environment_values_are_one_line_not_a_traceback(variable, value):
     run = fastfer_cli("models", env={variable: value})
     assert run.returncode == 2
@@ -182,7 +183,8 @@ def test_models_names_the_real_defaults(capsys):
     from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
     assert f"{DEFAULT_DETECTOR} (detector)" in last and f"{DEFAULT_CLASSIFIER} (classifier)" in last
-    assert DEFAULT_CLASSIFIER == "fernet_int8"
+    # the precision follows the CPU (fastfer._cpu): fernet in int8 with VNNI, else in float32
+    assert DEFAULT_CLASSIFIER == {"int8": "fernet_int8", "fp32": "fernet"}[fastfer.models.PRECISION]
 
 
 def test_info_describes_what_analyze_would_do_and_exits_like_it(tmp_path, capsys):

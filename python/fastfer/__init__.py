@@ -48,9 +48,12 @@ def capabilities() -> dict:
     in the C++ pipeline through ONNX Runtime's C API; ``"python"``: through onnxruntime's Python
     API), ``inference_error`` (why not native, else ``None``), ``providers_available`` (the
     execution providers the installed onnxruntime offers, by fastfer's names: ``"cpu"``,
-    ``"cuda"``; asking FER for another raises BackendError) and ``version``.
+    ``"cuda"``; asking FER for another raises BackendError), ``precision`` (``"int8"`` or
+    ``"fp32"``: the default models' precision, int8 where the CPU has an 8-bit dot-product
+    instruction, see ``fastfer.models.PRECISION``), ``default_models`` (detector, classifier) and
+    ``version``.
     """
-    from . import _backend
+    from . import _backend, models
     from .runtime import available_providers, native_inference_unavailable
 
     inference_error = native_inference_unavailable()
@@ -66,6 +69,8 @@ def capabilities() -> dict:
         "inference": "python" if inference_error else "native",
         "inference_error": inference_error,
         "providers_available": available_providers(),
+        "precision": models.PRECISION,
+        "default_models": (models.DEFAULT_DETECTOR, models.DEFAULT_CLASSIFIER),
     }
 
 

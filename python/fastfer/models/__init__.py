@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+from .. import _cpu
 from .._onnx_scan import MalformedModel, external_tensors
 from .._regular_file import FileTooLarge, read_regular_file
 from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
@@ -31,15 +32,20 @@ MANIFEST = HERE / "manifest.json"
 NOTICES = HERE / "THIRD_PARTY_NOTICES"
 
 TASKS = ("detector", "classifier")
+#: "int8" or "fp32": the precision of the default models. int8 where this CPU has an 8-bit
+#: dot-product instruction (VNNI, ARM's SDOT), which makes ONNX Runtime's int8 kernels about twice
+#: as fast as float32; float32 elsewhere, where int8 runs slower (fastfer._cpu has the figures).
+#: FASTFER_PRECISION=int8|fp32 overrides it.
+PRECISION = _cpu.default_precision()
 #: The models FER, Detector, Classifier and the command use unless told otherwise.
 #: Chosen from the speed/accuracy curve (README, "Speed"): the fastest setting whose WIDER FACE
-#: --min-face AP is within 1 point of fp32 RetinaFace at original size. "retinaface_mbv2" (fp32,
-#: min_face=0) stays available as the accurate setting.
-DEFAULT_DETECTOR = "retinaface_mbv2_int8"
-#: The classifier: fernet's int8 build (tools/models/quantize.py). On FER2013 PrivateTest it scores
-#: as the fp32 file does (70.10% against 70.08%), and it costs about a third of the time per face
-#: (ONNX Runtime's VNNI/AVX2 int8 kernels), which matters most in crowds; "fernet" is the fp32 file.
-DEFAULT_CLASSIFIER = "fernet_int8"
+#: --min-face AP is within 1 point of fp32 RetinaFace at original size: RetinaFace at min_face=40,
+#: in the precision above. "retinaface_mbv2" at min_face=0 is the accurate setting.
+DEFAULT_DETECTOR = "retinaface_mbv2_int8" if PRECISION == "int8" else "retinaface_mbv2"
+#: The classifier: fernet, in the precision above. Its int8 build scores as the fp32 file does on
+#: FER2013 PrivateTest (70.10% against 70.08%) and, with VNNI, costs about a third of the time per
+#: face, which matters most in crowds.
+DEFAULT_CLASSIFIER = "fernet_int8" if PRECISION == "int8" else "fernet"
 #: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
 #: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
 #: full-size faces (tools/measure_min_face_accuracy.py; README, "Speed"). 0 = every face.
