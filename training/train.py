@@ -350,7 +350,19 @@ def augment(images_u8, size, gen, args):
 
 # ---------------------------------------------------------------------------------- train / eval
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (AVX-512 BF16 or AMX). Without it bf16 is
+    emulated: on an AVX2-only EPYC one epoch step took 6x as long as in float32 (6.7 against
+    38.5 images/s), where with AVX-512 BF16 bf16 was about 3x faster than float32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def amp_context(device, mode):
+    if mode == "auto" and device.type == "cpu" and not cpu_has_fast_bf16():
+        mode = "off"
     if mode == "off":
         return torch.autocast(device_type=device.type, enabled=False), None
     dtype = torch.float16 if mode == "fp16" else torch.bfloat16
@@ -578,7 +590,8 @@ def parse_args(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights (0: off)")
     ap.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
-                    help="auto: bf16 on CPU, bf16 (else fp16) on CUDA")
+                    help="auto: bf16 on a CPU that runs it natively (AVX-512 BF16, AMX), else float32; "
+                         "bf16 (else fp16) on CUDA")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--rotate", type=float, default=15, help="max rotation, degrees")
     ap.add_argument("--scale", type=float, default=0.15, help="max relative zoom in/out")
