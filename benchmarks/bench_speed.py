@@ -6,6 +6,7 @@ interleaved (image by image, the order alternating between rounds), medians over
 - the default against the same models driven idiomatically (benchmarks/_idiomatic.py:
   cv2 + numpy + onnxruntime, same tensor sizes), and the share of fastfer's call spent outside
   ONNX Runtime's Run;
+- the default's precision (int8 or float32, chosen by the CPU's features) against the other one;
 - two Python threads sharing one ``FER(threads=1)`` against one thread (throughput).
 
 pytest-benchmark times the whole interleaved measurement once; the ratios are in each row's extra
@@ -23,7 +24,7 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import _backend, models
+from fastfer import _backend, _cpu, models
 
 from _idiomatic import IdiomaticFer
 from _photos import photos
@@ -68,6 +69,23 @@ def test_default_vs_previous_default(benchmark, images):
         "default_ms": 1e3 * medians["default"], "previous_default_ms": 1e3 * medians["previous"],
         "speedup_vs_previous_default": medians["previous"] / medians["default"],
         "faces_default": _faces(new.analyze, images), "faces_previous_default": _faces(old.analyze, images)})
+
+
+@pytest.mark.benchmark(group="speed: the default's precision (this CPU's choice) vs the other one")
+def test_default_precision_vs_the_other(benchmark, images):
+    """fastfer._cpu picks int8 where the CPU has an 8-bit dot product (VNNI, SDOT), else float32:
+    this measures the choice against the other precision of the same models, same min_face."""
+    other = "fp32" if models.PRECISION == "int8" else "int8"
+    other_names = {"int8": ("retinaface_mbv2_int8", "fernet_int8"), "fp32": ("retinaface_mbv2", "fernet")}[other]
+    default = fastfer.FER(threads=1)
+    alternative = fastfer.FER(*other_names, threads=1)
+    sides = {"default": default.analyze, "other": alternative.analyze}
+    medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
+    benchmark.extra_info.update({
+        "default_precision": models.PRECISION, "cpu_int8_flags": sorted(
+            set(_cpu.cpu_flags() or ()) & set(_cpu.INT8_DOT_PRODUCT_FLAGS.get(_cpu.machine(), ()))),
+        "default_ms": 1e3 * medians["default"], f"{other}_ms": 1e3 * medians["other"],
+        "speedup_vs_other_precision": medians["other"] / medians["default"]})
 
 
 @pytest.mark.benchmark(group="speed: default FER vs the same models in cv2 + numpy + onnxruntime")
