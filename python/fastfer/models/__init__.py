@@ -43,7 +43,7 @@ PRECISION = _cpu.default_precision()
 #: in the precision above. "retinaface_mbv2" at min_face=0 is the accurate setting.
 DEFAULT_DETECTOR = "retinaface_mbv2_int8" if PRECISION == "int8" else "retinaface_mbv2"
 #: The classifier: fernet, in the precision above. Its int8 build scores as the fp32 file does on
-#: FER2013 PrivateTest (70.10% against 70.08%) and, with VNNI, costs about a third of the time per
+#: FER2013 PrivateTest (70.08%, 7-bit weights) and, with VNNI, costs about a third of the time per
 #: face, which matters most in crowds.
 DEFAULT_CLASSIFIER = "fernet_int8" if PRECISION == "int8" else "fernet"
 #: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
