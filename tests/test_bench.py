@@ -54,6 +54,9 @@ def test_bench_json_report_is_complete_and_consistent(one_photo, capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["machine"]["cores"] >= 1 and report["repeat"] == 2 and report["warmup_passes"] == 1
+    # the figures depend on the CPU's int8 dot product, so the report says whether it has one
+    assert report["machine"]["precision"] == fastfer.models.PRECISION
+    assert isinstance(report["machine"]["int8_dot_product"], bool)
     assert report["scenes"]["640x480"] == {"size": [640, 480], "images": 1, "sources": ["astronaut.jpg"]}
     assert report["scenes"]["crowd"]["sources"] == ["4x3 grid of astronaut.jpg"]  # no crowd photo there
     precisions = {r["precision"] for r in report["results"]}

@@ -34,7 +34,7 @@ from typing import Callable, Optional, Sequence
 import cv2
 import numpy as np
 
-from . import __version__, capabilities, models
+from . import __version__, _cpu, capabilities, models
 from ._args import positive_int
 from .fer import FER
 from .image import load_image
@@ -221,7 +221,10 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "onnxruntime": onnxruntime.__version__, "fastfer": __version__,
-            "inference": caps["inference"], "simd": caps["simd"]}
+            "inference": caps["inference"], "simd": caps["simd"],
+            # int8 is fast only with an 8-bit dot product (fastfer._cpu): the figures depend on it
+            "precision": caps["precision"],
+            "int8_dot_product": _cpu.int8_is_fast(_cpu.cpu_flags(), _cpu.machine())}
 
 
 def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),
@@ -250,7 +253,8 @@ def format_table(report: dict) -> str:
     """The report as a text table: one row per setting and scene."""
     m = report["machine"]
     lines = [f"fastfer {m['fastfer']}, {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
-             f"inference {m['inference']}, simd {m['simd']}; {report['repeat']} rounds after 1 warm-up "
+             f"inference {m['inference']}, simd {m['simd']}, default precision {m['precision']}; "
+             f"{report['repeat']} rounds after 1 warm-up "
              "pass; images/s medians over rounds, latency percentiles over images",
              f"{'detector':22} {'classifier':12} {'min':>4} {'scene':9} {'img/s':>7} {'p50':>7} {'p90':>7} "
              f"{'p99':>7} {'batch/s':>7} {'2thr/s':>7} {'2py/s':>7} {'faces':>5} {'out%':>5}  stages ms "
