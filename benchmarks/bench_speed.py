@@ -76,14 +76,12 @@ def test_default_precision_vs_the_other(benchmark, images):
     """fastfer._cpu picks int8 where the CPU has an 8-bit dot product (VNNI, SDOT), else float32:
     this measures the choice against the other precision of the same models, same min_face."""
     other = "fp32" if models.PRECISION == "int8" else "int8"
-    other_names = {"int8": ("retinaface_mbv2_int8", "fernet_int8"), "fp32": ("retinaface_mbv2", "fernet")}[other]
     default = fastfer.FER(threads=1)
-    alternative = fastfer.FER(*other_names, threads=1)
+    alternative = fastfer.FER(*models.default_models(other), threads=1)
     sides = {"default": default.analyze, "other": alternative.analyze}
     medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
     benchmark.extra_info.update({
-        "default_precision": models.PRECISION, "cpu_int8_flags": sorted(
-            set(_cpu.cpu_flags() or ()) & set(_cpu.INT8_DOT_PRODUCT_FLAGS.get(_cpu.machine(), ()))),
+        "default_precision": models.PRECISION, "cpu_int8_dot_product": _cpu.has_int8_dot_product(),
         "default_ms": 1e3 * medians["default"], f"{other}_ms": 1e3 * medians["other"],
         "speedup_vs_other_precision": medians["other"] / medians["default"]})
 

@@ -25,7 +25,8 @@ INT8_DOT_PRODUCT_FLAGS = {
     "aarch64": ("asimddp",),
 }
 _ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}
-PRECISIONS = ("int8", "fp32")
+#: The precisions the shipped models come in (fastfer bench lists them in this order).
+PRECISIONS = ("fp32", "int8")
 
 
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> Optional[frozenset]:
@@ -58,6 +59,11 @@ def int8_is_fast(flags: Optional[Iterable[str]], arch: str) -> bool:
     return any(flag in set(flags) for flag in INT8_DOT_PRODUCT_FLAGS.get(arch, ()))
 
 
+def has_int8_dot_product() -> bool:
+    """int8_is_fast for this machine's CPU."""
+    return int8_is_fast(cpu_flags(), machine())
+
+
 def default_precision() -> str:
     """"int8" or "fp32": FASTFER_PRECISION when set (ValueError on any other value), else the
     faster of the two on this CPU."""
@@ -66,4 +72,4 @@ def default_precision() -> str:
         return request
     if request not in ("", "auto"):
         raise ValueError(f"FASTFER_PRECISION must be 'int8', 'fp32' or 'auto', got {request!r}")
-    return "int8" if int8_is_fast(cpu_flags(), machine()) else "fp32"
+    return "int8" if has_int8_dot_product() else "fp32"

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import __version__, _cpu, capabilities, models
 from ._args import positive_int
+from ._cpu import PRECISIONS
 from .fer import FER
 from .image import load_image
 from .timing import STAGES, analyze_timed
@@ -48,7 +49,6 @@ FEW_FACES = ("alex_lacamoire_smiling.jpg", "angry_man.jpg", "astronaut.jpg", "bi
 CROWDS = ("bald_guys_collage.jpg", "stage_group.jpg")
 SCENES = {"640x480": (640, 480), "1920x1080": (1920, 1080), "crowd": (1920, 1080)}
 MODES = ("analyze", "analyze_batch", "threads2", "python_threads2")
-PRECISIONS = ("fp32", "int8")
 GREY = 114
 
 
@@ -123,7 +123,7 @@ def settings(detectors: Optional[Sequence[str]] = None, precisions: Sequence[str
     if min_faces is None:
         min_faces = sorted({0, models.DEFAULT_MIN_FACE})
     known = set(models.available())
-    classifier = models.DEFAULT_CLASSIFIER.removesuffix("_int8")  # the fp32 model of the default
+    classifier = models.default_models("fp32")[1]  # the fp32 model of the default
     out = []
     for name in names:
         for precision in precisions:
@@ -224,7 +224,7 @@ def machine() -> dict:
             "inference": caps["inference"], "simd": caps["simd"],
             # int8 is fast only with an 8-bit dot product (fastfer._cpu): the figures depend on it
             "precision": caps["precision"],
-            "int8_dot_product": _cpu.int8_is_fast(_cpu.cpu_flags(), _cpu.machine())}
+            "int8_dot_product": _cpu.has_int8_dot_product()}
 
 
 def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),

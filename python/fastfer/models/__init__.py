@@ -37,15 +37,22 @@ TASKS = ("detector", "classifier")
 #: as fast as float32; float32 elsewhere, where int8 runs slower (fastfer._cpu has the figures).
 #: FASTFER_PRECISION=int8|fp32 overrides it.
 PRECISION = _cpu.default_precision()
+
+
+def default_models(precision: str) -> tuple:
+    """(detector, classifier) of the default setting in ``precision`` ("fp32" or "int8").
+
+    Chosen from the speed/accuracy curve (README, "Speed"): the fastest setting whose WIDER FACE
+    --min-face AP is within 1 point of fp32 RetinaFace at original size, RetinaFace at min_face=40
+    ("retinaface_mbv2" at min_face=0 is the accurate setting); and fernet, whose int8 build scores
+    as the fp32 file does on FER2013 PrivateTest (7-bit weights) and, with VNNI, costs about a
+    third of the time per face, which matters most in crowds."""
+    suffix = {"fp32": "", "int8": "_int8"}[precision]
+    return "retinaface_mbv2" + suffix, "fernet" + suffix
+
+
 #: The models FER, Detector, Classifier and the command use unless told otherwise.
-#: Chosen from the speed/accuracy curve (README, "Speed"): the fastest setting whose WIDER FACE
-#: --min-face AP is within 1 point of fp32 RetinaFace at original size: RetinaFace at min_face=40,
-#: in the precision above. "retinaface_mbv2" at min_face=0 is the accurate setting.
-DEFAULT_DETECTOR = "retinaface_mbv2_int8" if PRECISION == "int8" else "retinaface_mbv2"
-#: The classifier: fernet, in the precision above. Its int8 build scores as the fp32 file does on
-#: FER2013 PrivateTest (70.08%, 7-bit weights) and, with VNNI, costs about a third of the time per
-#: face, which matters most in crowds.
-DEFAULT_CLASSIFIER = "fernet_int8" if PRECISION == "int8" else "fernet"
+DEFAULT_DETECTOR, DEFAULT_CLASSIFIER = default_models(PRECISION)
 #: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
 #: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
 #: full-size faces (tools/measure_min_face_accuracy.py; README, "Speed"). 0 = every face.
