@@ -34,6 +34,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import backbones
+
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # FER2013 order
 # FER+ vote columns -> FER2013 class (contempt, unknown and NF have none).
 FERPLUS_TO_FER = {"neutral": 6, "happiness": 3, "surprise": 5, "sadness": 4, "anger": 0, "disgust": 1, "fear": 2}
@@ -89,6 +91,14 @@ class FerNet(nn.Module):
     def forward(self, x):
         x = self.features(self.stem(x))
         return self.fc(self.drop(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)))
+
+
+def build_net(arch: str, width: int, blocks, dropout: float, pretrained: Path | None = None) -> nn.Module:
+    """The classifier being trained: fastfer's FerNet, or an ImageNet backbone (backbones.py) that
+    takes the same grey (N,1,S,S) input, initialised from `pretrained` weights when given."""
+    if arch == "fernet":
+        return FerNet(width, blocks, dropout)
+    return backbones.build(arch, dropout, pretrained)
 
 
 class Exported(nn.Module):
@@ -439,7 +449,8 @@ def load_teacher(run: Path, args, device):
         targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
         if targs["size"] != args.size:
             raise SystemExit(f"--teacher {run}: it was trained at {targs['size']} px, the student at {args.size}")
-        teacher = FerNet(targs["width"], tuple(targs["blocks"]), targs["dropout"]).to(device)
+        teacher = build_net(targs.get("arch", "fernet"), targs["width"], tuple(targs["blocks"]),
+                            targs["dropout"]).to(device)
         teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
     teacher = teacher.to(memory_format=torch.channels_last).eval()
     for p in teacher.parameters():
@@ -465,7 +476,10 @@ def export(net, args, out: Path, public_acc, private_acc):
                           dynamic_axes={"image": {0: "N"}, "probs": {0: "N"}}, opset_version=args.opset,
                           do_constant_folding=True, dynamo=False)
     data = onnx_path.read_bytes()
-    desc = (f"fastfer FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, "
+    arch = getattr(args, "arch", "fernet")
+    shape = (f"FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, " if arch == "fernet"
+             else f"{arch} (ImageNet-pretrained, grey input as 3 channels, {args.size} px, ")
+    desc = (f"fastfer {shape}"
             f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
             f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
             f"{', flip TTA' if args.flip_tta else ''}) trained on "
@@ -487,7 +501,8 @@ def export(net, args, out: Path, public_acc, private_acc):
                             else "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else "")),
                    "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                             if k not in ("data", "ferplus", "out", "commit", "resume", "stop_after")}},
-        "license": "trained by fastfer on FER2013 (research use)",
+        "license": "trained by fastfer on FER2013 (research use)" + (
+            "" if arch == "fernet" else f"; initialised from {_pretrained_licence(arch)}"),
         "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
                   "mean": [MEAN], "scale": [SCALE],
                   "note": f"grey (OpenCV BT.601 weights), bilinear to {args.size}x{args.size}, x/127.5 - 1"},
@@ -499,6 +514,12 @@ def export(net, args, out: Path, public_acc, private_acc):
     }
     (out / "manifest_entry.json").write_text(json.dumps(entry, indent=1) + "\n")
     return onnx_path
+
+
+def _pretrained_licence(arch: str) -> str:
+    import fetch_pretrained
+    pin = fetch_pretrained.PRETRAINED[arch]
+    return f"{pin.source}, {pin.licence}"
 
 
 def _fastfer():
@@ -579,7 +600,13 @@ def parse_args(argv=None):
     ap.add_argument("--limit", type=int, help="use only N images per split (smoke runs)")
     ap.add_argument("--final-eval", action="store_true", help="report PrivateTest once, at the end")
     ap.add_argument("--size", type=int, default=48, help="input side (48 native, or 64)")
-    ap.add_argument("--width", type=int, default=32)
+    ap.add_argument("--arch", default="fernet", choices=("fernet",) + tuple(backbones.BACKBONES),
+                    help="fernet (fastfer's compact ResNet, from scratch) or an ImageNet-pretrained backbone "
+                         "fed the grey face as three channels (training/backbones.py)")
+    ap.add_argument("--no-pretrained", dest="pretrained", action="store_false",
+                    help="start a backbone from random weights instead of its ImageNet weights "
+                         "(training/fetch_pretrained.py fetches those, pinned by sha256)")
+    ap.add_argument("--width", type=int, default=32, help="FerNet width")
     ap.add_argument("--blocks", default="1,2,1", help="residual blocks per stage")
     ap.add_argument("--dropout", type=float, default=0.3)
     ap.add_argument("--batch", type=int, default=128)
@@ -661,6 +688,7 @@ def main(argv=None):
         for k in PATH_ARGS:
             setattr(args, k, Path(getattr(args, k)) if getattr(args, k) is not None else None)
         args.blocks = tuple(args.blocks)
+        args.arch = getattr(args, "arch", "fernet")  # runs from before --arch
         args.stop_after, args.resume = stop_after, Path(args.out)
         args.threads = threads if threads is not None else args.threads
         now = git_commit()
@@ -678,7 +706,12 @@ def main(argv=None):
 
     folder = Path(args.data).is_dir()
     (x_tr, y_tr, t_tr), (x_va, y_va, _), test = (load_folder_data if folder else load_data)(args, device)
-    net = FerNet(args.width, args.blocks, args.dropout).to(device)
+    pretrained = None
+    if args.arch != "fernet" and args.pretrained and state is None and not args.init:
+        import fetch_pretrained
+        pretrained = fetch_pretrained.fetch(args.arch)
+        print(f"{args.arch}: ImageNet weights {pretrained}", flush=True)
+    net = build_net(args.arch, args.width, args.blocks, args.dropout, pretrained).to(device)
     if args.init and state is None:  # a second schedule over finished weights (e.g. with that run as --teacher)
         if args.init.suffix == ".onnx":
             # the BN statistics come from 2048 un-augmented Training faces (a fixed, seeded choice)
@@ -689,7 +722,7 @@ def main(argv=None):
             net.load_state_dict(torch.load(args.init, map_location=device))
     net = net.to(memory_format=torch.channels_last)
     params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, args.size)
-    print(f"FerNet {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
+    print(f"{args.arch} {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
           f"{len(x_tr)} train / {len(x_va)} {'val' if folder else 'PublicTest'} images on {device}, "
           f"amp {args.amp}, {torch.get_num_threads()} threads", flush=True)
 
@@ -814,7 +847,7 @@ def main(argv=None):
     log.close()
 
     # The best PublicTest checkpoint is what ships.
-    final = FerNet(args.width, args.blocks, args.dropout).to(device).to(memory_format=torch.channels_last)
+    final = build_net(args.arch, args.width, args.blocks, args.dropout).to(device).to(memory_format=torch.channels_last)
     final.load_state_dict(torch.load(args.out / "best.pt", map_location=device))
     private_acc = None
     summary = {"best_epoch": best_epoch, "public_acc": best_acc, "params": params, "macs": macs}
