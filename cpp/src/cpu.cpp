@@ -4,8 +4,6 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "simd/rowops.h"
-
 namespace fastfer {
 namespace {
 
@@ -91,20 +89,4 @@ void set_simd_level(SimdLevel level) {
   level_slot().store(static_cast<int>(level));
 }
 
-namespace simd {
-
-const RowOps& rowops() {
-  switch (active_simd_level()) {
-#if defined(FASTFER_HAVE_X86_SIMD)
-    case SimdLevel::AVX2: return rowops_avx2();
-    case SimdLevel::SSE41: return rowops_sse41();
-#endif
-#if defined(FASTFER_HAVE_NEON)
-    case SimdLevel::NEON: return rowops_neon();
-#endif
-    default: return rowops_scalar();
-  }
-}
-
-}  // namespace simd
 }  // namespace fastfer

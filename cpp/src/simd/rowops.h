@@ -1,8 +1,11 @@
 // The row kernels that exist once per instruction set. Private to the library.
 //
-// Each rowops_<isa>.cpp includes rowops_impl.inl inside its own namespace, compiled with that
-// ISA's flags. The .inl uses nothing but raw pointers and intrinsics, because an inline function
-// from a shared header, instantiated in an AVX2 file, could be picked by the linker for every caller.
+// rowops_scalar.inl holds the scalar kernels, the reference. rowops_scalar.cpp makes them the
+// scalar level; each rowops_<isa>.cpp (compiled with that ISA's flags) has intrinsics for the
+// kernels where they pay and includes the scalar kernels in its own namespace for the rest and for
+// its tails; rowops_dispatch.cpp picks the table of the active level. The kernels use nothing but
+// raw pointers and intrinsics, because an inline function from a shared header, instantiated in
+// an AVX2 file, could be picked by the linker for every caller.
 #pragma once
 
 #include <cstddef>
