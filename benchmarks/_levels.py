@@ -6,21 +6,21 @@ import contextlib
 
 import pytest
 
-from fastfer import _backend
+from fastfer import backend
 
-LEVELS = list(_backend.native.available_simd_levels()) if _backend.native else []
+LEVELS = list(backend.native.available_simd_levels()) if backend.native else []
 
 
 @contextlib.contextmanager
 def simd(level: str):
-    if _backend.native is None:
-        pytest.skip(f"native backend not in use ({_backend.native_error})")
-    before = _backend.native.simd_level()
-    _backend.native.set_simd_level(level)
+    if backend.native is None:
+        pytest.skip(f"native backend not in use ({backend.native_error})")
+    before = backend.native.simd_level()
+    backend.native.set_simd_level(level)
     try:
-        yield _backend.native
+        yield backend.native
     finally:
-        _backend.native.set_simd_level(before)
+        backend.native.set_simd_level(before)
 
 
 def each_level(func):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fastfer import models
-from fastfer.classifier import Classifier
+from fastfer.core.classifier import Classifier
 
 CLASSIFIERS = models.available("classifier")
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fastfer import _reference
+from fastfer.backend import reference
 from _levels import LEVELS, each_level, simd
 
 RETINAFACE = dict(steps=[8, 16, 32], min_sizes=[[16, 32], [64, 128], [256, 512]])
@@ -22,7 +22,7 @@ def _random_boxes(n: int, seed: int = 0):
 @pytest.mark.benchmark(group="nms 5,000 random boxes, IoU 0.5")
 def test_nms_numpy_baseline(benchmark):
     boxes, scores = _random_boxes(5000)
-    benchmark(_reference.nms, boxes, scores, 0.5)
+    benchmark(reference.nms, boxes, scores, 0.5)
 
 
 @pytest.mark.benchmark(group="nms 5,000 random boxes, IoU 0.5")
@@ -38,12 +38,12 @@ def test_nms(benchmark, level):
     boxes, scores = _random_boxes(5000)
     with simd(level) as core:
         kept = benchmark(core.nms, boxes, scores, 0.5)
-    assert np.array_equal(kept, _reference.nms(boxes, scores, 0.5))
+    assert np.array_equal(kept, reference.nms(boxes, scores, 0.5))
 
 
 @pytest.mark.benchmark(group="make_anchors RetinaFace 1920x1088")
 def test_anchors_numpy_baseline(benchmark):
-    benchmark(_reference.make_anchors, 1088, 1920, **RETINAFACE)
+    benchmark(reference.make_anchors, 1088, 1920, **RETINAFACE)
 
 
 @pytest.mark.benchmark(group="make_anchors RetinaFace 1920x1088")
@@ -54,15 +54,15 @@ def test_anchors(benchmark):
 
 @pytest.mark.benchmark(group="decode_boxes + decode_landmarks, 81,600 anchors")
 def test_decode_numpy_baseline(benchmark):
-    priors = _reference.make_anchors(1088, 1920, **RETINAFACE)
+    priors = reference.make_anchors(1088, 1920, **RETINAFACE)
     rng = np.random.default_rng(4)
     deltas, marks = rng.normal(size=(len(priors), 4)), rng.normal(size=(len(priors), 10))
-    benchmark(lambda: (_reference.decode_boxes(deltas, priors), _reference.decode_landmarks(marks, priors)))
+    benchmark(lambda: (reference.decode_boxes(deltas, priors), reference.decode_landmarks(marks, priors)))
 
 
 @pytest.mark.benchmark(group="decode_boxes + decode_landmarks, 81,600 anchors")
 def test_decode(benchmark):
-    priors = _reference.make_anchors(1088, 1920, **RETINAFACE)
+    priors = reference.make_anchors(1088, 1920, **RETINAFACE)
     rng = np.random.default_rng(4)
     deltas = rng.normal(size=(len(priors), 4)).astype(np.float32)
     marks = rng.normal(size=(len(priors), 10)).astype(np.float32)

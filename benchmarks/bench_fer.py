@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import _backend
+from fastfer import backend
 
 GROUP = "FER.analyze, 640x480 photo with one face, 1 thread"
 
@@ -47,7 +47,7 @@ def test_fer_analyze_native(benchmark, photo_640x480):
         start = time.perf_counter()
         faces = fer.analyze(photo_640x480)
         whole = time.perf_counter() - start
-        _, inference = _backend.native.Pipeline.last_timing()
+        _, inference = backend.native.Pipeline.last_timing()
         shares.append(1.0 - inference / whole)
         return faces
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
+from fastfer.backend.reference.preprocess import FIVE_POINT_TEMPLATE_112
 from _levels import each_level, simd
 
 

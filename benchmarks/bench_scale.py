@@ -1,6 +1,6 @@
 """The scales: images/s of ``analyze`` on the WIDER dev images with 1 and 2 workers, on one machine
 (``FER.analyze_many``: 2 threads, 2 processes) and on a local 2-CPU Ray cluster
-(``fastfer.ray.analyze``: 2 actors), each against its one-worker baseline.
+(``fastfer.scale.ray.analyze``: 2 actors), each against its one-worker baseline.
 
 Besides pytest-benchmark's own ratio (runs one after the other), every 2-worker row runs its
 baseline before each of its rounds (untimed by pytest-benchmark, timed here) and reports in
@@ -80,18 +80,18 @@ def test_two_workers(benchmark, fer, paths, mode):
     measure(benchmark, many(fer, paths, 2, mode), len(paths), baseline=many(fer, paths, 1))
 
 
-RAY = "scale: Ray cluster of 2 CPUs, fastfer.ray.analyze"
+RAY = "scale: Ray cluster of 2 CPUs, fastfer.scale.ray.analyze"
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(paths):
     ray = pytest.importorskip("ray", reason="pip install 'fastfer[ray]'")
-    import fastfer.ray
+    import fastfer.scale.ray
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="warning")
     ray.data.DataContext.get_current().enable_progress_bars = False
-    fastfer.ray.analyze(paths[:4], actors=2).count()  # untimed: worker processes import fastfer
-    yield fastfer.ray
+    fastfer.scale.ray.analyze(paths[:4], actors=2).count()  # untimed: worker processes import fastfer
+    yield fastfer.scale.ray
     ray.shutdown()
 
 

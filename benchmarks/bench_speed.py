@@ -24,7 +24,9 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import _backend, _cpu, models
+from fastfer import models
+from fastfer import backend
+from fastfer.models import cpu
 
 from _idiomatic import IdiomaticFer
 from _photos import photos
@@ -73,7 +75,7 @@ def test_default_vs_previous_default(benchmark, images):
 
 @pytest.mark.benchmark(group="speed: the default's precision (this CPU's choice) vs the other one")
 def test_default_precision_vs_the_other(benchmark, images):
-    """fastfer._cpu picks int8 where the CPU has an 8-bit dot product (VNNI, SDOT), else float32:
+    """fastfer.models.cpu picks int8 where the CPU has an 8-bit dot product (VNNI, SDOT), else float32:
     this measures the choice against the other precision of the same models, same min_face."""
     other = "fp32" if models.PRECISION == "int8" else "int8"
     default = fastfer.FER(threads=1)
@@ -81,7 +83,7 @@ def test_default_precision_vs_the_other(benchmark, images):
     sides = {"default": default.analyze, "other": alternative.analyze}
     medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
     benchmark.extra_info.update({
-        "default_precision": models.PRECISION, "cpu_int8_dot_product": _cpu.has_int8_dot_product(),
+        "default_precision": models.PRECISION, "cpu_int8_dot_product": cpu.has_int8_dot_product(),
         "default_ms": 1e3 * medians["default"], f"{other}_ms": 1e3 * medians["other"],
         "speedup_vs_other_precision": medians["other"] / medians["default"]})
 
@@ -99,7 +101,7 @@ def test_default_vs_idiomatic(benchmark, images):
         start = time.perf_counter()
         fer.analyze(img)
         whole = time.perf_counter() - start
-        _, inference = _backend.native.Pipeline.last_timing()
+        _, inference = backend.native.Pipeline.last_timing()
         outside.append(1.0 - inference / whole)
 
     sides = {"fastfer": native, "idiomatic": plain}

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fastfer import kernels
+from fastfer.backend import kernels
 
 
 def _frames(frame):

@@ -9,7 +9,7 @@ from pathlib import Path
 from _paths import PHOTOS, SHARED_DATA, SHIPPED_PHOTO
 
 import fastfer
-from fastfer.parallel import analyze_one
+from fastfer.scale.parallel import analyze_one
 
 WIDER_DEV = SHARED_DATA / "detection" / "wider_val_dev" / "images"
 

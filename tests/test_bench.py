@@ -1,4 +1,4 @@
-"""fastfer.timing (the per-stage split) and fastfer bench (its JSON report and table, the Pareto
+"""fastfer.core.timing (the per-stage split) and fastfer bench (its JSON report and table, the Pareto
 plot): structure and consistency of real measurements, never their speed."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import bench
+from fastfer.eval import bench
 from fastfer.cli import main
-from fastfer.timing import STAGES, StageTimes, analyze_timed
+from fastfer.core.timing import STAGES, StageTimes, analyze_timed
 
 from _paths import SHIPPED_PHOTO
 

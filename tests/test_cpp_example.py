@@ -129,7 +129,7 @@ def astronaut_ppm(readme_steps):
 
 @pytest.fixture(scope="module")
 def ort_library():
-    from fastfer.runtime import onnxruntime_library
+    from fastfer.backend.runtime import onnxruntime_library
 
     found = onnxruntime_library()
     if found is None:

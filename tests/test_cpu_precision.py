@@ -1,4 +1,4 @@
-"""The default models' precision follows the CPU (fastfer._cpu): int8 where ONNX Runtime has an
+"""The default models' precision follows the CPU (fastfer.models.cpu): int8 where ONNX Runtime has an
 8-bit dot-product instruction to run it on, float32 elsewhere, FASTFER_PRECISION to override."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import _cpu, models
+from fastfer import models
+from fastfer.models import cpu
 
 from _paths import SHIPPED_PHOTO
 
@@ -27,16 +28,16 @@ ARM_DOT = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp sha512\n"
 def test_the_flags_decide(tmp_path, text, arch, fast):
     path = tmp_path / "cpuinfo"
     path.write_text(text)
-    assert _cpu.int8_is_fast(_cpu.cpu_flags(str(path)), arch) is fast
+    assert cpu.int8_is_fast(cpu.cpu_flags(str(path)), arch) is fast
 
 
 def test_without_cpuinfo_only_arm64_is_assumed_to_have_the_instruction(tmp_path):
-    assert _cpu.cpu_flags(str(tmp_path / "absent")) is None
-    assert _cpu.int8_is_fast(None, "aarch64") and not _cpu.int8_is_fast(None, "x86_64")
+    assert cpu.cpu_flags(str(tmp_path / "absent")) is None
+    assert cpu.int8_is_fast(None, "aarch64") and not cpu.int8_is_fast(None, "x86_64")
 
 
 def test_this_machine_gets_the_models_its_flags_call_for():
-    expected = "int8" if _cpu.has_int8_dot_product() else "fp32"
+    expected = "int8" if cpu.has_int8_dot_product() else "fp32"
     if os.environ.get("FASTFER_PRECISION", "").strip():
         expected = os.environ["FASTFER_PRECISION"].strip().lower().replace("auto", expected)
     assert models.PRECISION == expected == fastfer.capabilities()["precision"]

@@ -1,7 +1,7 @@
 """Detection kernels: anchors, box/landmark decoding, NMS.
 
 Every hand-checked case runs on both backends (the native ``fastfer._core`` and the numpy twin
-``fastfer._reference``); the property tests hold the two side by side on random inputs, on every
+``fastfer.backend.reference``); the property tests hold the two side by side on random inputs, on every
 SIMD level the build and CPU offer, and hold both against an obvious O(n^2) NMS written below.
 """
 
@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fastfer import _backend
-from fastfer import _reference as reference
+from fastfer import backend
+from fastfer.backend import reference
 
 
 # The native module as the package chose it (None under FASTFER_BACKEND=python or without a build).
-native = _backend.native
-needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {_backend.native_error}")
+native = backend.native
+needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {backend.native_error}")
 
 BACKENDS = [
     pytest.param("native", marks=needs_native),
@@ -31,7 +31,7 @@ BACKENDS = [
 
 @pytest.fixture(params=BACKENDS)
 def k(request):
-    """The kernel module under test: fastfer._core or fastfer._reference."""
+    """The kernel module under test: fastfer._core or fastfer.backend.reference."""
     return native if request.param == "native" else reference
 
 

@@ -14,8 +14,8 @@ import pytest
 from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
-from fastfer.classifier import Classifier
-from fastfer.detector import MAX_FACES, Detections, Detector
+from fastfer.core.classifier import Classifier
+from fastfer.core.detector import MAX_FACES, Detections, Detector
 
 needs_photos = needs_shared(PHOTOS)
 DETECTORS = ["retinaface_mbv2", "blazeface_short", "blazeface_full"]

@@ -1,4 +1,4 @@
-"""fastfer.fer2013 readers and metrics, and `fastfer eval fer2013|folder` end to end, on the real
+"""fastfer.eval.fer2013 readers and metrics, and `fastfer eval fer2013|folder` end to end, on the real
 FER2013 faces of ../shared/data/fer2013.npz."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from _paths import SHARED_DATA, needs_shared
 
-from fastfer import LABELS, fer2013, models
+from fastfer import LABELS, models
+from fastfer.eval import fer2013
 
 NPZ = SHARED_DATA / "fer2013.npz"
 needs_npz = needs_shared(NPZ)

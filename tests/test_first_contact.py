@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer import fer2013
+from fastfer.eval import fer2013
 from fastfer.cli import main
 from fastfer.cli.common import EXAMPLE
 
@@ -183,7 +183,7 @@ def test_models_names_the_real_defaults(capsys):
     from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
     assert f"{DEFAULT_DETECTOR} (detector)" in last and f"{DEFAULT_CLASSIFIER} (classifier)" in last
-    # the precision follows the CPU (fastfer._cpu): fernet in int8 with VNNI, else in float32
+    # the precision follows the CPU (fastfer.models.cpu): fernet in int8 with VNNI, else in float32
     assert DEFAULT_CLASSIFIER == {"int8": "fernet_int8", "fp32": "fernet"}[fastfer.models.PRECISION]
 
 

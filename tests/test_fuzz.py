@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fastfer import _backend
+from fastfer import backend
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "fuzz"))
@@ -31,8 +31,8 @@ SECONDS = int(os.environ.get("FASTFER_FUZZ_SECONDS", "15"))
 def _skip_reason():
     if os.environ.get("FASTFER_SANITIZED"):
         return "inside the sanitized suite run: the fuzz round runs in the plain one"
-    if _backend.native is None:
-        return f"the fuzz round runs in the native test run ({_backend.native_error})"
+    if backend.native is None:
+        return f"the fuzz round runs in the native test run ({backend.native_error})"
     try:
         import atheris  # noqa: F401
     except ImportError:

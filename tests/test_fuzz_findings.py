@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fastfer import load_image
-from fastfer._image_header import image_size
+from fastfer.io.image_header import image_size
 from fastfer.errors import ImageDecodeError
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "corpus"

@@ -22,7 +22,7 @@ import pytest
 
 import fastfer
 from fastfer import ImageDecodeError, ImageTooLargeError, load_image
-from fastfer._image_header import image_size
+from fastfer.io.image_header import image_size
 from hostile_files import BIG, BIG_H, BIG_W, hostile_files
 
 HOSTILE = hostile_files()
@@ -97,7 +97,7 @@ def test_decoded_size_is_checked_even_when_a_header_reader_is_fooled(monkeypatch
     """Second line of defence: simulate a header-reader bug (it reports 8x8 for everything);
     the decoded array is still held to the cap."""
     data, _ = HOSTILE["jpeg_ff00_hides_frame"]
-    monkeypatch.setattr(fastfer.image, "image_size", lambda _data: ("JPEG", 8, 8))
+    monkeypatch.setattr(fastfer.io.image, "image_size", lambda _data: ("JPEG", 8, 8))
     with pytest.raises(ImageTooLargeError, match="as decoded"):
         load_image(data, max_pixels=CAP)
 
@@ -214,7 +214,7 @@ def test_file_limit_follows_the_cap(tmp_path):
     path = tmp_path / "padded.ppm"
     with open(path, "wb") as file:
         file.write(b"P6\n1 1\n255\n\x00\x00\x00")
-        file.truncate(fastfer.image.max_file_bytes(10) + 1)
+        file.truncate(fastfer.io.image.max_file_bytes(10) + 1)
     error, _ = _load_within(path, max_pixels=10)
     assert isinstance(error, ImageTooLargeError) and "limit" in str(error)
     assert load_image(path, max_pixels=10**6).shape == (1, 1, 3)  # trailing zeros are ignored

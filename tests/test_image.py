@@ -32,7 +32,7 @@ from fastfer import (
     load_image,
     set_max_pixels,
 )
-from fastfer._image_header import SUPPORTED_FORMATS, image_size
+from fastfer.io.image_header import SUPPORTED_FORMATS, image_size
 
 ASTRONAUT = SHIPPED_PHOTO
 HEIGHT, WIDTH = 7, 13
@@ -47,7 +47,7 @@ def bgr() -> np.ndarray:
 @pytest.fixture
 def restore_max_pixels(monkeypatch):
     """Put the process-wide cap back after a test changes it."""
-    monkeypatch.setattr(fastfer.image, "_max_pixels", get_max_pixels())
+    monkeypatch.setattr(fastfer.io.image, "_max_pixels", get_max_pixels())
 
 
 def encode(ext: str, image: np.ndarray, params: tuple[int, ...] = ()) -> bytes:

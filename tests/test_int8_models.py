@@ -66,7 +66,7 @@ def test_int8_detector_finds_the_fp32_faces(name):
 def test_bench_scores_detectors_on_images_their_int8_versions_never_saw(name):
     # fastfer bench --pareto leaves out the WIDER images the int8 detectors were calibrated on:
     # the same rule as tools/models/quantize.py, which the manifest entry records.
-    from fastfer import bench
+    from fastfer.eval import bench
 
     calibration = models.spec(name).source["calibration"]
     assert calibration.startswith(f"every {bench.CALIBRATION_EVERY}th image of the sorted WIDER FACE dev sample")

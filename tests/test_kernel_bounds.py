@@ -21,13 +21,15 @@ from _paths import SHIPPED_PHOTO
 from onnx_wire import field, graph, model, node, number, tensor, value_info
 
 import fastfer
-from fastfer import _backend, models, runtime
-from fastfer import _reference as reference
-from fastfer._reference import _checks
+from fastfer import models
+from fastfer import backend
+from fastfer.backend import runtime
+from fastfer.backend import reference
+from fastfer.backend.reference import _checks
 from fastfer.errors import ModelError
 
-native = _backend.native
-needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {_backend.native_error}")
+native = backend.native
+needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {backend.native_error}")
 BACKENDS = [pytest.param("native", marks=needs_native), pytest.param("python")]
 
 
@@ -220,11 +222,12 @@ def test_a_broadcast_view_too_large_to_copy_fails_alike_without_eating_memory():
     code = textwrap.dedent("""
         import resource, sys
         import numpy as np
-        from fastfer import _backend, _reference
+        from fastfer import backend
+        from fastfer.backend import reference
         resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
         boxes = np.broadcast_to(np.array([0, 0, 1, 1], np.float32), (10 ** 9, 4))
         scores = np.broadcast_to(np.float32(1), (10 ** 9,))
-        for name, k in (("native", _backend.native), ("python", _reference)):
+        for name, k in (("native", backend.native), ("python", reference)):
             if k is None:
                 continue
             try:
@@ -267,7 +270,7 @@ def broken_classifier(request):
 
 
 def test_the_classifier_refuses_non_finite_model_output(broken_classifier):
-    from fastfer.classifier import Classifier
+    from fastfer.core.classifier import Classifier
 
     faces = np.full((2, 48, 48), 128, np.uint8)
     with pytest.raises(ModelError, match="NaN or infinity"):

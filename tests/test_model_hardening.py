@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from fastfer import LABELS, models
-from fastfer.classifier import Classifier
+from fastfer.core.classifier import Classifier
 from fastfer.errors import ModelError, ModelIntegrityError
-from fastfer.runtime import create_native_session, create_session, native_inference_unavailable
+from fastfer.backend.runtime import create_native_session, create_session, native_inference_unavailable
 import onnx_wire
 
 NATIVE = pytest.param("native", marks=pytest.mark.skipif(

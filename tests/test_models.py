@@ -11,7 +11,7 @@ import pytest
 import fastfer
 from fastfer import models
 from fastfer.errors import BackendError, ModelError, ModelIntegrityError, ModelNotFoundError
-from fastfer.runtime import create_session
+from fastfer.backend.runtime import create_session
 
 CONVERTED = ["retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"]  # from PyPI wheels
 TRAINED = ["fernet"]  # trained by training/train.py
@@ -132,7 +132,7 @@ def test_register_refuses_to_replace_silently():
 
 
 def test_a_registered_classifier_runs_like_the_shipped_one():
-    from fastfer.classifier import Classifier
+    from fastfer.core.classifier import Classifier
 
     entry = {k: v for k, v in models.spec("mini_xception").to_dict().items() if k not in ("name", "file")}
     models.register("test_my_classifier", models.load_bytes("mini_xception"), entry, replace=True)

@@ -13,13 +13,15 @@ import pytest
 from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
-from fastfer import _backend, models, runtime
+from fastfer import models
+from fastfer import backend
+from fastfer.backend import runtime
 
 
 def _load():
-    """The native module, or why the native session cannot be used (fastfer.runtime decides)."""
+    """The native module, or why the native session cannot be used (fastfer.backend.runtime decides)."""
     reason = runtime.native_inference_unavailable()
-    return (None, f"native inference unavailable: {reason}") if reason else (_backend.native, None)
+    return (None, f"native inference unavailable: {reason}") if reason else (backend.native, None)
 
 
 core, _skip_reason = _load()

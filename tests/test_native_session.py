@@ -1,6 +1,6 @@
 """fastfer._core.Session: ONNX Runtime driven from the C++ core through ORT's C API (dlopen'ed from
 the installed onnxruntime package), compared with the Python onnxruntime session of
-fastfer.runtime on the shipped models."""
+fastfer.backend.runtime on the shipped models."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import numpy as np
 import pytest
 from _paths import SHIPPED_PHOTO
 
-from fastfer import _backend, models, runtime
+from fastfer import models
+from fastfer import backend
+from fastfer.backend import runtime
 
 
 def _load():
-    """The native module, or why the native session cannot be used (fastfer.runtime decides)."""
+    """The native module, or why the native session cannot be used (fastfer.backend.runtime decides)."""
     reason = runtime.native_inference_unavailable()
-    return (None, f"native inference unavailable: {reason}") if reason else (_backend.native, None)
+    return (None, f"native inference unavailable: {reason}") if reason else (backend.native, None)
 
 
 core, _skip_reason = _load()
@@ -74,8 +76,8 @@ def test_mini_xception_matches_python(lib, batch):
 
 
 def test_retinaface_matches_python_on_a_photo(lib):
-    from fastfer import kernels
-    from fastfer.image import load_image
+    from fastfer.backend import kernels
+    from fastfer.io.image import load_image
 
     image = load_image(PHOTO)
     tensor, _ = kernels.detector_input(image, 640, layout="nhwc", mean=0.0, scale=1.0, channel_order="rgb")

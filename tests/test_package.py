@@ -14,7 +14,7 @@ import pytest
 from _paths import SHIPPED_PHOTO
 
 import fastfer
-from fastfer import _backend
+from fastfer import backend
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = SHIPPED_PHOTO  # a photo is all the info command needs
@@ -32,8 +32,8 @@ def test_labels_are_the_fer2013_order():
 
 def test_versions_agree():
     assert fastfer.__version__ == importlib.metadata.version("fastfer")
-    if _backend.native is not None:
-        assert _backend.native.__version__ == fastfer.__version__
+    if backend.native is not None:
+        assert backend.native.__version__ == fastfer.__version__
 
 
 def test_capabilities_report_the_backend_in_use():
@@ -51,10 +51,10 @@ def test_capabilities_report_the_backend_in_use():
 
 
 def test_kernels_come_from_the_active_backend():
-    from fastfer import kernels
+    from fastfer.backend import kernels
 
-    assert kernels.nms is _backend.active.nms
-    assert kernels.detector_input is _backend.active.detector_input
+    assert kernels.nms is backend.active.nms
+    assert kernels.detector_input is backend.active.detector_input
 
 
 @pytest.mark.skipif(FORCED_PYTHON, reason="checks the native module's SIMD choice")

@@ -1,4 +1,4 @@
-"""Every core of one machine: ``FER.analyze_many`` / ``fastfer.parallel.analyze_many`` give, in
+"""Every core of one machine: ``FER.analyze_many`` / ``fastfer.scale.parallel.analyze_many`` give, in
 input order, exactly what one ``FER.analyze`` per image gives, unreadable inputs included."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from _many_images import WIDER_DEV, photos, serial_results, wider_dev_images, wr
 from _paths import needs_shared
 
 import fastfer
-from fastfer import parallel
+from fastfer.scale import parallel
 
 
 def assert_same_results(got: list, expected: list) -> None:

@@ -6,7 +6,7 @@
    Non-contiguous inputs must give what their ``np.ascontiguousarray`` gives. These tests skip
    when ``fastfer._core`` is missing or ``FASTFER_BACKEND=python``.
 2. Hand-checked cases against OpenCV and known geometry, on the active backend
-   (``fastfer.kernels``) and on the twin (``fastfer._reference``).
+   (``fastfer.backend.kernels``) and on the twin (``fastfer.backend.reference``).
 3. Bad input: both backends raise the same exception types with meaningful messages.
 4. Thread-safety smoke test: concurrent calls give the serial results.
 """
@@ -22,17 +22,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from fastfer import _backend
-from fastfer import _reference as reference
-from fastfer import kernels
-from fastfer._reference.preprocess import FIVE_POINT_TEMPLATE_112
+from fastfer import backend
+from fastfer.backend import reference
+from fastfer.backend import kernels
+from fastfer.backend.reference.preprocess import FIVE_POINT_TEMPLATE_112
 
 
 # --- backends and SIMD levels ---------------------------------------------------------------------
 
 # The native module as the package chose it (None under FASTFER_BACKEND=python or without a build).
-native = _backend.native
-NATIVE_SKIP_REASON = f"native-vs-numpy comparison skipped: {_backend.native_error}"
+native = backend.native
+NATIVE_SKIP_REASON = f"native-vs-numpy comparison skipped: {backend.native_error}"
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def on_every_level(levels, name, *args, **kwargs) -> dict:
 
 @pytest.fixture(params=["active", "twin"])
 def k(request):
-    """The kernel module under test: the active backend (fastfer.kernels) or the numpy twin."""
+    """The kernel module under test: the active backend (fastfer.backend.kernels) or the numpy twin."""
     return kernels if request.param == "active" else reference
 
 

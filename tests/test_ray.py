@@ -1,4 +1,4 @@
-"""A Ray cluster: ``fastfer.ray`` on real local clusters (one node with 2 CPUs, then two simulated
+"""A Ray cluster: ``fastfer.scale.ray`` on real local clusters (one node with 2 CPUs, then two simulated
 nodes) gives the rows that one process's ``FER.analyze`` gives, an error row for a corrupt file,
 and Parquet that pyarrow reads back. Ray is started twice in all (it takes seconds)."""
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.con
 
 
 def test_import_fastfer_never_imports_ray():
-    code = ("import sys, fastfer, fastfer.parallel, fastfer.cli; fastfer.FER; "
+    code = ("import sys, fastfer, fastfer.scale.parallel, fastfer.cli; fastfer.FER; "
             "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -67,15 +67,15 @@ def assert_rows_equal_serial(rows: list, paths: list) -> None:
 
 @needs_ray
 def test_predictor_turns_a_batch_into_face_rows_error_rows_and_no_face_rows(tmp_path):
-    import fastfer.ray
+    import fastfer.scale.ray
 
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((96, 128, 3), 128, np.uint8))
     paths = [SHIPPED_PHOTO, write_corrupt(tmp_path), blank]
     batch = {"path": np.array([str(p) for p in paths]),
              "bytes": np.array([p.read_bytes() for p in paths], dtype=object)}
-    table = fastfer.ray.FERPredictor(threads=1)(batch)
-    assert table.schema == fastfer.ray.SCHEMA
+    table = fastfer.scale.ray.FERPredictor(threads=1)(batch)
+    assert table.schema == fastfer.scale.ray.SCHEMA
     rows = table.to_pylist()
     assert_rows_equal_serial(rows, paths)
     assert [r["face"] for r in rows if r["path"] == str(blank)] == [None]  # counted, without a face
@@ -84,19 +84,19 @@ def test_predictor_turns_a_batch_into_face_rows_error_rows_and_no_face_rows(tmp_
 
 @needs_ray
 def test_predictor_names_the_columns_it_needs():
-    import fastfer.ray
+    import fastfer.scale.ray
 
     with pytest.raises(ValueError, match="'bytes' and 'path' columns"):
-        fastfer.ray.FERPredictor(threads=1)({"image": np.array([b""], dtype=object)})
+        fastfer.scale.ray.FERPredictor(threads=1)({"image": np.array([b""], dtype=object)})
 
 
 @needs_ray
 @pytest.mark.parametrize("options", [{"actors": 0}, {"cpus_per_actor": 1.5}, {"batch_size": "8"}])
 def test_analyze_refuses_bad_sizes_before_starting_anything(options):
-    import fastfer.ray
+    import fastfer.scale.ray
 
     with pytest.raises(ValueError, match="must be a positive int"):
-        fastfer.ray.analyze([SHIPPED_PHOTO], **options)
+        fastfer.scale.ray.analyze([SHIPPED_PHOTO], **options)
 
 
 @pytest.fixture(scope="class")
@@ -114,12 +114,12 @@ class TestOneNode:
     def test_photos_and_a_corrupt_file_become_rows_that_read_back_from_parquet(self, tmp_path):
         import pyarrow.parquet as pq
 
-        import fastfer.ray
+        import fastfer.scale.ray
 
         paths = [*photos(), write_corrupt(tmp_path)]
-        fastfer.ray.analyze(paths).write_parquet(str(tmp_path / "out"))
+        fastfer.scale.ray.analyze(paths).write_parquet(str(tmp_path / "out"))
         table = pq.read_table(tmp_path / "out")
-        assert table.schema.remove_metadata().equals(fastfer.ray.SCHEMA)
+        assert table.schema.remove_metadata().equals(fastfer.scale.ray.SCHEMA)
         rows = table.to_pylist()
         assert_rows_equal_serial(rows, paths)
         errors = [r for r in rows if r["error"] is not None]
@@ -127,11 +127,11 @@ class TestOneNode:
         assert "could not decode" in errors[0]["error"]
 
     def test_a_dataset_of_bytes_and_paths_is_taken_as_it_is(self, tmp_path):
-        import fastfer.ray
+        import fastfer.scale.ray
 
         paths = [SHIPPED_PHOTO, write_corrupt(tmp_path)]
         dataset = ray.data.from_items([{"path": str(p), "bytes": p.read_bytes()} for p in paths])
-        assert_rows_equal_serial(fastfer.ray.analyze(dataset, actors=1).take_all(), paths)
+        assert_rows_equal_serial(fastfer.scale.ray.analyze(dataset, actors=1).take_all(), paths)
 
     def test_cli_joins_the_cluster_and_writes_parquet(self, tmp_path):
         import pyarrow.parquet as pq
@@ -148,10 +148,10 @@ class TestOneNode:
 
     @needs_shared(WIDER_DEV)
     def test_wider_dev_images_equal_serial_analyze(self):
-        import fastfer.ray
+        import fastfer.scale.ray
 
         paths = wider_dev_images(320)
-        rows = fastfer.ray.analyze(paths, actors=2, batch_size=8).take_all()
+        rows = fastfer.scale.ray.analyze(paths, actors=2, batch_size=8).take_all()
         assert_rows_equal_serial(rows, paths)
 
 
@@ -162,7 +162,7 @@ def test_two_nodes_both_do_work(tmp_path):
 
     from ray.cluster_utils import Cluster
 
-    import fastfer.ray
+    import fastfer.scale.ray
 
     @ray.remote(num_cpus=0)
     class Arrivals:
@@ -176,7 +176,7 @@ def test_two_nodes_both_do_work(tmp_path):
         def seen(self) -> int:
             return self.count
 
-    class NodeRecordingPredictor(fastfer.ray.FERPredictor):  # local: Ray ships it by value
+    class NodeRecordingPredictor(fastfer.scale.ray.FERPredictor):  # local: Ray ships it by value
         def __init__(self, **options):
             super().__init__(**options)
             self.first_call = True
@@ -212,7 +212,7 @@ def test_two_nodes_both_do_work(tmp_path):
         assert len(nodes) == 2
         arrivals = Arrivals.options(name="fastfer-test-arrivals").remote()  # lives while this handle does
         # One image per call and one call in flight per actor: the second call goes to the other actor.
-        dataset = fastfer.ray.read_images(paths).map_batches(
+        dataset = fastfer.scale.ray.read_images(paths).map_batches(
             NodeRecordingPredictor, batch_size=1, num_cpus=1,
             compute=ray.data.ActorPoolStrategy(size=2, max_tasks_in_flight_per_actor=1))
         rows = dataset.take_all()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fastfer import _backend
+from fastfer import backend
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "fuzz"))
@@ -29,8 +29,8 @@ import sanitize  # noqa: E402
 def _skip_reason():
     if os.environ.get("FASTFER_SANITIZED"):
         return "this is the sanitized run itself"
-    if _backend.native is None:
-        return f"the sanitized run starts from the native test run ({_backend.native_error})"
+    if backend.native is None:
+        return f"the sanitized run starts from the native test run ({backend.native_error})"
     return sanitize.unavailable()
 
 

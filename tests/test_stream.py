@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer.stream import StreamFrame, TrackedFace
+from fastfer.video.stream import StreamFrame, TrackedFace
 
 from _moving_faces import crossing_scene, face_patches, render, truth, write_video
 

@@ -1,12 +1,12 @@
-"""fastfer.tracking (Kalman + Hungarian on IoU) and fastfer.smoothing, on box sequences."""
+"""fastfer.video.tracking (Kalman + Hungarian on IoU) and fastfer.video.smoothing, on box sequences."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from fastfer.smoothing import DEFAULT_ALPHA, TrackSmoother
-from fastfer.tracking import Tracker, iou
+from fastfer.video.smoothing import DEFAULT_ALPHA, TrackSmoother
+from fastfer.video.tracking import Tracker, iou
 
 
 def box(cx, cy, side=60.0):

@@ -68,11 +68,11 @@ def test_fine_tunes_the_shipped_fernet_on_a_folder(dataset, tmp_path):
     assert entry["labels"] == list(LABELS) and "image folder" in entry["source"]["data"]
     try:
         from fastfer import models
-        from fastfer.classifier import Classifier
+        from fastfer.core.classifier import Classifier
     except ImportError:  # a training venv without fastfer: this checkout's pure-Python fallback
         sys.path.insert(0, str(REPO / "python"))
         from fastfer import models
-        from fastfer.classifier import Classifier
+        from fastfer.core.classifier import Classifier
     spec = {k: v for k, v in entry.items() if k not in ("file", "sha256", "size")}
     models.register("training_folder_test", out / entry["file"], spec, replace=True)
     classifier = Classifier("training_folder_test")

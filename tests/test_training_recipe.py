@@ -86,7 +86,7 @@ def test_manifest_entry_is_a_fastfer_classifier_spec(run):
     assert "FER2013" in entry["license"] and "PublicTest" in entry["description"]
     try:  # fastfer itself accepts it (the system install is visible from a training venv)
         from fastfer import models
-        from fastfer.classifier import Classifier
+        from fastfer.core.classifier import Classifier
     except ImportError:
         return
     models.register("training_smoke_test", run / entry["file"], entry, replace=True)

@@ -1,4 +1,4 @@
-"""WIDER FACE evaluation protocol (fastfer.widerface).
+"""WIDER FACE evaluation protocol (fastfer.eval.widerface).
 
 Hand-made cases with answers worked out by hand; the real 320-image sample of the validation set
 (ground-truth loading, perfect and shifted detections, score rescaling, end-to-end runs); and a
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from _paths import SHARED_DATA, needs_shared
 
-from fastfer import widerface as wf
+from fastfer.eval import widerface as wf
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = SHARED_DATA / "detection" / "wider_val_dev"

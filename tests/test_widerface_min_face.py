@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastfer import widerface
+from fastfer.eval import widerface
 
 # One image: a 50x60 face (long side 60), a 20x24 face (long side 24), both counted in every setting.
 TRUTH = {"e/a.jpg": {"boxes": np.array([[10.0, 10.0, 50.0, 60.0], [200.0, 200.0, 20.0, 24.0]]),

@@ -12,12 +12,14 @@ import pytest
 from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
-from fastfer import _backend, models, runtime
-from fastfer import _reference as reference
-from fastfer.detector import Detector
+from fastfer import models
+from fastfer import backend
+from fastfer.backend import runtime
+from fastfer.backend import reference
+from fastfer.core.detector import Detector
 
-native = _backend.native
-needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {_backend.native_error}")
+native = backend.native
+needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {backend.native_error}")
 _inference_error = runtime.native_inference_unavailable()
 needs_native_inference = pytest.mark.skipif(
     _inference_error is not None, reason=f"native inference unavailable: {_inference_error}")

@@ -28,10 +28,10 @@ import cv2
 import numpy as np
 
 import fastfer
-from fastfer.classifier import Classifier
-from fastfer.detector import Detector
-from fastfer import kernels
-from fastfer.fer2013 import read_npz
+from fastfer.core.classifier import Classifier
+from fastfer.core.detector import Detector
+from fastfer.backend import kernels
+from fastfer.eval.fer2013 import read_npz
 
 
 def split(path, name: str):

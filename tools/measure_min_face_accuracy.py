@@ -23,8 +23,8 @@ import sys
 import cv2
 import numpy as np
 
-from fastfer import fer2013
-from fastfer.classifier import Classifier
+from fastfer.eval import fer2013
+from fastfer.core.classifier import Classifier
 
 # FER2013's frame side / the detector box's long side (models/manifest.json, fernet's crop note).
 FRAME_PER_FACE = 1.027

@@ -32,8 +32,8 @@ LICENSE = ("Apache-2.0, like fastfer (weights trained by fastfer); the training 
 def measure(onnx_path: Path, entry: dict, data: Path) -> tuple:
     """(PublicTest, PrivateTest) accuracy of the model through fastfer.Classifier."""
     from fastfer import models
-    from fastfer.classifier import Classifier
-    from fastfer.fer2013 import read
+    from fastfer.core.classifier import Classifier
+    from fastfer.eval.fer2013 import read
 
     spec = copy.deepcopy(entry)
     spec.pop("file"), spec.pop("sha256"), spec.pop("size")

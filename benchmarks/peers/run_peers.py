@@ -34,7 +34,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fastfer  # noqa: E402
-from fastfer import bench, models  # noqa: E402
+from fastfer import models  # noqa: E402
+from fastfer.eval import bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import idiomatic  # noqa: E402

@@ -6,7 +6,7 @@ Finds faces, their 5 landmarks and their expression probabilities in :data:`LABE
 from __future__ import annotations
 
 try:
-    from . import _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
+    from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
     from .errors import (
         BackendError,
         Error,
@@ -19,11 +19,11 @@ try:
         UnsupportedInputError,
         VideoDecodeError,
     )
-    from . import compat
+    from . import _moved, compat
     from .draw import draw
-    from .fer import FER
-    from .result import Face
-    from .image import get_max_pixels, load_image, set_max_pixels
+    from .core.fer import FER
+    from .core.result import Face
+    from .io.image import get_max_pixels, load_image, set_max_pixels
     from .labels import LABELS
     from .table import to_frame
 except (ValueError, RuntimeError) as _exc:  # what a bad FASTFER_* value raises (ValueError, BackendError)
@@ -35,6 +35,16 @@ except (ValueError, RuntimeError) as _exc:  # what a bad FASTFER_* value raises 
     raise
 
 __version__ = "0.1.0"
+
+_moved.install()
+
+
+def __getattr__(name: str):
+    """``fastfer.stream`` and the other module paths of 0.1 (see :mod:`fastfer._moved`)."""
+    if name in _moved.MOVED:
+        module = globals()[name] = _moved.import_moved(name)  # warns once per name
+        return module
+    raise AttributeError(f"module 'fastfer' has no attribute {name!r}")
 
 
 def capabilities() -> dict:
@@ -53,18 +63,18 @@ def capabilities() -> dict:
     instruction, see ``fastfer.models.PRECISION``), ``default_models`` (detector, classifier) and
     ``version``.
     """
-    from . import _backend, models
-    from .runtime import available_providers, native_inference_unavailable
+    from . import backend, models
+    from .backend.runtime import available_providers, native_inference_unavailable
 
     inference_error = native_inference_unavailable()
 
-    native = _backend.native
+    native = backend.native
     return {
         "version": __version__,
-        "backend": _backend.name,
+        "backend": backend.name,
         "simd": native.simd_level() if native is not None else None,
         "simd_available": list(native.available_simd_levels()) if native is not None else [],
-        "native_error": _backend.native_error,
+        "native_error": backend.native_error,
         "native_session": bool(native is not None and native.has_onnxruntime()),
         "inference": "python" if inference_error else "native",
         "inference_error": inference_error,

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-from .fer import FER
+from .core.fer import FER
 from .labels import LABELS
-from .result import Face
-from .smoothing import DEFAULT_ALPHA
+from .core.result import Face
+from .video.smoothing import DEFAULT_ALPHA
 
 
 def _fer(fer: Optional[FER], fer_kwargs: dict) -> FER:

@@ -34,9 +34,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from .image import load_image
+from .io.image import load_image
 from .labels import LABELS
-from .result import Face
+from .core.result import Face
 
 PALETTE = {
     "angry": (40, 40, 220), "disgust": (40, 150, 40), "fear": (170, 60, 150),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional
 
 from .labels import LABELS
-from .result import Face
+from .core.result import Face
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 COLUMNS = (("source", "face", "x1", "y1", "x2", "y2", "score")

@@ -13,7 +13,7 @@ import numpy as np
 from _harness import fuzz, instrument_fastfer
 
 from fastfer import load_image
-from fastfer._image_header import image_size
+from fastfer.io.image_header import image_size
 from fastfer.errors import Error, ImageDecodeError
 
 instrument_fastfer()

@@ -20,14 +20,14 @@ import numpy as np
 
 from _harness import fuzz, instrument_fastfer
 
-from fastfer import _backend
-from fastfer import _reference as twin
+from fastfer import backend
+from fastfer.backend import reference as twin
 
 instrument_fastfer()
 
-native = _backend.native
+native = backend.native
 if native is None:
-    raise SystemExit(f"fuzz_kernels needs the native module: {_backend.native_error}")
+    raise SystemExit(f"fuzz_kernels needs the native module: {backend.native_error}")
 LEVELS = native.available_simd_levels()
 
 

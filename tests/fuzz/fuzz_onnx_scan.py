@@ -1,4 +1,4 @@
-"""Fuzz target: the model scan (fastfer._onnx_scan), which reads untrusted ONNX bytes before ONNX
+"""Fuzz target: the model scan (fastfer.models.onnx_scan), which reads untrusted ONNX bytes before ONNX
 Runtime does.
 
 Invariant: ``external_tensors(data)`` returns a list of names or raises MalformedModel (a
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from _harness import fuzz, instrument_fastfer
 
-from fastfer._onnx_scan import MalformedModel, external_tensors
+from fastfer.models.onnx_scan import MalformedModel, external_tensors
 
 instrument_fastfer()
 

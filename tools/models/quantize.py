@@ -8,7 +8,7 @@ Calibration data (fixed, documented, and never what the model is scored on):
 
 * detectors: every 5th image, in sorted ``<event>/<file>.jpg`` order (index 0, 5, 10, ...), of the
   WIDER FACE dev sample ``../shared/data/detection/wider_val_dev`` (64 of its 320 images), each fed
-  as fastfer feeds it (``fastfer.kernels.detector_input`` with the manifest's input spec; dynamic-
+  as fastfer feeds it (``fastfer.backend.kernels.detector_input`` with the manifest's input spec; dynamic-
   size models at long side 640). The int8 and fp32 models are compared on the other 256 images:
   ``--heldout DIR`` writes a folder of links to them that ``fastfer eval widerface DIR`` reads.
 * classifiers: every 28th face of FER2013 Training (rows 0, 28, 56, ... < 28,709: 1,026 faces),
@@ -48,8 +48,8 @@ from common import MODELS_DIR, REPO, SHARED_DATA, sha256_of  # noqa: E402
 
 os.environ.setdefault("FASTFER_BACKEND", "python")  # the numpy kernels: no build needed
 sys.path.insert(0, str(REPO / "python"))
-from fastfer import kernels  # noqa: E402
-from fastfer.image import load_image  # noqa: E402
+from fastfer.backend import kernels  # noqa: E402
+from fastfer.io.image import load_image  # noqa: E402
 from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,  # noqa: E402
                                       QuantType, quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
@@ -224,7 +224,7 @@ def private_test_accuracy(name: str, spec_entry: dict, path: Path) -> float:
     """FER2013 PrivateTest accuracy of the model file at ``path`` through fastfer.Classifier, the
     way ``fastfer eval fer2013`` scores it."""
     from fastfer import models
-    from fastfer.classifier import Classifier
+    from fastfer.core.classifier import Classifier
 
     probe = f"quantize-probe-{name}-{path.stat().st_size}-{sha256_of(path)[:8]}"
     fields = {k: v for k, v in spec_entry.items() if k not in ("file", "sha256", "size")}

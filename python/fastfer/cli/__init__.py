@@ -29,7 +29,7 @@ import fastfer
 
 from .common import UsageError
 
-COMMANDS = ("analyze", "video", "demo", "info", "list_models", "evaluate", "bench")
+COMMANDS = ("analyze", "video", "demo", "info", "models", "eval", "bench", "serve")
 """Modules of this package, one per command, in the order ``fastfer --help`` lists them."""
 
 DESCRIPTION = ("fastfer finds every face of an image and says its expression (angry, disgust, fear, "

@@ -1,5 +1,5 @@
 """``fastfer bench``: end-to-end speed on real photos for every shipped detector × precision ×
-size policy (:mod:`fastfer.bench`); ``--pareto`` adds WIDER FACE AP and draws AP against ms."""
+size policy (:mod:`fastfer.eval.bench`); ``--pareto`` adds WIDER FACE AP and draws AP against ms."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from fastfer import bench, models
+from fastfer import models
+from fastfer.eval import bench
 
 from . import common
 

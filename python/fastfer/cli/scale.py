@@ -6,7 +6,7 @@
   which are the batching path): N worker threads, each with its own models
   (``FER.analyze_many``); results printed in input order with one progress bar, the same
   outputs, per-image errors and exit status as one process.
-- ``--ray [ADDRESS]``: a Ray Data job (:mod:`fastfer.ray`) writing one Parquet row per face,
+- ``--ray [ADDRESS]``: a Ray Data job (:mod:`fastfer.scale.ray`) writing one Parquet row per face,
   per image without faces, and per unreadable image (its ``error``) under ``--parquet OUT/``.
   ``--workers`` is then the number of actors, ``--threads`` each actor's CPUs.
 """
@@ -58,7 +58,7 @@ def take_ray_inputs(args: argparse.Namespace) -> list:
 
 def workers(args: argparse.Namespace, images: int) -> int:
     """How many worker threads ``--workers`` and its defaults give for ``images`` inputs."""
-    from fastfer.parallel import usable_cores
+    from fastfer.scale.parallel import usable_cores
 
     batching = args.batch_size is not None and args.batch_size > 1
     if args.workers is not None:
@@ -121,7 +121,7 @@ def run_on_ray(args: argparse.Namespace, paths: list, uris: list) -> tuple:
     try:
         import ray
 
-        import fastfer.ray as fastfer_ray
+        import fastfer.scale.ray as fastfer_ray
     except ImportError as exc:
         raise common.UsageError(str(exc)) from None
     if not ray.is_initialized():

@@ -21,8 +21,8 @@ from typing import Optional
 
 import fastfer
 from fastfer.draw import draw
-from fastfer.smoothing import DEFAULT_ALPHA
-from fastfer.video_summary import TrackSummary
+from fastfer.video.smoothing import DEFAULT_ALPHA
+from fastfer.video.summary import TrackSummary
 
 from . import common
 

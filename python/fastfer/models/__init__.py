@@ -9,6 +9,9 @@ detector its decoder, for a classifier its labels and face crop. Licence texts a
 :func:`load_bytes` reads a model into memory, checks its sha256 against the spec and refuses
 models whose tensors live in external files; sessions are built from those verified bytes.
 :func:`register` adds a user's own ONNX model (path or bytes) with a spec of the same shape.
+:mod:`~fastfer.models.cpu` picks the precision of the defaults from the CPU, and
+:mod:`~fastfer.models.onnx_scan` reads untrusted ONNX bytes. This package may import ``io`` and
+the top-level ``errors``, ``labels`` and ``_args``; never ``backend``, ``core`` or anything above.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from .. import _cpu
-from .._onnx_scan import MalformedModel, external_tensors
-from .._regular_file import FileTooLarge, read_regular_file
+from . import cpu
+from .onnx_scan import MalformedModel, external_tensors
+from ..io.regular_file import FileTooLarge, read_regular_file
 from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
 
 HERE = Path(__file__).resolve().parent
@@ -34,9 +37,9 @@ NOTICES = HERE / "THIRD_PARTY_NOTICES"
 TASKS = ("detector", "classifier")
 #: "int8" or "fp32": the precision of the default models. int8 where this CPU has an 8-bit
 #: dot-product instruction (VNNI, ARM's SDOT), which makes ONNX Runtime's int8 kernels about twice
-#: as fast as float32; float32 elsewhere, where int8 runs slower (fastfer._cpu has the figures).
+#: as fast as float32; float32 elsewhere, where int8 runs slower (fastfer.models.cpu has the figures).
 #: FASTFER_PRECISION=int8|fp32 overrides it.
-PRECISION = _cpu.default_precision()
+PRECISION = cpu.default_precision()
 
 
 def default_models(precision: str) -> tuple:

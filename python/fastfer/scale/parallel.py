@@ -29,10 +29,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from ._args import positive_int
-from .errors import Error
-from .image import get_max_pixels, set_max_pixels
-from .result import Face
+from .._args import positive_int
+from ..errors import Error
+from ..io.image import get_max_pixels, set_max_pixels
+from ..core.result import Face
 
 MODES = ("thread", "process")
 # Images submitted ahead of the one being yielded, per worker: enough to keep every worker busy
@@ -110,7 +110,7 @@ def _in_order(executor: Executor, task: Callable, items: Iterable, ahead: int) -
 
 
 def _thread_results(images: Iterable, workers: int, fer, fer_options: dict) -> Iterator:
-    from .fer import FER
+    from ..core.fer import FER
 
     if workers == 1 and fer is not None:
         for image in images:
@@ -145,7 +145,7 @@ def _start_process(fer_options: dict, max_pixels: int) -> None:
     global _process_fer
     set_max_pixels(max_pixels)  # the parent's cap, which a spawned process would not inherit
     try:
-        from .fer import FER
+        from ..core.fer import FER
 
         _process_fer = FER(**fer_options)
     except Exception as exc:  # reported by every task: a failed initializer only says "broken pool"

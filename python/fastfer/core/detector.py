@@ -19,10 +19,10 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from . import kernels
-from .image import load_image
-from .models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
-from .runtime import ProviderRequest, create_session
+from ..backend import kernels
+from ..io.image import load_image
+from ..models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
+from ..backend.runtime import ProviderRequest, create_session
 
 #: Results never hold more faces than this (the best-scored ones are kept).
 MAX_FACES = 1000

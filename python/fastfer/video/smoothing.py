@@ -1,4 +1,4 @@
-"""``fastfer.smoothing``: expression probabilities smoothed over time, one face (track) at a time.
+"""``fastfer.video.smoothing``: expression probabilities smoothed over time, one face (track) at a time.
 
 Exponential smoothing: ``smoothed = alpha * new + (1 - alpha) * smoothed_before``. A track's
 first probabilities are taken as they are (a new track starts afresh: nothing of another face

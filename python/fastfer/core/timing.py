@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from .fer import FER, _faces, _native_faces
-from .image import load_image
+from ..io.image import load_image
 
 #: The stages of one analyze call, in the order they run.
 STAGES = ("decode", "pre", "detector", "post", "crops", "classifier")
@@ -71,10 +71,10 @@ def analyze_timed(fer: FER, image) -> tuple:
     img = load_image(image)
     decoded = time.perf_counter() - start
     if fer._pipeline is not None:
-        from . import _backend
+        from .. import backend
 
         found = fer._pipeline.analyze(img)
-        stages = _backend.native.Pipeline.last_stages()
+        stages = backend.native.Pipeline.last_stages()
         faces = _native_faces(found, with_probs=True)
         return faces, _finish(stages, start, decoded)
 

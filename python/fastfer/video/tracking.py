@@ -1,4 +1,4 @@
-"""``fastfer.tracking``: which face of this frame is which face of the previous ones.
+"""``fastfer.video.tracking``: which face of this frame is which face of the previous ones.
 
 SORT's recipe (Bewley et al. 2016), written for fastfer's boxes:
 
@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._args import positive_int
+from .._args import positive_int
 
 # Kalman noise, as fractions of the box's mean side: how far a measured box may be off (R), and
 # how much position and velocity may change per frame beyond the constant-velocity model (Q).

@@ -9,12 +9,12 @@ import numpy as np
 
 from .classifier import Classifier
 from .detector import MAX_FACES, Detections, Detector
-from .errors import BackendError, Error
-from .image import load_image
-from .models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
+from ..errors import BackendError, Error
+from ..io.image import load_image
+from ..models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
 from .result import Face
-from .runtime import ProviderRequest, create_native_session, native_inference_unavailable
-from .smoothing import DEFAULT_ALPHA
+from ..backend.runtime import ProviderRequest, create_native_session, native_inference_unavailable
+from ..video.smoothing import DEFAULT_ALPHA
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
@@ -46,7 +46,7 @@ class _StderrBar:
     def update(self, done: int, total: int) -> None:
         import sys
 
-        from .widerface import _progress
+        from ..eval.widerface import _progress
 
         if total == 0:
             return
@@ -117,13 +117,13 @@ class FER:
         self._warm_up()
 
     def _native_pipeline(self, threads: int, providers):
-        from . import _backend
+        from .. import backend
 
         options = {"score_threshold": self.detector.score_threshold, "nms_iou": self.detector.nms_iou,
                    "max_faces": self.detector.max_faces, "max_side": self.detector.max_side,
                    "min_face": self.detector.min_face}
         detector, classifier = self.detector.spec, self.classifier.spec
-        return _backend.native.Pipeline(
+        return backend.native.Pipeline(
             create_native_session(detector.name, threads=threads, providers=providers),
             {**detector.to_dict(), **options},
             create_native_session(classifier.name, threads=threads, providers=providers),
@@ -196,25 +196,25 @@ class FER:
         order, like ``analyze_batch`` (the faces, or the exception saying why the input could
         not be read). ``workers`` (default: the usable cores) workers each build their own
         ``FER(**self.options)``; ``mode`` "thread" (default) or "process"; with ``workers=1``
-        this FER does the work. See :mod:`fastfer.parallel`."""
-        from .parallel import analyze_many
+        this FER does the work. See :mod:`fastfer.scale.parallel`."""
+        from ..scale.parallel import analyze_many
 
         return analyze_many(images, workers=workers, mode=mode, fer=self, **self.options)
 
     def stream(self, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA, **options):
         """Faces of every frame of a video, followed across frames: an iterator of
-        :class:`fastfer.stream.StreamFrame` (``index``, ``timestamp``, ``faces``, ``image``).
+        :class:`fastfer.video.stream.StreamFrame` (``index``, ``timestamp``, ``faces``, ``image``).
 
         ``source``: a video file, a camera index, a URL OpenCV opens, or any iterable of images.
-        Each face is a :class:`fastfer.stream.TrackedFace` with a ``track_id`` stable while the
+        Each face is a :class:`fastfer.video.stream.TrackedFace` with a ``track_id`` stable while the
         face is tracked (never reused), ``probs`` / ``label`` smoothed per track (``smoothing``:
         the newest frame's weight, 1 = off) and ``raw_probs`` / ``raw_label``. ``every=k`` runs
         the detector on every k-th frame and carries the faces between. Other options
         (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``,
-        ``workers``): see :class:`fastfer.stream.Stream`. Decoding runs in its own thread, and
+        ``workers``): see :class:`fastfer.video.stream.Stream`. Decoding runs in its own thread, and
         ``workers`` detection frames (default: the usable cores) are analysed at once.
         """
-        from .stream import Stream
+        from ..video.stream import Stream
 
         return Stream(self, source, every=every, smoothing=smoothing, **options)
 

@@ -5,7 +5,7 @@ one at the same precision) and each *scene* (photos with 1 to 3 faces fitted int
 into 1920×1080, and a crowd at 1920×1080), four ways of running:
 
 - ``analyze``: ``FER(threads=1).analyze`` image by image: latency percentiles, images/s, the
-  per-stage split (:mod:`fastfer.timing`) and the share of the call spent outside ONNX Runtime;
+  per-stage split (:mod:`fastfer.core.timing`) and the share of the call spent outside ONNX Runtime;
 - ``analyze_batch``: ``FER(threads=1).analyze_batch`` on the scene's images, images/s;
 - ``threads2``: ``FER(threads=2)`` (two ONNX Runtime intra-op threads), image by image;
 - ``python_threads2``: two Python threads sharing one ``FER(threads=1)``, images/s.
@@ -34,12 +34,13 @@ from typing import Callable, Optional, Sequence
 import cv2
 import numpy as np
 
-from . import __version__, _cpu, capabilities, models
-from ._args import positive_int
-from ._cpu import PRECISIONS
-from .fer import FER
-from .image import load_image
-from .timing import STAGES, analyze_timed
+from .. import __version__, capabilities, models
+from .._args import positive_int
+from ..models import cpu
+from ..models.cpu import PRECISIONS
+from ..core.fer import FER
+from ..io.image import load_image
+from ..core.timing import STAGES, analyze_timed
 
 SHIPPED_PHOTO = Path(__file__).resolve().parent / "data" / "astronaut.jpg"
 # 1 to 3 faces each (../shared/data/README.md); the crowds are separate.
@@ -222,9 +223,9 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "onnxruntime": onnxruntime.__version__, "fastfer": __version__,
             "inference": caps["inference"], "simd": caps["simd"],
-            # int8 is fast only with an 8-bit dot product (fastfer._cpu): the figures depend on it
+            # int8 is fast only with an 8-bit dot product (fastfer.models.cpu): the figures depend on it
             "precision": caps["precision"],
-            "int8_dot_product": _cpu.has_int8_dot_product()}
+            "int8_dot_product": cpu.has_int8_dot_product()}
 
 
 def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),

@@ -11,12 +11,12 @@ from typing import Sequence
 
 import numpy as np
 
-from . import kernels
-from .errors import ModelError
-from .image import load_image
-from .labels import LABELS
-from .models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
-from .runtime import ProviderRequest, create_session
+from ..backend import kernels
+from ..errors import ModelError
+from ..io.image import load_image
+from ..labels import LABELS
+from ..models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
+from ..backend.runtime import ProviderRequest, create_session
 
 
 class Classifier:

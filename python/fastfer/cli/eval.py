@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _widerface(args: argparse.Namespace) -> int:
-    from fastfer import widerface
-    from fastfer.detector import Detector
+    from fastfer.eval import widerface
+    from fastfer.core.detector import Detector
 
     detector = Detector(args.detector, score_threshold=args.score_threshold, nms_iou=args.nms_iou,
                         max_side=args.max_side, min_face=args.min_face, threads=args.threads,
@@ -105,7 +105,7 @@ def _widerface(args: argparse.Namespace) -> int:
 
 
 def _make_classifier(args: argparse.Namespace):
-    from fastfer.classifier import Classifier
+    from fastfer.core.classifier import Classifier
 
     try:
         return Classifier(args.classifier, threads=args.threads, providers=common.providers(args.providers))
@@ -114,7 +114,7 @@ def _make_classifier(args: argparse.Namespace):
 
 
 def _report(args: argparse.Namespace, result: dict, title: str, png: str) -> None:
-    from fastfer import fer2013
+    from fastfer.eval import fer2013
 
     fer2013.write_confusion_png(result, png, title=title)
     if args.json:
@@ -127,7 +127,7 @@ def _report(args: argparse.Namespace, result: dict, title: str, png: str) -> Non
 
 def _fer2013(args: argparse.Namespace) -> int:
     import numpy as np
-    from fastfer import fer2013
+    from fastfer.eval import fer2013
 
     classifier = _make_classifier(args)
     images, labels, splits = fer2013.read(args.path, args.order)
@@ -153,7 +153,7 @@ def _fer2013(args: argparse.Namespace) -> int:
 
 def _folder(args: argparse.Namespace) -> int:
     import numpy as np
-    from fastfer import fer2013
+    from fastfer.eval import fer2013
 
     classifier = _make_classifier(args)
     files, labels, skipped = fer2013.read_folder(args.dir, args.order)

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 #: run(input name, float32 batch, output name) -> that output as an array.
 RunOne = Callable[[str, np.ndarray, str], np.ndarray]

@@ -9,7 +9,7 @@ stuffing as libjpeg skips them, every frame header before the scan; every PNG/AP
 TIFF directory), and where a file holds several sizes (frames, pages, repeated headers) the
 largest width and the largest height are taken, frame offsets included. A header that lies to one
 reader and not to the other therefore cannot shrink the size seen here below what the decoder
-sees. :mod:`fastfer.image` checks the decoded array against the cap as well.
+sees. :mod:`fastfer.io.image` checks the decoded array against the cap as well.
 
 Safety rule: only formats whose size can be read here are accepted. OpenCV decodes some others
 too (JPEG 2000, OpenEXR, Radiance HDR, Sun raster, PFM, BigTIFF, ...); they are refused as
@@ -25,7 +25,7 @@ import re
 import struct
 from typing import Union
 
-from .errors import ImageDecodeError
+from ..errors import ImageDecodeError
 
 Buffer = Union[bytes, bytearray, memoryview]
 

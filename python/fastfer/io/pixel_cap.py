@@ -1,6 +1,6 @@
 """The process-wide pixel cap's default, and OpenCV's own decoder limit set to match it.
 
-fastfer sizes every encoded image from its headers before decoding (:mod:`fastfer._image_header`).
+fastfer sizes every encoded image from its headers before decoding (:mod:`fastfer.io.image_header`).
 As a second line of defence, OpenCV is asked to refuse, before allocating, any image larger than
 the default cap (FASTFER_MAX_PIXELS, but never below the built-in 100 megapixels, so that the cap
 can still be raised to there after import): OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when its library is loaded, and
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ._args import positive_int
+from .._args import positive_int
 
 BUILTIN_MAX_PIXELS = 100_000_000
 OPENCV_LIMIT_ENV = "OPENCV_IO_MAX_IMAGE_PIXELS"

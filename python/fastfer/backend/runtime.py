@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from ._args import positive_int
-from ._session_checks import check_session
-from .errors import BackendError, ModelError
-from .models import load_bytes, spec as model_spec
+from .._args import positive_int
+from .session_checks import check_session
+from ..errors import BackendError, ModelError
+from ..models import load_bytes, spec as model_spec
 
 ProviderRequest = Union[str, tuple]
 _ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -100,11 +100,11 @@ def onnxruntime_library() -> Optional[str]:
 
 def native_inference_unavailable() -> Optional[str]:
     """Why fastfer cannot run inference in its C++ pipeline here, or None when it can."""
-    from . import _backend
+    from .. import backend
 
-    native = _backend.native
+    native = backend.native
     if native is None:
-        return f"native module not in use ({_backend.native_error})"
+        return f"native module not in use ({backend.native_error})"
     if not native.has_onnxruntime() or not hasattr(native, "Pipeline"):
         return ("the native module was built without the ONNX Runtime C API header (`pip install -v .` "
                 "shows why; FASTFER_ORT_INCLUDE_DIR points the build at one)")
@@ -117,14 +117,14 @@ def create_native_session(model_name: str, *, threads: int = 1,
                           providers: Sequence[ProviderRequest] = ("cpu",)):
     """A fastfer._core.Session (ONNX Runtime's C API from C++) for a model, from its verified
     bytes; same thread and provider rules as create_session."""
-    from . import _backend
+    from .. import backend
 
     threads = positive_int(threads, "threads")
     reason = native_inference_unavailable()
     if reason:
         raise BackendError(f"native inference is not available: {reason}")
     _providers(providers)  # same checks and messages as the Python path
-    native = _backend.native
+    native = backend.native
     load_error = getattr(native, "ModelLoadError", ())
     data = load_bytes(model_name)
     try:

@@ -2,8 +2,8 @@
 
 :func:`load_image` reads file paths, encoded bytes, numpy arrays and PIL images. Every input is
 held to a pixel cap (width × height): encoded data is sized from its header first
-(:mod:`fastfer._image_header`) so an oversized image is refused before OpenCV allocates it, and
-the decoded array is checked again (see :mod:`fastfer._pixel_cap` for OpenCV's own limit). Files are
+(:mod:`fastfer.io.image_header`) so an oversized image is refused before OpenCV allocates it, and
+the decoded array is checked again (see :mod:`fastfer.io.pixel_cap` for OpenCV's own limit). Files are
 read only when they are regular files no larger than an image within the cap can need. The
 cap is ``max_pixels`` when given, else the process default: 100,000,000, or the
 ``FASTFER_MAX_PIXELS`` environment variable read at import, changed by :func:`set_max_pixels`.
@@ -14,17 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
-from ._args import positive_int
+from .._args import positive_int
 # Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
-from ._pixel_cap import OPENCV_LIMIT_ENV
-from ._pixel_cap import max_pixels_from_env as _max_pixels_from_env
+from .pixel_cap import OPENCV_LIMIT_ENV
+from .pixel_cap import max_pixels_from_env as _max_pixels_from_env
 
 import cv2
 import numpy as np
 
-from ._image_header import image_size
-from ._regular_file import FileTooLarge, NotARegularFile, read_regular_file
-from .errors import ImageDecodeError, ImageTooLargeError, InvalidImageError, UnsupportedInputError
+from .image_header import image_size
+from .regular_file import FileTooLarge, NotARegularFile, read_regular_file
+from ..errors import ImageDecodeError, ImageTooLargeError, InvalidImageError, UnsupportedInputError
 
 _ACCEPTED = (
     "a file path (str or os.PathLike), encoded image bytes (bytes, bytearray, memoryview), "

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Optional
 
-from .labels import LABELS
+from ..labels import LABELS
 
 
 class TrackSummary:
-    """Accumulates :class:`fastfer.stream.StreamFrame` s; ``fps`` gives times to frames without a
+    """Accumulates :class:`fastfer.video.stream.StreamFrame` s; ``fps`` gives times to frames without a
     timestamp (index / fps)."""
 
     def __init__(self, fps: Optional[float] = None):

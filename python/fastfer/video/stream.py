@@ -10,7 +10,7 @@ decoding overlaps inference and memory stays bounded whatever the consumer's spe
   always gets a recent frame; the indices dropped are reported on the next frame.
 
 ``every=k`` runs the detector on every k-th processed frame; in between, the tracks are carried
-by their motion model (:class:`fastfer.tracking.Tracker`) and, by default, keep their last
+by their motion model (:class:`fastfer.video.tracking.Tracker`) and, by default, keep their last
 probabilities (``between="reuse"``); ``between="classify"`` runs the classifier on the predicted
 boxes instead (see the README for the measurement behind the default).
 
@@ -35,12 +35,12 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from ._args import positive_int
-from .errors import VideoDecodeError
-from .image import load_image
-from .labels import LABELS
-from .parallel import usable_cores
-from .result import Face, _frozen
+from .._args import positive_int
+from ..errors import VideoDecodeError
+from ..io.image import load_image
+from ..labels import LABELS
+from ..scale.parallel import usable_cores
+from ..core.result import Face, _frozen
 from .smoothing import DEFAULT_ALPHA, TrackSmoother
 from .tracking import Tracker
 
@@ -300,13 +300,13 @@ class Stream:
     Args (after ``fer`` and ``source``, see :meth:`fastfer.FER.stream`):
         every: run the detector on every ``every``-th processed frame (default 1).
         smoothing: the newest frame's weight in each track's smoothed probabilities, in (0, 1]
-            (default :data:`fastfer.smoothing.DEFAULT_ALPHA`, 0.3; 1 = none).
+            (default :data:`fastfer.video.smoothing.DEFAULT_ALPHA`, 0.3; 1 = none).
         between: between detections, "reuse" the tracks' last probabilities (default) or
             "classify" the predicted boxes.
         live: drop stale frames rather than wait for the consumer (default: True for a camera
             index and the URL schemes of :data:`LIVE_SCHEMES`, else False).
         queue_size: decoded frames waiting at most (default 1 live, 8 otherwise).
-        max_missed, iou_threshold: see :class:`fastfer.tracking.Tracker`.
+        max_missed, iou_threshold: see :class:`fastfer.video.tracking.Tracker`.
         fps: for an iterable source, timestamps are ``index / fps`` (default None: no timestamps,
             or seconds since the start for a live iterable).
         workers: detection frames analysed at once in a thread pool over ``fer`` (default: the

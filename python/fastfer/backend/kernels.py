@@ -1,16 +1,16 @@
 """The image and detection kernels of the active backend (see ``fastfer.capabilities()``).
 
-Each name here is either ``fastfer._core.<name>`` (native) or ``fastfer._reference.<name>`` (numpy
+Each name here is either ``fastfer._core.<name>`` (native) or ``fastfer.backend.reference.<name>`` (numpy
 twin); both have the same signature and documented results. Read the twin's docstrings.
 """
 
 from __future__ import annotations
 
-from ._backend import active as _impl
+from . import active as _impl
 # Bounds on one call, the same on both backends (tests/test_kernel_bounds.py checks they agree):
 # more than these raises ValueError before any work or allocation.
-from ._reference._checks import MAX_OUTPUT_ELEMENTS  # resize / detector_input / face_input values
-from ._reference.detect import MAX_ANCHORS, MAX_NMS_BOX_AREA, MAX_NMS_CANDIDATES
+from .reference._checks import MAX_OUTPUT_ELEMENTS  # resize / detector_input / face_input values
+from .reference.detect import MAX_ANCHORS, MAX_NMS_BOX_AREA, MAX_NMS_CANDIDATES
 
 resize = _impl.resize
 to_gray = _impl.to_gray

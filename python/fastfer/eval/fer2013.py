@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .labels import LABELS
+from ..labels import LABELS
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
 IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"))

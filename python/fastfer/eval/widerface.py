@@ -41,7 +41,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
-from .errors import ImageDecodeError
+from ..errors import ImageDecodeError
 
 SETTINGS = ("easy", "medium", "hard")
 GT_FILES = ("wider_face_val.mat",) + tuple(f"wider_{s}_val.mat" for s in SETTINGS)

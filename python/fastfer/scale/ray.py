@@ -29,12 +29,12 @@ try:
     import ray
     import ray.data
 except ImportError as exc:  # the optional extra is missing
-    raise ImportError(f"fastfer.ray needs Ray Data: pip install 'fastfer[ray]' ({exc})") from exc
+    raise ImportError(f"fastfer.scale.ray needs Ray Data: pip install 'fastfer[ray]' ({exc})") from exc
 
-from ._args import positive_int
-from .errors import Error
-from .image import _decode, get_max_pixels
-from .labels import LABELS
+from .._args import positive_int
+from ..errors import Error
+from ..io.image import _decode, get_max_pixels
+from ..labels import LABELS
 
 SCHEMA = pa.schema([
     ("path", pa.string()),
@@ -81,7 +81,7 @@ class FERPredictor:
     """
 
     def __init__(self, *, threads: Optional[int] = None, max_pixels: Optional[int] = None, **fer_options):
-        from .fer import FER
+        from ..core.fer import FER
 
         self.fer = FER(threads=_actor_cpus() if threads is None else threads, **fer_options)
         self.max_pixels = get_max_pixels() if max_pixels is None else max_pixels

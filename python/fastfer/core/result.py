@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from .labels import LABELS
+from ..labels import LABELS
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
