@@ -78,11 +78,15 @@ class FER:
         classifier: classifier model name (``fastfer.models.available("classifier")``).
         providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
         threads: intra-op threads per model (default 1).
-        score_threshold, nms_iou, max_faces, max_side: passed to the Detector.
+        score_threshold: keep faces scoring at least this (default: the detector model's own).
+        nms_iou: IoU above which the lower-scored of two boxes is dropped.
+        max_faces: at most this many faces per image (1 to 1,000; the best are kept).
+        max_side: images whose long side exceeds this are scaled down to it (``Detector``'s
+            ``max_side``).
         min_face: the input-size policy (``Detector``'s ``min_face``): faces shorter than this
             many pixels are not looked for (the image is shrunk to match) and not returned;
             0 = every face, the image at full size up to ``max_side``. Default
-            ``fastfer.models.DEFAULT_MIN_FACE``, chosen by measurement (see the README).
+            ``fastfer.models.DEFAULT_MIN_FACE``, chosen by measurement (docs/speed.md).
         inference: "auto" (default) runs analyze/detect in fastfer's C++ pipeline (one GIL-free
             call per image, ONNX Runtime's C API) when this build has it, else through
             onnxruntime's Python API; "native" requires the C++ pipeline (BackendError when it is
