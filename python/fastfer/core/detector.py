@@ -79,7 +79,8 @@ class Detector:
             measured on WIDER FACE): the long side becomes at most ``long side * min_face_px //
             min_face``. Expression cannot be read from a 10-pixel face, so a face library need
             not pay to find one.
-        threads, providers: ONNX Runtime intra-op threads and execution providers.
+        threads: ONNX Runtime intra-op threads.
+        providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
     Thread-safe: one Detector may be used from many threads at once.
     """
 
