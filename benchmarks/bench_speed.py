@@ -1,4 +1,4 @@
-"""The speed claims of the README, each a ratio measured in one run with the two sides
+"""The speed claims of docs/speed.md, each a ratio measured in one run with the two sides
 interleaved (image by image, the order alternating between rounds), medians over rounds:
 
 - the default ``FER().analyze`` against the previous default (retinaface_mbv2 fp32, max_side

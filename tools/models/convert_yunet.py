@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="folder with the repository's ONNX files")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="where to write the shipped files")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["n"],
-                        help="which YuNet variants to ship (default: n; s did not earn a place, see README)")
+                        help="which YuNet variants to ship (default: n; s did not earn a place, see docs/speed.md)")
     args = parser.parse_args()
     failed = False
     for variant in args.variants:

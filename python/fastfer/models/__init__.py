@@ -45,7 +45,7 @@ PRECISION = cpu.default_precision()
 def default_models(precision: str) -> tuple:
     """(detector, classifier) of the default setting in ``precision`` ("fp32" or "int8").
 
-    Chosen from the speed/accuracy curve (README, "Speed"): the fastest setting whose WIDER FACE
+    Chosen from the speed/accuracy curve (docs/speed.md): the fastest setting whose WIDER FACE
     --min-face AP is within 1 point of fp32 RetinaFace at original size, RetinaFace at min_face=40
     ("retinaface_mbv2" at min_face=0 is the accurate setting); and fernet, whose int8 build scores
     as the fp32 file does on FER2013 PrivateTest (7-bit weights) and, with VNNI, costs about a
@@ -58,7 +58,7 @@ def default_models(precision: str) -> tuple:
 DEFAULT_DETECTOR, DEFAULT_CLASSIFIER = default_models(PRECISION)
 #: FER's input-size policy: faces shorter than this many pixels are not looked for. 40: the
 #: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
-#: full-size faces (tools/measure_min_face_accuracy.py; README, "Speed"). 0 = every face.
+#: full-size faces (tools/measure_min_face_accuracy.py; docs/speed.md). 0 = every face.
 DEFAULT_MIN_FACE = 40
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
 #: The largest model file read: protobuf cannot serialise a message of 2 GiB or more, so no

@@ -6,7 +6,7 @@ Without one, x86 falls back to AVX2 16-bit multiply-adds (VPMADDUBSW): the int8 
 than the float32 ones there, and full-range int8 weights can saturate those 16-bit sums, as ONNX
 Runtime's quantisation guide warns (a full-range int8 fernet read 69.2% of FER2013 PrivateTest
 there, 70.1% with VNNI; tools/models/quantize.py now gives classifiers 7-bit weights, which cannot
-saturate). Measured with the default pipeline (README, "Speed"): on an AMD EPYC with AVX-512
+saturate). Measured with the default pipeline (docs/speed.md): on an AMD EPYC with AVX-512
 VNNI, int8 RetinaFace took 0.55-0.58x the time of float32; on an AMD EPYC with AVX2 only,
 1.06-1.13x (the whole 640x480 call 65.7 against 58.8 ms). So the default models are the int8
 builds where the CPU has the instruction and the float32 ones elsewhere; ``FASTFER_PRECISION=int8``

@@ -12,7 +12,7 @@ decoding overlaps inference and memory stays bounded whatever the consumer's spe
 ``every=k`` runs the detector on every k-th processed frame; in between, the tracks are carried
 by their motion model (:class:`fastfer.video.tracking.Tracker`) and, by default, keep their last
 probabilities (``between="reuse"``); ``between="classify"`` runs the classifier on the predicted
-boxes instead (see the README for the measurement behind the default).
+boxes instead (docs/video.md has the measurement behind the default).
 
 ``workers=N`` analyses up to N detection frames at once, in a small thread pool over the one
 ``FER`` (its ONNX Runtime sessions are thread-safe and release the GIL): frame t+1 is detected
