@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from _levels import LEVELS, each_level, simd
 
 from fastfer.backend import reference
-from _levels import LEVELS, each_level, simd
 
 RETINAFACE = dict(steps=[8, 16, 32], min_sizes=[[16, 32], [64, 128], [256, 512]])
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from fastfer.backend.reference.preprocess import FIVE_POINT_TEMPLATE_112
 from _levels import each_level, simd
 
+from fastfer.backend.reference.preprocess import FIVE_POINT_TEMPLATE_112
 
 # --- detector input: resize + colour swap + float + NCHW (issue bar: >= 2x, 1920x1080 -> 640) ----
 # Long side 600 has fractional sampling positions on both axes (no zero-weight shortcut); 0 keeps

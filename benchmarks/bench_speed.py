@@ -22,14 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-
-import fastfer
-from fastfer import models
-from fastfer import backend
-from fastfer.models import cpu
-
 from _idiomatic import IdiomaticFer
 from _photos import photos
+
+import fastfer
+from fastfer import backend, models
+from fastfer.models import cpu
 
 SIZES = [(640, 480), (1920, 1080)]
 ROUNDS = int(os.environ.get("FASTFER_SPEED_ROUNDS", "7"))

@@ -23,7 +23,7 @@ import pytest
 import fastfer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _moving_faces import crossing_scene, face_patches, render, write_video  # noqa: E402
+from _moving_faces import crossing_scene, face_patches, render, write_video
 
 GROUP = "FER.stream, 640x480 video, 40 frames, 1-3 faces, 1 thread"
 W, H, SIDE, FRAMES = 640, 480, 150, 40

@@ -5,8 +5,8 @@ import pytest
 
 import fastfer
 from fastfer._args import positive_int
-from fastfer.scale.parallel import check_workers
 from fastfer.backend.runtime import create_session
+from fastfer.scale.parallel import check_workers
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3), np.uint8(2)])

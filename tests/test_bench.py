@@ -9,13 +9,12 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from _paths import SHIPPED_PHOTO
 
 import fastfer
-from fastfer.eval import bench
 from fastfer.cli import main
 from fastfer.core.timing import STAGES, StageTimes, analyze_timed
-
-from _paths import SHIPPED_PHOTO
+from fastfer.eval import bench
 
 
 @pytest.mark.parametrize("inference", ["auto", "python"])

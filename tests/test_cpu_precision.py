@@ -10,12 +10,11 @@ import sys
 
 import numpy as np
 import pytest
+from _paths import SHIPPED_PHOTO
 
 import fastfer
 from fastfer import models
 from fastfer.models import cpu
-
-from _paths import SHIPPED_PHOTO
 
 # /proc/cpuinfo excerpts as Linux writes them (one processor each; the flags are abridged).
 X86_VNNI = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse4_1 avx2 avx512f avx512_vnni avx512_bf16\n"

@@ -12,12 +12,10 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fastfer import backend
 from fastfer.backend import reference
-
 
 # The native module as the package chose it (None under FASTFER_BACKEND=python or without a build).
 native = backend.native

@@ -3,7 +3,6 @@ crowded photos of ../shared where it is present)."""
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from _paths import SHARED_DATA, needs_shared
 
 WIDER = SHARED_DATA / "detection" / "wider_val_dev"

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from _paths import SHARED_DATA, needs_shared
+
 from fastfer import models
 
 NPZ = SHARED_DATA / "fer2013.npz"

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import fastfer
-from fastfer.eval import fer2013
 from fastfer.cli import main
 from fastfer.cli.common import EXAMPLE
+from fastfer.eval import fer2013
 
 EXPECTED_COLUMNS = 26  # source, face, box (4), score, landmarks (10), label, 7 probabilities, error
 

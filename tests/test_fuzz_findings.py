@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fastfer import load_image
-from fastfer.io.image_header import image_size
 from fastfer.errors import ImageDecodeError
+from fastfer.io.image_header import image_size
 
 CORPUS = Path(__file__).resolve().parent / "fuzz" / "corpus"
 

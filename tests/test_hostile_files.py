@@ -19,11 +19,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hostile_files import BIG, BIG_H, BIG_W, hostile_files
 
 import fastfer
 from fastfer import ImageDecodeError, ImageTooLargeError, load_image
 from fastfer.io.image_header import image_size
-from hostile_files import BIG, BIG_H, BIG_W, hostile_files
 
 HOSTILE = hostile_files()
 PACKAGE_ROOT = str(Path(fastfer.__file__).resolve().parent.parent)

@@ -19,8 +19,7 @@ import cv2
 import numpy as np
 import pytest
 from _paths import SHIPPED_PHOTO
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import fastfer
 from fastfer import (

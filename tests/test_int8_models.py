@@ -8,11 +8,10 @@ import json
 
 import numpy as np
 import pytest
+from _paths import SHIPPED_PHOTO
 
 import fastfer
 from fastfer import models
-
-from _paths import SHIPPED_PHOTO
 
 MANIFEST = json.loads(models.MANIFEST.read_text())["models"]
 INT8 = sorted(n for n in MANIFEST if n.endswith("_int8"))

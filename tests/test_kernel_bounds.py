@@ -8,7 +8,6 @@ is NaN or infinite yields a ModelError on both inference paths, never a label.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import subprocess
@@ -21,10 +20,8 @@ from _paths import SHIPPED_PHOTO
 from onnx_wire import field, graph, model, node, number, tensor, value_info
 
 import fastfer
-from fastfer import models
-from fastfer import backend
-from fastfer.backend import runtime
-from fastfer.backend import reference
+from fastfer import backend, models
+from fastfer.backend import reference, runtime
 from fastfer.backend.reference import _checks
 from fastfer.errors import ModelError
 

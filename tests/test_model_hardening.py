@@ -13,13 +13,13 @@ import os
 import threading
 
 import numpy as np
+import onnx_wire
 import pytest
 
 from fastfer import LABELS, models
+from fastfer.backend.runtime import create_native_session, create_session, native_inference_unavailable
 from fastfer.core.classifier import Classifier
 from fastfer.errors import ModelError, ModelIntegrityError
-from fastfer.backend.runtime import create_native_session, create_session, native_inference_unavailable
-import onnx_wire
 
 NATIVE = pytest.param("native", marks=pytest.mark.skipif(
     native_inference_unavailable() is not None, reason=f"native inference: {native_inference_unavailable()}"))

@@ -10,8 +10,8 @@ import pytest
 
 import fastfer
 from fastfer import models
-from fastfer.errors import BackendError, ModelError, ModelIntegrityError, ModelNotFoundError
 from fastfer.backend.runtime import create_session
+from fastfer.errors import BackendError, ModelError, ModelIntegrityError, ModelNotFoundError
 
 CONVERTED = ["retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception"]  # from PyPI wheels
 TRAINED = ["fernet"]  # trained by training/train.py

@@ -13,8 +13,7 @@ import pytest
 from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
-from fastfer import models
-from fastfer import backend
+from fastfer import backend, models
 from fastfer.backend import runtime
 
 

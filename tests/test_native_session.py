@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from _paths import SHIPPED_PHOTO
 
-from fastfer import models
-from fastfer import backend
+from fastfer import backend, models
 from fastfer.backend import runtime
 
 

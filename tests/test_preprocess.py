@@ -19,14 +19,11 @@ import math
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from fastfer import backend
-from fastfer.backend import reference
-from fastfer.backend import kernels
+from fastfer.backend import kernels, reference
 from fastfer.backend.reference.preprocess import FIVE_POINT_TEMPLATE_112
-
 
 # --- backends and SIMD levels ---------------------------------------------------------------------
 

@@ -8,11 +8,10 @@ import time
 
 import numpy as np
 import pytest
+from _moving_faces import crossing_scene, face_patches, render, truth, write_video
 
 import fastfer
 from fastfer.video.stream import StreamFrame, TrackedFace
-
-from _moving_faces import crossing_scene, face_patches, render, truth, write_video
 
 W, H, SIDE, FRAMES = 320, 240, 72, 64
 

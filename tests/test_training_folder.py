@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _paths import SHARED_DATA
 
 if importlib.util.find_spec("torch") is None:  # not imported here: train.py runs in a subprocess

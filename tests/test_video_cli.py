@@ -12,11 +12,10 @@ from collections import Counter
 
 import cv2
 import pytest
+from _moving_faces import crossing_scene, face_patches, render, write_video
 
 import fastfer
 from fastfer.cli import main
-
-from _moving_faces import crossing_scene, face_patches, render, write_video
 
 W, H, SIDE, FRAMES = 320, 240, 72, 64
 

@@ -12,10 +12,8 @@ import pytest
 from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
-from fastfer import models
-from fastfer import backend
-from fastfer.backend import runtime
-from fastfer.backend import reference
+from fastfer import backend, models
+from fastfer.backend import reference, runtime
 from fastfer.core.detector import Detector
 
 native = backend.native

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import fastfer  # noqa: E402
-from fastfer import models  # noqa: E402
+import fastfer
+from fastfer import models
+from fastfer.core.detector import Detector
 from fastfer.eval import widerface
-from fastfer.core.detector import Detector  # noqa: E402
 
 BINS = [6, 8, 10, 12, 14, 16, 20, 24, 32, 48, 64, 128, 100000]
 

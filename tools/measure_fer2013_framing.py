@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 
 import fastfer
+from fastfer.backend import kernels
 from fastfer.core.classifier import Classifier
 from fastfer.core.detector import Detector
-from fastfer.backend import kernels
 from fastfer.eval.fer2013 import read_npz
 
 

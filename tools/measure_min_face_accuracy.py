@@ -23,8 +23,8 @@ import sys
 import cv2
 import numpy as np
 
-from fastfer.eval import fer2013
 from fastfer.core.classifier import Classifier
+from fastfer.eval import fer2013
 
 # FER2013's frame side / the detector box's long side (models/manifest.json, fernet's crop note).
 FRAME_PER_FACE = 1.027
@@ -64,7 +64,7 @@ def main() -> int:
         return 0
     print(f"{args.classifier} on FER2013 {args.split} ({len(faces)} faces), faces shrunk to N px "
           f"(frame {FRAME_PER_FACE}·N, INTER_AREA) and resized back to {classifier.size}:")
-    print(f"| face (px) | accuracy | vs full size |\n| --- | --- | --- |")
+    print("| face (px) | accuracy | vs full size |\n| --- | --- | --- |")
     for r in rows:
         print(f"| {r['face_px']} | {100 * r['accuracy']:.2f}% | {100 * (r['accuracy'] - full):+.2f} |")
     print(f"| full ({images.shape[1]}) | {100 * full:.2f}% | 0 |")

@@ -24,21 +24,21 @@ from pathlib import Path
 
 # torchvision before TensorFlow: the fer package's MTCNN (facenet-pytorch) crashes when
 # TensorFlow is imported first.
-import torch  # noqa: F401
+import torch
 import torchvision  # noqa: F401
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-import fastfer  # noqa: E402
-from fastfer import models  # noqa: E402
+import fastfer
+from fastfer import models
 from fastfer.eval import bench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import idiomatic  # noqa: E402
+import idiomatic
 
 MATCH_IOU = 0.4  # Haar and MTCNN boxes are tighter than WIDER-style ones
 

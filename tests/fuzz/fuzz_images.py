@@ -9,12 +9,11 @@ header reader alone raises only ImageDecodeError.
 from __future__ import annotations
 
 import numpy as np
-
 from _harness import fuzz, instrument_fastfer
 
 from fastfer import load_image
-from fastfer.io.image_header import image_size
 from fastfer.errors import Error, ImageDecodeError
+from fastfer.io.image_header import image_size
 
 instrument_fastfer()
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from _harness import fuzz, instrument_fastfer
 
 from fastfer import backend

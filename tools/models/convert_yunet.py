@@ -37,7 +37,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, REPO, SHARED_DATA, sha256_of  # noqa: E402
+from common import MODELS_DIR, REPO, SHARED_DATA, sha256_of
 
 SOURCE_DIR = REPO.parent / "shared" / "models" / "yunet"
 REPOSITORY = "https://github.com/ShiqiYu/libfacedetection.train"

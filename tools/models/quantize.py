@@ -44,15 +44,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import MODELS_DIR, REPO, SHARED_DATA, sha256_of  # noqa: E402
+from common import MODELS_DIR, REPO, SHARED_DATA, sha256_of
 
 os.environ.setdefault("FASTFER_BACKEND", "python")  # the numpy kernels: no build needed
 sys.path.insert(0, str(REPO / "python"))
-from fastfer.backend import kernels  # noqa: E402
-from fastfer.io.image import load_image  # noqa: E402
-from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,  # noqa: E402
-                                      QuantType, quantize_static)
-from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: E402
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from fastfer.backend import kernels
+from fastfer.io.image import load_image
 
 WIDER_DEV = SHARED_DATA / "detection" / "wider_val_dev"
 FER2013 = SHARED_DATA / "fer2013.npz"
