@@ -116,7 +116,8 @@ def external_tensor_placements() -> dict:
         "node attribute TENSORS": identity_model([const(attribute("v", ATTR_TENSORS, 10, ext))]),
         "node attribute SPARSE_TENSOR": identity_model([const(attribute("v", ATTR_SPARSE, 22, ext_sparse))]),
         "node attribute SPARSE_TENSORS": identity_model([const(attribute("v", ATTR_SPARSES, 23, ext_sparse))]),
-        "node attribute GRAPH": identity_model([node("If", ["c"], ["o"], [attribute("then_branch", ATTR_GRAPH, 6, sub)])]),
+        "node attribute GRAPH": identity_model(
+            [node("If", ["c"], ["o"], [attribute("then_branch", ATTR_GRAPH, 6, sub)])]),
         "node attribute GRAPHS": identity_model([node("X", [], ["o"], [attribute("gs", ATTR_GRAPHS, 11, sub)])]),
         "function node attribute": identity_model(functions=[function]),
         "function attribute default": identity_model(functions=[function_default]),

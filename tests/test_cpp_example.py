@@ -49,7 +49,8 @@ pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 def _run(cmd, **kwargs):
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
     if proc.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        command = " ".join(map(str, cmd))
+        pytest.fail(f"{command} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
 
 
@@ -98,14 +99,15 @@ def readme_steps(tmp_path_factory):
         script = "set -euo pipefail\n" + "\n".join(commands[:-1]) + f"\necho '{OUTPUT_MARK}'\n" + commands[-1] + "\n"
         proc = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
-            pytest.fail(f"README step failed ({proc.returncode}):\n{script}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            pytest.fail(f"README step failed ({proc.returncode}):\n{script}\n"
+                        f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
         return proc.stdout
 
     before = bash(build_lib)
     prefix = clone / "home" / ".local" / "fastfer"
     configs = list(prefix.rglob("fastferConfig.cmake"))
     if configs and "set(fastfer_HAVE_ORT OFF)" in configs[0].read_text():
-        line = next((l for l in before.splitlines() if "fastfer: native ONNX Runtime session" in l), "")
+        line = next((out for out in before.splitlines() if "fastfer: native ONNX Runtime session" in out), "")
         pytest.skip(f"fastfer::Session/Pipeline not built here: {line.strip() or 'no ONNX Runtime C API header'}")
     output = bash(run_example).split(OUTPUT_MARK, 1)[1].strip()
     return {"prefix": prefix, "example": _executable(clone / "build-example"),

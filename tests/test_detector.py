@@ -50,7 +50,8 @@ def iou(a, b) -> float:
 def check_landmarks_inside(found: Detections):
     for box, marks in zip(found.boxes, found.landmarks):
         x1, y1, x2, y2 = box
-        assert np.all((marks[:, 0] >= x1 - 5) & (marks[:, 0] <= x2 + 5) & (marks[:, 1] >= y1 - 5) & (marks[:, 1] <= y2 + 5))
+        assert np.all((marks[:, 0] >= x1 - 5) & (marks[:, 0] <= x2 + 5))
+        assert np.all((marks[:, 1] >= y1 - 5) & (marks[:, 1] <= y2 + 5))
         assert marks[0, 0] < marks[1, 0]  # left eye left of the right eye
         assert marks[3, 0] < marks[4, 0]  # mouth corners likewise
         assert marks[:2, 1].mean() < marks[2, 1] < marks[3:, 1].mean()  # eyes above nose above mouth

@@ -2,7 +2,8 @@
 ``FASTFER_FUZZ_SECONDS`` (default 15) seconds, coverage-guided, then its whole corpus is replayed
 on the ASan/UBSan build of the native module where that can be made (tests/fuzz/sanitize.py; the
 ppm target fuzzes on it directly), and must find nothing: no crash, no hang or runaway memory, no
-sanitizer report, no cap bypass, no twin divergence. Longer rounds: ``python tests/fuzz/run.py --seconds 600 --sanitize``.
+sanitizer report, no cap bypass, no twin divergence. Longer rounds:
+``python tests/fuzz/run.py --seconds 600 --sanitize``.
 
 Runs once, in the native test run (the targets need the native module or its sanitized build);
 skipped with the reason under FASTFER_BACKEND=python, without atheris, and inside the sanitized

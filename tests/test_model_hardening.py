@@ -160,7 +160,7 @@ def _special_paths(tmp_path) -> dict:
 
 def test_register_refuses_paths_that_are_not_regular_files(tmp_path):
     for name, (path, kind) in _special_paths(tmp_path).items():
-        error = _in_thread(lambda: models.register("test_special", path, CLASSIFIER_SPEC))
+        error = _in_thread(lambda path=path: models.register("test_special", path, CLASSIFIER_SPEC))
         assert isinstance(error, ModelError) and kind in str(error), name
 
 

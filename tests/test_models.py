@@ -39,7 +39,8 @@ def test_manifest_lists_every_shipped_model_with_its_facts():
         assert spec.license and spec.input["layout"] in ("nchw", "nhwc")
         assert json.loads(json.dumps(spec.to_dict()))["name"] == name
     assert models.spec("mini_xception").labels == fastfer.LABELS
-    assert models.DEFAULT_CLASSIFIER.removesuffix("_int8") == "fernet" and models.spec("fernet").labels == fastfer.LABELS
+    assert models.DEFAULT_CLASSIFIER.removesuffix("_int8") == "fernet"
+    assert models.spec("fernet").labels == fastfer.LABELS
     assert models.spec("fernet_int8").labels == fastfer.LABELS
 
 

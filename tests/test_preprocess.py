@@ -118,51 +118,45 @@ VIEW_KINDS = ("contiguous", "row_window", "row_step", "step", "negative", "flipp
               "fortran", "transposed", "channel_subset")
 
 
+def _inside_noise(img: np.ndarray, rng, shape: tuple, index) -> np.ndarray:
+    """``img`` written at ``index`` of a larger noisy array of ``shape``, and the view there."""
+    big = rng.integers(0, 256, shape, dtype=np.uint8)
+    big[index] = img
+    return big[index]
+
+
+def _first_channels(img: np.ndarray, rng) -> np.ndarray:
+    """The first C channels of a C+1-channel array, like img4[..., :3] (grey: channel 0 of two)."""
+    h, w = img.shape[:2]
+    if img.ndim == 2:
+        return _inside_noise(img, rng, (h, w, 2), (..., 0))
+    c = img.shape[2]
+    return _inside_noise(img, rng, (h, w, c + 1), (..., slice(0, c)))
+
+
 def as_view(img: np.ndarray, kind: str, seed: int) -> np.ndarray:
     """An array equal to ``img`` laid out as ``kind``; a view into a larger noisy array when the
     layout needs one (so reading outside the view would show)."""
     rng = np.random.default_rng(seed)
     h, w = img.shape[:2]
     tail = img.shape[2:]
-
-    def noise(shape):
-        return rng.integers(0, 256, shape, dtype=np.uint8)
-
-    if kind == "contiguous":
-        out = img.copy()
-    elif kind == "row_window":  # packed pixels, rows further apart than a row: read in place
-        big = noise((h + 3, w + 5) + tail)
-        big[1:h + 1, 2:w + 2] = img
-        out = big[1:h + 1, 2:w + 2]
-    elif kind == "row_step":  # every other row: read in place
-        big = noise((2 * h, w) + tail)
-        big[::2] = img
-        out = big[::2]
-    elif kind == "step":  # strided pixels
-        big = noise((2 * h, 3 * w) + tail)
-        big[::2, ::3] = img
-        out = big[::2, ::3]
-    elif kind == "negative":  # negative strides on both axes, like img[::-1, ::-2]
-        big = noise((h, 2 * w) + tail)
-        big[::-1, ::-2] = img
-        out = big[::-1, ::-2]
-    elif kind == "flipped_rows":
-        out = img[::-1].copy()[::-1]
-    elif kind == "fortran":
-        out = np.asfortranarray(img)
-    elif kind == "transposed":
-        out = np.ascontiguousarray(img.swapaxes(0, 1)).swapaxes(0, 1)
-    elif kind == "channel_subset":  # the first C channels of a C+1-channel array: img4[..., :3]
-        if img.ndim == 2:
-            big = noise((h, w, 2))
-            big[..., 0] = img
-            out = big[..., 0]
-        else:
-            big = noise((h, w, img.shape[2] + 1))
-            big[..., :img.shape[2]] = img
-            out = big[..., :img.shape[2]]
-    else:
-        raise AssertionError(kind)
+    views = {
+        "contiguous": lambda: img.copy(),
+        # packed pixels, rows further apart than a row: read in place
+        "row_window": lambda: _inside_noise(img, rng, (h + 3, w + 5) + tail, np.s_[1:h + 1, 2:w + 2]),
+        # every other row: read in place
+        "row_step": lambda: _inside_noise(img, rng, (2 * h, w) + tail, np.s_[::2]),
+        # strided pixels
+        "step": lambda: _inside_noise(img, rng, (2 * h, 3 * w) + tail, np.s_[::2, ::3]),
+        # negative strides on both axes, like img[::-1, ::-2]
+        "negative": lambda: _inside_noise(img, rng, (h, 2 * w) + tail, np.s_[::-1, ::-2]),
+        "flipped_rows": lambda: img[::-1].copy()[::-1],
+        "fortran": lambda: np.asfortranarray(img),
+        "transposed": lambda: np.ascontiguousarray(img.swapaxes(0, 1)).swapaxes(0, 1),
+        "channel_subset": lambda: _first_channels(img, rng),
+    }
+    assert set(views) == set(VIEW_KINDS)
+    out = views[kind]()
     assert out.shape == img.shape and np.array_equal(out, img)
     return out
 

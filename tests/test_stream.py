@@ -46,7 +46,8 @@ def matched_ids(frames: list, scene) -> dict:
     for frame in frames:
         for number, (cx, cy) in truth(scene, frame.index, FRAMES, SIDE, W, H).items():
             near = [f for f in frame.faces
-                    if abs((f.box[0] + f.box[2]) / 2 - cx) < SIDE / 3 and abs((f.box[1] + f.box[3]) / 2 - cy) < SIDE / 3]
+                    if abs((f.box[0] + f.box[2]) / 2 - cx) < SIDE / 3
+                    and abs((f.box[1] + f.box[3]) / 2 - cy) < SIDE / 3]
             out.setdefault(number, []).append(near[0].track_id if len(near) == 1 else None)
     return out
 
@@ -203,8 +204,7 @@ def test_closing_early_stops_the_decoder(fer, video):
 
 def test_a_stream_dropped_without_close_stops_its_decoder(fer, video):
     before = threading.active_count()
-    for frame in fer.stream(video):  # the decoder has filled its queue and waits
-        break
+    frame = next(iter(fer.stream(video)))  # one frame taken; the decoder has filled its queue and waits
     # Nothing holds the stream any more: it is collected, and its decoder stops.
     deadline = time.monotonic() + 5
     while threading.active_count() > before and time.monotonic() < deadline:

@@ -46,7 +46,7 @@ def test_a_track_survives_missed_detections_then_ends_and_ids_are_not_reused():
     tracker = Tracker(max_missed=3)
     for t in range(5):
         assert list(tracker.update([box(100 + 5 * t, 100)])) == [1]
-    for t in range(5, 8):  # three detection frames without it: still alive
+    for _ in range(5, 8):  # three detection frames without it: still alive
         assert list(tracker.update(np.zeros((0, 4)))) == []
         assert list(tracker.ids) == [1]
     assert list(tracker.update([box(100 + 5 * 8, 100)])) == [1], "found again where predicted"

@@ -98,7 +98,8 @@ class RetinaFaceFer:
             levels = []
             for step, sizes in zip(self.decoder["steps"], self.decoder["min_sizes"]):
                 ys, xs = np.mgrid[0:-(-h // step), 0:-(-w // step)]
-                cx, cy = np.repeat((xs.ravel() + 0.5) * step / w, len(sizes)), np.repeat((ys.ravel() + 0.5) * step / h, len(sizes))
+                cx = np.repeat((xs.ravel() + 0.5) * step / w, len(sizes))
+                cy = np.repeat((ys.ravel() + 0.5) * step / h, len(sizes))
                 m = np.tile(np.asarray(sizes, np.float32), xs.size)
                 levels.append(np.stack([cx, cy, m / w, m / h], axis=1))
             self.cache[(h, w)] = np.concatenate(levels).astype(np.float32)

@@ -80,9 +80,11 @@ def idiomatic_runners(default: fastfer.FER) -> dict:
     kind = det.decoder["kind"]
     out = {}
     if kind == "yunet":
-        out["cv2+numpy+onnxruntime, same models"] = idiomatic.YuNetFer(det_path, spec_det, cls_path, spec_cls, threshold)
+        out["cv2+numpy+onnxruntime, same models"] = idiomatic.YuNetFer(det_path, spec_det, cls_path, spec_cls,
+                                                                       threshold)
     elif kind == "retinaface":
-        out["cv2+numpy+onnxruntime, same models"] = idiomatic.RetinaFaceFer(det_path, spec_det, cls_path, spec_cls, threshold)
+        out["cv2+numpy+onnxruntime, same models"] = idiomatic.RetinaFaceFer(det_path, spec_det, cls_path, spec_cls,
+                                                                            threshold)
     yunet = "yunet" if "yunet" in models.available("detector") else None
     if yunet:
         out[f"cv2.FaceDetectorYN ({yunet}) + {cls.name}"] = idiomatic.OpenCvYuNetFer(
@@ -114,7 +116,7 @@ def agreement(reference: list, faces: list) -> tuple:
     return found, same
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scenes", default=",".join(bench.SCENES))
@@ -124,10 +126,12 @@ def main() -> int:
                         help=f"folder of the photos (default {shared} when it exists, else the shipped photo)")
     parser.add_argument("--skip", default="", help="comma-separated runner name prefixes to leave out")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
-    args = parser.parse_args()
-    cv2.setNumThreads(1)
+    return parser.parse_args()
 
-    default = fastfer.FER(threads=1)
+
+def make_runners(default: fastfer.FER, skip: str) -> dict:
+    """Every runner by name, fastfer's default first (the reference of the ratios), less those
+    whose names start with one of the comma-separated prefixes of ``skip``."""
     runners = {"fastfer default": fastfer_runner(default)}
     int8 = bench.settings([default.detector.spec.name], ["int8"], [default.detector.min_face])
     if int8 and (int8[0].detector, int8[0].classifier) != (default.detector.spec.name, default.classifier.spec.name):
@@ -138,48 +142,76 @@ def main() -> int:
     runners.update(idiomatic_runners(default))
     runners["fer package (Haar + TFLite)"] = fer_package_runner(mtcnn=False)
     runners["fer package (MTCNN + TFLite)"] = fer_package_runner(mtcnn=True)
-    skip = [s.strip() for s in args.skip.split(",") if s.strip()]
-    runners = {k: v for k, v in runners.items() if not any(k.startswith(s) for s in skip)}
-    names = list(runners)
+    prefixes = [p.strip() for p in skip.split(",") if p.strip()]
+    return {k: v for k, v in runners.items() if not any(k.startswith(p) for p in prefixes)}
 
+
+def time_runners(runners: dict, images: list, sides: list, rounds: int) -> dict:
+    """Seconds per image of each runner, one value per round: image by image, every runner in
+    turn, the order rotating each round."""
+    names = list(runners)
+    seconds = {n: [] for n in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        spent = dict.fromkeys(names, 0.0)
+        for img, side in zip(images, sides):
+            for n in order:
+                start = time.perf_counter()
+                runners[n](img, side)
+                spent[n] += time.perf_counter() - start
+        for n in names:
+            seconds[n].append(spent[n] / len(images))
+    return seconds
+
+
+def scene_rows(faces: dict, seconds: dict) -> dict:
+    """Each runner's row: ms per image, its spread and ratio to the first runner's, the faces it
+    found and how many of the first runner's faces it found with the same label."""
+    names = list(faces)
+    ref_ms = float(np.median(seconds[names[0]])) * 1e3
+    rows = {}
+    for n in names:
+        found = same = 0
+        for ref, got in zip(faces[names[0]], faces[n]):
+            f, s = agreement(ref, got)
+            found, same = found + f, same + s
+        ms = float(np.median(seconds[n])) * 1e3
+        rows[n] = {"ms_per_image": ms, "ms_spread": [float(min(seconds[n]) * 1e3), float(max(seconds[n]) * 1e3)],
+                   "ratio_to_default": ms / ref_ms, "faces": sum(len(f) for f in faces[n]),
+                   "default_faces_found": found, "same_label": same}
+    return rows
+
+
+def print_scene(scene: str, images: int, rounds: int, rows: dict) -> None:
+    print(f"\n{scene}: {images} images; ms/image median of {rounds} rounds (min-max); "
+          f"x = times fastfer default's time; faces; fastfer's faces found (IoU>={MATCH_IOU}) / same label")
+    ref_faces = next(iter(rows.values()))["faces"]
+    for n, row in rows.items():
+        lo, hi = row["ms_spread"]
+        print(f"  {n:48} {row['ms_per_image']:8.2f} ms ({lo:7.2f}-{hi:7.2f}) {row['ratio_to_default']:6.2f}x "
+              f"{row['faces']:4d} faces  {row['default_faces_found']:3d}/{ref_faces} found, "
+              f"{row['same_label']:3d}/{row['default_faces_found']} same label", flush=True)
+
+
+def run_scene(scene: str, runners: dict, default: fastfer.FER, args: argparse.Namespace) -> dict:
+    images, sources = bench.scene_images(scene, args.photos)
+    sides = [default.detector._max_side(image.shape) for image in images]  # fastfer's tensor size
+    faces = {n: [run(img, side) for img, side in zip(images, sides)] for n, run in runners.items()}  # warm-up
+    rows = scene_rows(faces, time_runners(runners, images, sides, args.rounds))
+    print_scene(scene, len(images), args.rounds, rows)
+    return {"images": len(images), "sources": sources, "rows": rows}
+
+
+def main() -> int:
+    args = parse_args()
+    cv2.setNumThreads(1)
+    default = fastfer.FER(threads=1)
+    runners = make_runners(default, args.skip)
     report = {"machine": bench.machine(), "rounds": args.rounds, "match_iou": MATCH_IOU,
               "default": {"detector": default.detector.spec.name, "classifier": default.classifier.spec.name,
                           "min_face": default.detector.min_face}, "scenes": {}}
     for scene in [s for s in args.scenes.split(",") if s]:
-        images, sources = bench.scene_images(scene, args.photos)
-        sides = [default.detector._max_side(image.shape) for image in images]  # fastfer's tensor size
-        faces = {n: [runners[n](img, side) for img, side in zip(images, sides)] for n in names}  # warm-up
-        seconds = {n: [] for n in names}
-        for r in range(args.rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            spent = dict.fromkeys(names, 0.0)
-            for img, side in zip(images, sides):
-                for n in order:
-                    start = time.perf_counter()
-                    runners[n](img, side)
-                    spent[n] += time.perf_counter() - start
-            for n in names:
-                seconds[n].append(spent[n] / len(images))
-        ref_ms = float(np.median(seconds[names[0]])) * 1e3
-        rows = {}
-        for n in names:
-            found = same = 0
-            for ref, got in zip(faces[names[0]], faces[n]):
-                f, s = agreement(ref, got)
-                found, same = found + f, same + s
-            ms = float(np.median(seconds[n])) * 1e3
-            rows[n] = {"ms_per_image": ms, "ms_spread": [float(min(seconds[n]) * 1e3), float(max(seconds[n]) * 1e3)],
-                       "ratio_to_default": ms / ref_ms, "faces": sum(len(f) for f in faces[n]),
-                       "default_faces_found": found, "same_label": same}
-        report["scenes"][scene] = {"images": len(images), "sources": sources, "rows": rows}
-        print(f"\n{scene}: {len(images)} images; ms/image median of {args.rounds} rounds (min-max); "
-              f"x = times fastfer default's time; faces; fastfer's faces found (IoU>={MATCH_IOU}) / same label")
-        ref_faces = rows[names[0]]["faces"]
-        for n, row in rows.items():
-            lo, hi = row["ms_spread"]
-            print(f"  {n:48} {row['ms_per_image']:8.2f} ms ({lo:7.2f}-{hi:7.2f}) {row['ratio_to_default']:6.2f}x "
-                  f"{row['faces']:4d} faces  {row['default_faces_found']:3d}/{ref_faces} found, "
-                  f"{row['same_label']:3d}/{row['default_faces_found']} same label", flush=True)
+        report["scenes"][scene] = run_scene(scene, runners, default, args)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -111,60 +111,80 @@ def compare(name, a, b, tolerance):
             raise Divergence(f"{name}: beyond tolerance {tolerance}: max diff {np.max(np.abs(a - b))}")
 
 
-def case(fdp):
-    """(kernel name, args, kwargs, tolerance) from the input bytes."""
-    kernel = fdp.ConsumeIntInRange(0, 9)
-    if kernel == 0:
-        c = fdp.ConsumeIntInRange(0, 4)
-        return "resize", (image(fdp, c), size(fdp, 64), size(fdp, 64)), {}, None
-    if kernel == 1:
-        return "to_gray", (image(fdp, fdp.ConsumeIntInRange(3, 4)),), {
-            "channel_order": fdp.PickValueInList(["bgr", "rgb"])}, None
-    if kernel == 2:
-        kwargs = {"pad_multiple": fdp.PickValueInList([1, 8, 32, 0, 5000]),
-                  "channel_order": fdp.PickValueInList(["rgb", "bgr"]),
-                  "mean": number(fdp, 0, 255), "scale": number(fdp, -2, 2),
-                  "layout": fdp.PickValueInList(["nchw", "nhwc"])}
-        if fdp.ConsumeBool():
-            kwargs["fixed_size"] = (size(fdp, 64), size(fdp, 64))
-            args = (image(fdp, 3),)
-        else:
-            args = (image(fdp, 3), fdp.PickValueInList([0, 0, size(fdp, 64)]))
-        return "detector_input", args, kwargs, None
-    if kernel in (3, 4):
-        img = image(fdp, 3)
-        kwargs = {"size": size(fdp, 32), "gray": fdp.ConsumeBool(), "mean": number(fdp, 0, 255),
-                  "scale": number(fdp, -2, 2), "layout": fdp.PickValueInList(["nchw", "nhwc"]),
-                  "channel_order": fdp.PickValueInList(["rgb", "bgr"])}
-        n = fdp.ConsumeIntInRange(0, 4)
-        if kernel == 3:
-            kwargs.update(margin=number(fdp, 0, 1), square=fdp.ConsumeBool())
-            return "face_input", (img,), dict(kwargs, boxes=boxes(fdp, n, -10, 50)), None
-        points = rows(fdp, n * 5, 2, -10, 50).reshape(n, 5, 2)
-        scale = kwargs["scale"]
-        tol = (0.0, abs(scale) * 1.0001 + 1e-6) if math.isfinite(scale) else None
-        return "face_input", (img,), dict(kwargs, landmarks=points), tol
-    if kernel == 5:
-        levels = fdp.ConsumeIntInRange(0, 3)
-        steps = [size(fdp, 64) for _ in range(levels)]
-        min_sizes = [[number(fdp, 1, 512) for _ in range(fdp.ConsumeIntInRange(0, 3))]
-                     for _ in range(levels)]
-        return "make_anchors", (size(fdp, 256), size(fdp, 256), steps, min_sizes,
-                                number(fdp, 0, 1)), {}, None
-    if kernel == 6:
-        n = fdp.ConsumeIntInRange(0, 16)
-        priors = np.abs(rows(fdp, n, 4, 0, 1))
-        variances = (number(fdp, 0.01, 1), number(fdp, 0.01, 1))
-        return "decode_boxes", (rows(fdp, n, 4, -50, 50), priors, variances), {}, (1e-6, 1e-30)
-    if kernel == 7:
-        n, k = fdp.ConsumeIntInRange(0, 16), fdp.ConsumeIntInRange(1, 5)
-        priors = np.abs(rows(fdp, n, 4, 0, 1))
-        return "decode_landmarks", (rows(fdp, n, 2 * k, -50, 50), priors,
-                                    number(fdp, 0.01, 1)), {}, (1e-6, 1e-30)
-    if kernel == 9:
-        n = fdp.ConsumeIntInRange(0, 16)
-        cls, obj = rows(fdp, n, 1, -0.5, 1.5), rows(fdp, n, 1, -0.5, 1.5)
-        return "yunet_scores", (cls if fdp.ConsumeBool() else cls[:, 0], obj), {}, None
+# One function per kernel: each reads its arguments from the input bytes, in a fixed order (the
+# corpus replays depend on it), and returns (kernel name, args, kwargs, tolerance).
+
+
+def resize_case(fdp):
+    c = fdp.ConsumeIntInRange(0, 4)
+    return "resize", (image(fdp, c), size(fdp, 64), size(fdp, 64)), {}, None
+
+
+def to_gray_case(fdp):
+    return "to_gray", (image(fdp, fdp.ConsumeIntInRange(3, 4)),), {
+        "channel_order": fdp.PickValueInList(["bgr", "rgb"])}, None
+
+
+def detector_input_case(fdp):
+    kwargs = {"pad_multiple": fdp.PickValueInList([1, 8, 32, 0, 5000]),
+              "channel_order": fdp.PickValueInList(["rgb", "bgr"]),
+              "mean": number(fdp, 0, 255), "scale": number(fdp, -2, 2),
+              "layout": fdp.PickValueInList(["nchw", "nhwc"])}
+    if fdp.ConsumeBool():
+        kwargs["fixed_size"] = (size(fdp, 64), size(fdp, 64))
+        args = (image(fdp, 3),)
+    else:
+        args = (image(fdp, 3), fdp.PickValueInList([0, 0, size(fdp, 64)]))
+    return "detector_input", args, kwargs, None
+
+
+def face_input_common(fdp):
+    """The image, the options both face_input modes share, and the number of faces."""
+    img = image(fdp, 3)
+    kwargs = {"size": size(fdp, 32), "gray": fdp.ConsumeBool(), "mean": number(fdp, 0, 255),
+              "scale": number(fdp, -2, 2), "layout": fdp.PickValueInList(["nchw", "nhwc"]),
+              "channel_order": fdp.PickValueInList(["rgb", "bgr"])}
+    return img, kwargs, fdp.ConsumeIntInRange(0, 4)
+
+
+def face_crop_case(fdp):
+    img, kwargs, n = face_input_common(fdp)
+    kwargs.update(margin=number(fdp, 0, 1), square=fdp.ConsumeBool())
+    return "face_input", (img,), dict(kwargs, boxes=boxes(fdp, n, -10, 50)), None
+
+
+def face_align_case(fdp):
+    img, kwargs, n = face_input_common(fdp)
+    points = rows(fdp, n * 5, 2, -10, 50).reshape(n, 5, 2)
+    scale = kwargs["scale"]
+    tol = (0.0, abs(scale) * 1.0001 + 1e-6) if math.isfinite(scale) else None
+    return "face_input", (img,), dict(kwargs, landmarks=points), tol
+
+
+def make_anchors_case(fdp):
+    levels = fdp.ConsumeIntInRange(0, 3)
+    steps = [size(fdp, 64) for _ in range(levels)]
+    min_sizes = [[number(fdp, 1, 512) for _ in range(fdp.ConsumeIntInRange(0, 3))]
+                 for _ in range(levels)]
+    return "make_anchors", (size(fdp, 256), size(fdp, 256), steps, min_sizes,
+                            number(fdp, 0, 1)), {}, None
+
+
+def decode_boxes_case(fdp):
+    n = fdp.ConsumeIntInRange(0, 16)
+    priors = np.abs(rows(fdp, n, 4, 0, 1))
+    variances = (number(fdp, 0.01, 1), number(fdp, 0.01, 1))
+    return "decode_boxes", (rows(fdp, n, 4, -50, 50), priors, variances), {}, (1e-6, 1e-30)
+
+
+def decode_landmarks_case(fdp):
+    n, k = fdp.ConsumeIntInRange(0, 16), fdp.ConsumeIntInRange(1, 5)
+    priors = np.abs(rows(fdp, n, 4, 0, 1))
+    return "decode_landmarks", (rows(fdp, n, 2 * k, -50, 50), priors,
+                                number(fdp, 0.01, 1)), {}, (1e-6, 1e-30)
+
+
+def nms_case(fdp):
     n = fdp.ConsumeIntInRange(0, 64)
     kwargs = {"top_k": fdp.PickValueInList([0, 0, 1, 5, size(fdp, 64)]),
               "max_output": fdp.PickValueInList([0, 0, 1, 3, size(fdp, 64)])}
@@ -172,6 +192,22 @@ def case(fdp):
         kwargs["score_threshold"] = number(fdp, 0, 1)
     scores = np.array([number(fdp, 0, 1) for _ in range(n)], np.float64)
     return "nms", (boxes(fdp, n), scores, number(fdp, 0, 1)), kwargs, None
+
+
+def yunet_scores_case(fdp):
+    n = fdp.ConsumeIntInRange(0, 16)
+    cls, obj = rows(fdp, n, 1, -0.5, 1.5), rows(fdp, n, 1, -0.5, 1.5)
+    return "yunet_scores", (cls if fdp.ConsumeBool() else cls[:, 0], obj), {}, None
+
+
+# The first input value picks the kernel; the numbers are the corpus's, so they never change.
+CASES = (resize_case, to_gray_case, detector_input_case, face_crop_case, face_align_case,
+         make_anchors_case, decode_boxes_case, decode_landmarks_case, nms_case, yunet_scores_case)
+
+
+def case(fdp):
+    """(kernel name, args, kwargs, tolerance) from the input bytes."""
+    return CASES[fdp.ConsumeIntInRange(0, len(CASES) - 1)](fdp)
 
 
 def TestOneInput(data: bytes) -> None:

@@ -183,7 +183,8 @@ def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: boo
         quantize_static(
             str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            reduce_range=REDUCE_RANGE[entry["task"]], calibrate_method=METHODS[method], nodes_to_exclude=excluded(prepared, float_ends),
+            reduce_range=REDUCE_RANGE[entry["task"]], calibrate_method=METHODS[method],
+            nodes_to_exclude=excluded(prepared, float_ends),
             # Ranges are folded in every 10 batches to bound memory. (ONNX Runtime 1.32 fails with
             # "No data is collected" when the batch count is a multiple of this: 64 and 19 are not.)
             extra_options={"CalibMaxIntermediateOutputs": 10, "CalibPercentile": 99.999})
