@@ -238,6 +238,32 @@ def private_test_accuracy(name: str, spec_entry: dict, path: Path) -> float:
     return float((probs.argmax(axis=1) == labels).mean())
 
 
+def sync_int8_entries() -> None:
+    """Copies the fp32 entries' spec fields (SYNCED) into their _int8 entries in the manifest."""
+    manifest = json.loads(MANIFEST.read_text())
+    for name, entry in manifest["models"].items():
+        if name.endswith("_int8"):
+            fp32 = manifest["models"][entry["source"]["quantized_from"]]
+            entry.update({k: fp32[k] for k in SYNCED if k in fp32})
+    MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def link_heldout_images(root: Path) -> None:
+    """root/images/<event>/<file>.jpg links to the WIDER dev images not used for calibration, and
+    root/ground_truth, for `fastfer eval widerface root`."""
+    calib = set(wider_calibration_images())
+    for path in wider_images():
+        if path in calib:
+            continue
+        link = root / "images" / path.parent.name / path.name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.exists():
+            link.symlink_to(path)
+    if not (root / "ground_truth").exists():
+        (root / "ground_truth").symlink_to(WIDER_DEV / "ground_truth")
+    print(f"{root}: {len(wider_images()) - len(calib)} held-out images")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", help="fp32 model names (default: every shipped "
@@ -254,27 +280,10 @@ def main(argv=None) -> int:
                         "licence into their _int8 entries (after a spec edit that left the weights alone)")
     args = parser.parse_args(argv)
     if args.sync:
-        manifest = json.loads(MANIFEST.read_text())
-        for name, entry in manifest["models"].items():
-            if name.endswith("_int8"):
-                fp32 = manifest["models"][entry["source"]["quantized_from"]]
-                entry.update({k: fp32[k] for k in SYNCED if k in fp32})
-        MANIFEST.write_text(json.dumps(manifest, indent=2) + "\n")
+        sync_int8_entries()
         return 0
-
     if args.heldout:
-        root = Path(args.heldout)
-        calib = set(wider_calibration_images())
-        for path in wider_images():
-            if path in calib:
-                continue
-            link = root / "images" / path.parent.name / path.name
-            link.parent.mkdir(parents=True, exist_ok=True)
-            if not link.exists():
-                link.symlink_to(path)
-        if not (root / "ground_truth").exists():
-            (root / "ground_truth").symlink_to(WIDER_DEV / "ground_truth")
-        print(f"{root}: {len(wider_images()) - len(calib)} held-out images")
+        link_heldout_images(Path(args.heldout))
         if not args.models:
             return 0
 
