@@ -244,11 +244,66 @@ def plain_iou(p, g):
     return iw * ih / union
 
 
-def plain_evaluate(predictions, truth, names):
+def plain_score_range(predictions, names):
     lo, hi = 1.0, 0.0  # the official running min / max start values
     for name in names:
         for s in predictions[name][1]:
             lo, hi = min(lo, float(s)), max(hi, float(s))
+    return lo, hi
+
+
+def plain_last_ranks(dets):
+    """Per threshold t/1000: the last rank whose normalised score reaches it, -1 if none."""
+    lasts = []
+    for t in range(1000):
+        thresh = 1 - (t + 1) / 1000
+        last = -1
+        for k in range(len(dets) - 1, -1, -1):
+            if dets[k][1] >= thresh:
+                last = k
+                break
+        lasts.append(last)
+    return lasts
+
+
+def plain_match(dets, gts, keep):
+    """Per detection in rank order: whether it counts as a proposal (not matched to an ignore
+    box), and how many kept faces are recalled up to it."""
+    recalled = [0] * len(gts)
+    is_proposal, recalled_at = [], []
+    for box, _ in dets:
+        best, best_iou = 0, -1.0
+        for j, g in enumerate(gts):
+            v = plain_iou(box, g)
+            if v > best_iou:
+                best, best_iou = j, v
+        proposal = 1
+        if best_iou >= 0.5:
+            if best not in keep:
+                proposal = 0  # an ignore box
+            elif recalled[best] == 0:
+                recalled[best] = 1
+        is_proposal.append(proposal)
+        recalled_at.append(sum(recalled))
+    return is_proposal, recalled_at
+
+
+def plain_ap(curve, faces):
+    """VOC AP of a [proposals, tp] curve over ``faces`` ground-truth faces."""
+    recall = [tp / faces for _, tp in curve]
+    precision = [tp / prop if prop else 0.0 for prop, tp in curve]
+    mrec, mpre = [0.0] + recall + [1.0], [0.0] + precision + [0.0]
+    for i in range(len(mpre) - 1, 0, -1):
+        mpre[i - 1] = max(mpre[i - 1], mpre[i])
+    ap = 0.0
+    for i in range(len(mrec) - 1):
+        if mrec[i + 1] != mrec[i]:
+            ap += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
+    return ap
+
+
+def plain_evaluate(predictions, truth, names):
+    lo, hi = plain_score_range(predictions, names)
     faces = {setting: 0 for setting in wf.SETTINGS}
     curves = {setting: [[0, 0] for _ in range(1000)] for setting in wf.SETTINGS}  # [proposals, tp]
     for name in names:
@@ -260,49 +315,14 @@ def plain_evaluate(predictions, truth, names):
             continue
         order = sorted(range(len(scores)), key=lambda k: -scores[k])
         dets = [(boxes[k].tolist(), (float(scores[k]) - lo) / (hi - lo)) for k in order]
-        lasts = []  # per threshold: the last rank whose score reaches it, -1 if none
-        for t in range(1000):
-            thresh = 1 - (t + 1) / 1000
-            last = -1
-            for k in range(len(dets) - 1, -1, -1):
-                if dets[k][1] >= thresh:
-                    last = k
-                    break
-            lasts.append(last)
+        lasts = plain_last_ranks(dets)
         for setting in wf.SETTINGS:
-            keep = [int(i) for i in truth[name][setting]]
-            recalled = [0] * len(gts)
-            is_proposal, recalled_at = [], []
-            for box, _ in dets:
-                best, best_iou = 0, -1.0
-                for j, g in enumerate(gts):
-                    v = plain_iou(box, g)
-                    if v > best_iou:
-                        best, best_iou = j, v
-                proposal = 1
-                if best_iou >= 0.5:
-                    if best not in keep:
-                        proposal = 0  # an ignore box
-                    elif recalled[best] == 0:
-                        recalled[best] = 1
-                is_proposal.append(proposal)
-                recalled_at.append(sum(recalled))
+            is_proposal, recalled_at = plain_match(dets, gts, [int(i) for i in truth[name][setting]])
             for t, last in enumerate(lasts):
                 if last >= 0:
                     curves[setting][t][0] += sum(is_proposal[: last + 1])
                     curves[setting][t][1] += recalled_at[last]
-    aps = {}
-    for setting, curve in curves.items():
-        recall = [tp / faces[setting] for _, tp in curve]
-        precision = [tp / prop if prop else 0.0 for prop, tp in curve]
-        mrec, mpre = [0.0] + recall + [1.0], [0.0] + precision + [0.0]
-        for i in range(len(mpre) - 1, 0, -1):
-            mpre[i - 1] = max(mpre[i - 1], mpre[i])
-        aps[setting] = 0.0
-        for i in range(len(mrec) - 1):
-            if mrec[i + 1] != mrec[i]:
-                aps[setting] += (mrec[i + 1] - mrec[i]) * mpre[i + 1]
-    return aps
+    return {setting: plain_ap(curve, faces[setting]) for setting, curve in curves.items()}
 
 
 @needs_data
