@@ -348,7 +348,7 @@ def keras_model(hdf5: Path):
             elif kind == "GlobalAveragePooling2D":
                 op = L.GlobalAveragePooling2D(**common_args)
             else:
-                raise SystemExit(f"cannot rebuild {kind}")
+                raise SystemExit(f"cannot rebuild {kind}") from exc
             built[name] = op(ins if len(ins) > 1 else ins[0])
         model = keras.Model(built[config["input_layers"][0][0]], built[config["output_layers"][0][0]])
         for layer in model.layers:
@@ -373,7 +373,7 @@ def verify(onnx_path: Path, hdf5: Path) -> None:
         import tensorflow as tf
     except ImportError as exc:
         raise SystemExit(f"verification needs tensorflow, onnxruntime and opencv-python-headless "
-                         f"({exc}); or pass --no-verify")
+                         f"({exc}); or pass --no-verify") from exc
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (inp,), (out,) = sess.get_inputs(), sess.get_outputs()
