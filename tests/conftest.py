@@ -9,6 +9,8 @@ from _paths import shared_absent
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "needs_shared(*paths): reads these paths of ../shared (FASTFER_SHARED); skipped when absent")
+    config.addinivalue_line(
+        "markers", "extended: slow or browser tests of the extended suite (deselect with -m 'not extended')")
 
 
 # tryfirst: decided before any fixture of the test (which may open the data) is set up.
