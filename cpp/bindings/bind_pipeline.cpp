@@ -101,11 +101,8 @@ Layout layout(const py::handle& v, const std::string& what) {
   bad(what + " must be 'nchw' or 'nhwc', got '" + s + "'");
 }
 
-DetectorConfig detector_config(const py::dict& d) {
-  DetectorConfig c;
-  const py::dict input = as_dict(get(d, "input", "detector spec"), "detector spec 'input'");
-  const py::dict decoder = as_dict(get(d, "decoder", "detector spec"), "detector spec 'decoder'");
-  const py::dict outputs = as_dict(get(d, "outputs", "detector spec"), "detector spec 'outputs'");
+// The decoder kind, and the output names in the order of its roles.
+void read_detector_outputs(const py::dict& decoder, const py::dict& outputs, DetectorConfig& c) {
   const std::string kind = text(get(decoder, "kind", "detector decoder"), "detector decoder kind");
   std::vector<const char*> roles;
   if (kind == "retinaface") {
@@ -128,8 +125,10 @@ DetectorConfig detector_config(const py::dict& d) {
   c.output_names.clear();
   for (const auto& role : role_names)
     c.output_names.push_back(text(get(outputs, role.c_str(), "detector outputs"), "detector output '" + role + "'"));
+}
 
-  // Input.
+// The input name, size (fixed, or dynamic up to max_side), colour, mean/scale and layout.
+void read_detector_input(const py::dict& d, const py::dict& input, DetectorConfig& c) {
   c.input_name = input.contains("name") ? text(input["name"], "detector input name") : "image";
   const py::object size = get(input, "size", "detector input");
   const long long max_side = d.contains("max_side") ? integer(d["max_side"], "max_side") : 1600;
@@ -154,8 +153,10 @@ DetectorConfig detector_config(const py::dict& d) {
   if (input.contains("mean")) per_channel(input["mean"], "detector input mean", 3, c.input.mean);
   if (input.contains("scale")) per_channel(input["scale"], "detector input scale", 3, c.input.scale);
   if (input.contains("layout")) c.input.layout = layout(input["layout"], "detector input layout");
+}
 
-  // Decoder.
+// Steps, anchor sizes and offset, variances.
+void read_detector_decoder(const py::dict& decoder, DetectorConfig& c) {
   const py::object steps = get(decoder, "steps", "detector decoder");
   c.steps.clear();
   for (double s : numbers(steps, "detector steps")) {
@@ -174,8 +175,10 @@ DetectorConfig detector_config(const py::dict& d) {
     c.variance_xy = v[0];
     c.variance_wh = v[1];
   }
+}
 
-  // Options.
+// The Detector options given as top-level keys, and the decoder's own threshold and min_face_px.
+void read_detector_options(const py::dict& d, const py::dict& decoder, DetectorConfig& c) {
   if (d.contains("score_threshold") && !d["score_threshold"].is_none()) {
     c.score_threshold = static_cast<float>(number(d["score_threshold"], "score_threshold"));
   } else if (decoder.contains("score_threshold")) {
@@ -206,6 +209,17 @@ DetectorConfig detector_config(const py::dict& d) {
     }
     c.pre_nms_top_k = static_cast<int>(k);
   }
+}
+
+DetectorConfig detector_config(const py::dict& d) {
+  DetectorConfig c;
+  const py::dict input = as_dict(get(d, "input", "detector spec"), "detector spec 'input'");
+  const py::dict decoder = as_dict(get(d, "decoder", "detector spec"), "detector spec 'decoder'");
+  const py::dict outputs = as_dict(get(d, "outputs", "detector spec"), "detector spec 'outputs'");
+  read_detector_outputs(decoder, outputs, c);
+  read_detector_input(d, input, c);
+  read_detector_decoder(decoder, c);
+  read_detector_options(d, decoder, c);
   return c;
 }
 
@@ -293,6 +307,44 @@ py::dict run(const Pipeline& p, const py::object& image, bool classify) {
   return to_dict(faces);
 }
 
+std::shared_ptr<Pipeline> make_pipeline(std::shared_ptr<Session> detector,
+                                        const py::object& detector_spec,
+                                        std::shared_ptr<Session> classifier,
+                                        const py::object& classifier_spec) {
+  if (!detector) throw py::type_error("Pipeline: detector_session must be a fastfer._core.Session");
+  DetectorConfig dc = detector_config(as_dict(detector_spec, "detector_spec"));
+  ClassifierConfig cc;
+  if (classifier) {
+    if (classifier_spec.is_none()) throw py::value_error("Pipeline: a classifier session needs its classifier_spec");
+    cc = classifier_config(as_dict(classifier_spec, "classifier_spec"));
+  }
+  try {
+    return std::make_shared<Pipeline>(std::move(detector), std::move(dc), std::move(classifier),
+                                      std::move(cc));
+  } catch (const std::invalid_argument& e) {
+    throw py::value_error(e.what());
+  }
+}
+
+py::list run_batch(const Pipeline& p, const py::list& images) {
+  std::vector<py::object> holders(images.size());
+  std::vector<ImageView> views;
+  for (size_t i = 0; i < images.size(); ++i) {
+    views.push_back(image_view(images[i], "Pipeline image", 3, 3, holders[i]));
+    if (py::array(holders[i]).ndim() != 3) {
+      throw py::value_error("Pipeline image " + std::to_string(i) + ": expected an H×W×3 BGR uint8 array");
+    }
+  }
+  std::vector<std::vector<FaceResult>> faces;
+  {
+    py::gil_scoped_release release;
+    faces = p.analyze_batch(views);
+  }
+  py::list out;
+  for (const auto& f : faces) out.append(to_dict(f));
+  return out;
+}
+
 }  // namespace
 
 void register_pipeline(py::module_& m) {
@@ -305,22 +357,7 @@ void register_pipeline(py::module_& m) {
       "session, decode + NMS, face crops, classifier session. Specs are manifest entries "
       "(fastfer.models.spec(name).to_dict()); the detector spec may add score_threshold, nms_iou, "
       "max_faces, max_side, pre_nms_top_k. Thread-safe.")
-      .def(py::init([](std::shared_ptr<Session> detector, const py::object& detector_spec,
-                       std::shared_ptr<Session> classifier, const py::object& classifier_spec) {
-             if (!detector) throw py::type_error("Pipeline: detector_session must be a fastfer._core.Session");
-             DetectorConfig dc = detector_config(as_dict(detector_spec, "detector_spec"));
-             ClassifierConfig cc;
-             if (classifier) {
-               if (classifier_spec.is_none()) throw py::value_error("Pipeline: a classifier session needs its classifier_spec");
-               cc = classifier_config(as_dict(classifier_spec, "classifier_spec"));
-             }
-             try {
-               return std::make_shared<Pipeline>(std::move(detector), std::move(dc), std::move(classifier),
-                                                 std::move(cc));
-             } catch (const std::invalid_argument& e) {
-               throw py::value_error(e.what());
-             }
-           }),
+      .def(py::init(&make_pipeline),
            py::arg("detector_session"), py::arg("detector_spec"), py::arg("classifier_session") = nullptr,
            py::arg("classifier_spec") = py::none())
       .def("analyze", [](const Pipeline& p, const py::object& image) { return run(p, image, true); },
@@ -329,25 +366,7 @@ void register_pipeline(py::module_& m) {
            "{'boxes': (N, 4), 'scores': (N,), 'landmarks': (N, 5, 2), 'probs': (N, 7)} float32.")
       .def("detect", [](const Pipeline& p, const py::object& image) { return run(p, image, false); },
            py::arg("image"), "Like analyze, without the classifier (probs all 0).")
-      .def("analyze_batch",
-           [](const Pipeline& p, const py::list& images) {
-             std::vector<py::object> holders(images.size());
-             std::vector<ImageView> views;
-             for (size_t i = 0; i < images.size(); ++i) {
-               views.push_back(image_view(images[i], "Pipeline image", 3, 3, holders[i]));
-               if (py::array(holders[i]).ndim() != 3) {
-                 throw py::value_error("Pipeline image " + std::to_string(i) + ": expected an H×W×3 BGR uint8 array");
-               }
-             }
-             std::vector<std::vector<FaceResult>> faces;
-             {
-               py::gil_scoped_release release;
-               faces = p.analyze_batch(views);
-             }
-             py::list out;
-             for (const auto& f : faces) out.append(to_dict(f));
-             return out;
-           },
+      .def("analyze_batch", &run_batch,
            py::arg("images"), "analyze() for a list of images in one GIL-free call: a list of dicts.")
       .def_static("last_timing",
                   [] {

@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -118,6 +119,94 @@ std::vector<std::string> available(const Library& lib) {
   return out;
 }
 
+void check_session_options(const SessionOptions& options) {
+  if (options.intra_op_threads < 1)
+    throw std::invalid_argument("intra_op_threads must be >= 1, got " +
+                                std::to_string(options.intra_op_threads));
+  if (options.providers.empty()) throw std::invalid_argument("providers must not be empty");
+}
+
+GraphOptimizationLevel ort_optimization_level(GraphOptimization level) {
+  switch (level) {
+    case GraphOptimization::disable_all: return ORT_DISABLE_ALL;
+    case GraphOptimization::basic: return ORT_ENABLE_BASIC;
+    case GraphOptimization::extended: return ORT_ENABLE_EXTENDED;
+    case GraphOptimization::all: return ORT_ENABLE_ALL;
+  }
+  return ORT_ENABLE_ALL;
+}
+
+// Threads, spinning, graph optimisation and log level; the providers are appended apart.
+Ptr<OrtSessionOptions> make_session_options(const OrtApi* api, const SessionOptions& options) {
+  OrtSessionOptions* raw_opts = nullptr;
+  check(api, api->CreateSessionOptions(&raw_opts), "CreateSessionOptions");
+  Ptr<OrtSessionOptions> opts = own(api, raw_opts);
+  check(api, api->SetIntraOpNumThreads(opts.get(), options.intra_op_threads), "SetIntraOpNumThreads");
+  check(api, api->SetInterOpNumThreads(opts.get(), 1), "SetInterOpNumThreads");
+  check(api, api->AddSessionConfigEntry(opts.get(), "session.intra_op.allow_spinning",
+                                        options.allow_spinning ? "1" : "0"),
+        "AddSessionConfigEntry");
+  check(api, api->AddSessionConfigEntry(opts.get(), "session.inter_op.allow_spinning",
+                                        options.allow_spinning ? "1" : "0"),
+        "AddSessionConfigEntry");
+  check(api, api->SetSessionGraphOptimizationLevel(opts.get(), ort_optimization_level(options.graph_optimization)),
+        "SetSessionGraphOptimizationLevel");
+  check(api, api->SetSessionLogSeverityLevel(opts.get(), options.log_severity), "SetSessionLogSeverityLevel");
+  return opts;
+}
+
+// Appends the CUDA provider on p.device_id; returns why it cannot, or "" once it is appended.
+std::string append_cuda(const Library& lib, const std::vector<std::string>& offered,
+                        const ProviderRequest& p, OrtSessionOptions* opts) {
+  const OrtApi* api = lib.api;
+  if (std::find(offered.begin(), offered.end(), "CUDAExecutionProvider") == offered.end()) {
+    std::string offered_text;
+    for (const auto& n : offered) offered_text += (offered_text.empty() ? "" : ", ") + n;
+    return "provider 'cuda' (CUDAExecutionProvider) is not available in ONNX Runtime " +
+           lib.version + " at " + lib.path + " (available: " + offered_text +
+           "); install onnxruntime-gpu for cuda";
+  }
+  OrtCUDAProviderOptionsV2* raw_cuda = nullptr;
+  check(api, api->CreateCUDAProviderOptions(&raw_cuda), "CreateCUDAProviderOptions");
+  Ptr<OrtCUDAProviderOptionsV2> cuda = own(api, raw_cuda);
+  const std::string device = std::to_string(p.device_id);
+  const char* keys[] = {"device_id"};
+  const char* values[] = {device.c_str()};
+  check(api, api->UpdateCUDAProviderOptions(cuda.get(), keys, values, 1), "UpdateCUDAProviderOptions");
+  if (OrtStatus* st = api->SessionOptionsAppendExecutionProvider_CUDA_V2(opts, cuda.get()))
+    return "provider 'cuda' (device " + device + ") cannot start: " + status_message(api, st);
+  return "";
+}
+
+// Appends the requested providers in priority order (ORT keeps the CPU provider as the implicit
+// last resort); returns the names of those in use, "cpu" last.
+std::vector<std::string> append_providers(const Library& lib, const SessionOptions& options,
+                                          OrtSessionOptions* opts) {
+  const std::vector<std::string> offered = available(lib);
+  std::vector<std::string> used;
+  for (size_t i = 0; i < options.providers.size(); ++i) {
+    const ProviderRequest& p = options.providers[i];
+    if (p.name == "cpu") {
+      if (i + 1 != options.providers.size())
+        throw std::invalid_argument("'cpu' must be the last provider (ONNX Runtime tries providers in "
+                                    "order and the CPU runs every operator)");
+      break;
+    }
+    if (p.name != "cuda")
+      throw std::invalid_argument("unknown provider '" + p.name + "'; expected 'cpu' or 'cuda'");
+    if (p.device_id < 0)
+      throw std::invalid_argument("cuda device id must be >= 0, got " + std::to_string(p.device_id));
+    const std::string failure = append_cuda(lib, offered, p, opts);
+    if (failure.empty()) {
+      used.push_back("cuda");
+    } else if (!options.allow_fallback) {
+      throw OrtError(failure);
+    }
+  }
+  used.push_back("cpu");
+  return used;
+}
+
 }  // namespace
 
 std::string load_onnxruntime(const std::string& path) { return library(path).version; }
@@ -148,6 +237,53 @@ struct Session::Impl {
     std::string known;
     for (const auto& n : output_names) known += (known.empty() ? "" : ", ") + n;
     throw std::invalid_argument("unknown output name '" + name + "'; the model's outputs: " + known);
+  }
+
+  // The names, element types and shapes of the model's inputs, and the names of its outputs.
+  void read_model_io() {
+    OrtAllocator* allocator = nullptr;
+    check(api, api->GetAllocatorWithDefaultOptions(&allocator), "GetAllocatorWithDefaultOptions");
+    auto take_name = [&](char* s) {
+      std::string out(s);
+      check(api, api->AllocatorFree(allocator, s), "AllocatorFree");
+      return out;
+    };
+    size_t n_in = 0, n_out = 0;
+    check(api, api->SessionGetInputCount(session.get(), &n_in), "SessionGetInputCount");
+    check(api, api->SessionGetOutputCount(session.get(), &n_out), "SessionGetOutputCount");
+    for (size_t i = 0; i < n_in; ++i) {
+      char* name = nullptr;
+      check(api, api->SessionGetInputName(session.get(), i, allocator, &name), "SessionGetInputName");
+      input_names.push_back(take_name(name));
+      read_input_type(i);
+    }
+    for (size_t i = 0; i < n_out; ++i) {
+      char* name = nullptr;
+      check(api, api->SessionGetOutputName(session.get(), i, allocator, &name), "SessionGetOutputName");
+      output_names.push_back(take_name(name));
+    }
+  }
+
+  // Input i's element type and shape (-1 for every dimension that is not a fixed size).
+  void read_input_type(size_t i) {
+    OrtTypeInfo* raw_type = nullptr;
+    check(api, api->SessionGetInputTypeInfo(session.get(), i, &raw_type), "SessionGetInputTypeInfo");
+    Ptr<OrtTypeInfo> type = own(api, raw_type);
+    const OrtTensorTypeAndShapeInfo* tensor = nullptr;  // owned by `type`
+    check(api, api->CastTypeInfoToTensorInfo(type.get(), &tensor), "CastTypeInfoToTensorInfo");
+    std::vector<int64_t> dims;
+    ONNXTensorElementDataType elem = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+    if (tensor != nullptr) {
+      size_t rank = 0;
+      check(api, api->GetTensorElementType(tensor, &elem), "GetTensorElementType");
+      check(api, api->GetDimensionsCount(tensor, &rank), "GetDimensionsCount");
+      dims.resize(rank);
+      check(api, api->GetDimensions(tensor, dims.data(), rank), "GetDimensions");
+      for (auto& d : dims)
+        if (d <= 0) d = -1;
+    }
+    input_shapes.push_back(std::move(dims));
+    input_types.push_back(elem);
   }
 
   // Wraps the inputs (in place) and checks names, ranks and fixed dimensions.
@@ -200,76 +336,9 @@ Session::Session(const void* model_data, std::size_t model_size, const std::stri
   impl_->lib = &lib;
   impl_->api = api;
   if (model_data == nullptr || model_size == 0) throw std::invalid_argument("empty model bytes");
-  if (options.intra_op_threads < 1)
-    throw std::invalid_argument("intra_op_threads must be >= 1, got " +
-                                std::to_string(options.intra_op_threads));
-  if (options.providers.empty()) throw std::invalid_argument("providers must not be empty");
-
-  OrtSessionOptions* raw_opts = nullptr;
-  check(api, api->CreateSessionOptions(&raw_opts), "CreateSessionOptions");
-  Ptr<OrtSessionOptions> opts = own(api, raw_opts);
-  check(api, api->SetIntraOpNumThreads(opts.get(), options.intra_op_threads), "SetIntraOpNumThreads");
-  check(api, api->SetInterOpNumThreads(opts.get(), 1), "SetInterOpNumThreads");
-  check(api, api->AddSessionConfigEntry(opts.get(), "session.intra_op.allow_spinning",
-                                        options.allow_spinning ? "1" : "0"),
-        "AddSessionConfigEntry");
-  check(api, api->AddSessionConfigEntry(opts.get(), "session.inter_op.allow_spinning",
-                                        options.allow_spinning ? "1" : "0"),
-        "AddSessionConfigEntry");
-  GraphOptimizationLevel level = ORT_ENABLE_ALL;
-  switch (options.graph_optimization) {
-    case GraphOptimization::disable_all: level = ORT_DISABLE_ALL; break;
-    case GraphOptimization::basic: level = ORT_ENABLE_BASIC; break;
-    case GraphOptimization::extended: level = ORT_ENABLE_EXTENDED; break;
-    case GraphOptimization::all: level = ORT_ENABLE_ALL; break;
-  }
-  check(api, api->SetSessionGraphOptimizationLevel(opts.get(), level), "SetSessionGraphOptimizationLevel");
-  check(api, api->SetSessionLogSeverityLevel(opts.get(), options.log_severity), "SetSessionLogSeverityLevel");
-
-  // Providers, in priority order. ORT keeps the CPU provider as the implicit last resort.
-  const std::vector<std::string> offered = available(lib);
-  auto offers = [&](const char* ort_name) {
-    for (const auto& n : offered)
-      if (n == ort_name) return true;
-    return false;
-  };
-  std::string offered_text;
-  for (const auto& n : offered) offered_text += (offered_text.empty() ? "" : ", ") + n;
-  for (size_t i = 0; i < options.providers.size(); ++i) {
-    const ProviderRequest& p = options.providers[i];
-    if (p.name == "cpu") {
-      if (i + 1 != options.providers.size())
-        throw std::invalid_argument("'cpu' must be the last provider (ONNX Runtime tries providers in "
-                                    "order and the CPU runs every operator)");
-      break;
-    }
-    if (p.name != "cuda")
-      throw std::invalid_argument("unknown provider '" + p.name + "'; expected 'cpu' or 'cuda'");
-    if (p.device_id < 0)
-      throw std::invalid_argument("cuda device id must be >= 0, got " + std::to_string(p.device_id));
-    std::string failure;
-    if (!offers("CUDAExecutionProvider")) {
-      failure = "provider 'cuda' (CUDAExecutionProvider) is not available in ONNX Runtime " +
-                lib.version + " at " + lib.path + " (available: " + offered_text +
-                "); install onnxruntime-gpu for cuda";
-    } else {
-      OrtCUDAProviderOptionsV2* raw_cuda = nullptr;
-      check(api, api->CreateCUDAProviderOptions(&raw_cuda), "CreateCUDAProviderOptions");
-      Ptr<OrtCUDAProviderOptionsV2> cuda = own(api, raw_cuda);
-      const std::string device = std::to_string(p.device_id);
-      const char* keys[] = {"device_id"};
-      const char* values[] = {device.c_str()};
-      check(api, api->UpdateCUDAProviderOptions(cuda.get(), keys, values, 1), "UpdateCUDAProviderOptions");
-      if (OrtStatus* st = api->SessionOptionsAppendExecutionProvider_CUDA_V2(opts.get(), cuda.get()))
-        failure = "provider 'cuda' (device " + device + ") cannot start: " + status_message(api, st);
-    }
-    if (!failure.empty()) {
-      if (!options.allow_fallback) throw OrtError(failure);
-      continue;
-    }
-    impl_->providers.push_back("cuda");
-  }
-  impl_->providers.push_back("cpu");
+  check_session_options(options);
+  Ptr<OrtSessionOptions> opts = make_session_options(api, options);
+  impl_->providers = append_providers(lib, options, opts.get());
 
   OrtSession* raw_session = nullptr;
   if (OrtStatus* st = api->CreateSessionFromArray(lib.env, model_data, model_size, opts.get(), &raw_session))
@@ -279,45 +348,7 @@ Session::Session(const void* model_data, std::size_t model_size, const std::stri
   OrtMemoryInfo* raw_mem = nullptr;
   check(api, api->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &raw_mem), "CreateCpuMemoryInfo");
   impl_->cpu_memory = own(api, raw_mem);
-
-  OrtAllocator* allocator = nullptr;
-  check(api, api->GetAllocatorWithDefaultOptions(&allocator), "GetAllocatorWithDefaultOptions");
-  auto take_name = [&](char* s) {
-    std::string out(s);
-    check(api, api->AllocatorFree(allocator, s), "AllocatorFree");
-    return out;
-  };
-  size_t n_in = 0, n_out = 0;
-  check(api, api->SessionGetInputCount(impl_->session.get(), &n_in), "SessionGetInputCount");
-  check(api, api->SessionGetOutputCount(impl_->session.get(), &n_out), "SessionGetOutputCount");
-  for (size_t i = 0; i < n_in; ++i) {
-    char* name = nullptr;
-    check(api, api->SessionGetInputName(impl_->session.get(), i, allocator, &name), "SessionGetInputName");
-    impl_->input_names.push_back(take_name(name));
-    OrtTypeInfo* raw_type = nullptr;
-    check(api, api->SessionGetInputTypeInfo(impl_->session.get(), i, &raw_type), "SessionGetInputTypeInfo");
-    Ptr<OrtTypeInfo> type = own(api, raw_type);
-    const OrtTensorTypeAndShapeInfo* tensor = nullptr;  // owned by `type`
-    check(api, api->CastTypeInfoToTensorInfo(type.get(), &tensor), "CastTypeInfoToTensorInfo");
-    std::vector<int64_t> dims;
-    ONNXTensorElementDataType elem = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
-    if (tensor != nullptr) {
-      size_t rank = 0;
-      check(api, api->GetTensorElementType(tensor, &elem), "GetTensorElementType");
-      check(api, api->GetDimensionsCount(tensor, &rank), "GetDimensionsCount");
-      dims.resize(rank);
-      check(api, api->GetDimensions(tensor, dims.data(), rank), "GetDimensions");
-      for (auto& d : dims)
-        if (d <= 0) d = -1;
-    }
-    impl_->input_shapes.push_back(std::move(dims));
-    impl_->input_types.push_back(elem);
-  }
-  for (size_t i = 0; i < n_out; ++i) {
-    char* name = nullptr;
-    check(api, api->SessionGetOutputName(impl_->session.get(), i, allocator, &name), "SessionGetOutputName");
-    impl_->output_names.push_back(take_name(name));
-  }
+  impl_->read_model_io();
 }
 
 Session::~Session() = default;

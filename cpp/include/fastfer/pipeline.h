@@ -57,6 +57,10 @@ struct DetectorConfig {
   // pixels are dropped before NMS. 0 = off (every face, the image up to max_side).
   int min_face = 0;
   int min_face_px = 0;
+
+  // Throws std::invalid_argument naming the first rule this configuration breaks (the Pipeline
+  // constructor calls it; so may whoever builds one).
+  void validate() const;
 };
 
 // How to crop faces for the classifier and read its output.
@@ -69,6 +73,9 @@ struct ClassifierConfig {
   // label_columns[j]: the model output column holding kLabels[j].
   std::array<int, 7> label_columns{0, 1, 2, 3, 4, 5, 6};
   bool softmax = false;  // true when the model outputs logits
+
+  // Throws std::invalid_argument naming the first rule this configuration breaks.
+  void validate() const;
 };
 
 struct FaceResult {

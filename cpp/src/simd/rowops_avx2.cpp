@@ -21,7 +21,8 @@ void vblend_u8(const uint8_t* r0, const uint8_t* r1, int32_t w0, int32_t w1, int
     __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + i)));
     __m256i lo = _mm256_madd_epi16(_mm256_unpacklo_epi16(a, b), w);  // 0-3, 8-11
     __m256i hi = _mm256_madd_epi16(_mm256_unpackhi_epi16(a, b), w);  // 4-7, 12-15
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_permute2x128_si256(lo, hi, 0x20));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + 8),
                         _mm256_permute2x128_si256(lo, hi, 0x31));
   }
@@ -37,7 +38,8 @@ void hblend_u8(const int32_t* V, const int32_t* eofs, const int32_t* ew1, int ch
     __m256i off = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(eofs + at));
     __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ew1 + at));
     __m256i a = _mm256_i32gather_epi32(reinterpret_cast<const int*>(V), off, 4);
-    __m256i b = _mm256_i32gather_epi32(reinterpret_cast<const int*>(V), _mm256_add_epi32(off, step), 4);
+    __m256i b =
+        _mm256_i32gather_epi32(reinterpret_cast<const int*>(V), _mm256_add_epi32(off, step), 4);
     __m256i s = _mm256_add_epi32(_mm256_mullo_epi32(a, _mm256_sub_epi32(one, w1)),
                                  _mm256_mullo_epi32(b, w1));
     return _mm256_srai_epi32(_mm256_add_epi32(s, round), kBlendShift);
@@ -55,9 +57,9 @@ void hpass_quad(const uint8_t* row, int channels, const int32_t* xofs, const int
                 int32_t* out, int simd_end, int n) {
   // One pixel per 128-bit lane: its two taps as int16 pairs (c of tap 0, c of tap 1) for each
   // channel, so one pmaddwd against (w0, w1) pairs gives its 4 channel sums.
-  const __m128i taps = channels == 4
-      ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
-      : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m128i taps =
+      channels == 4 ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
+                    : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m256i taps2 = _mm256_set_m128i(taps, taps);
   const int limit = simd_end < n ? simd_end : n;
   int x = 0;
@@ -86,8 +88,10 @@ void vpass_quad_u8(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, i
   };
   int x = 0;
   for (; x + 4 <= n; x += 4) {  // 4 pixels: 16 sums -> 16 bytes
-    const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(blend(4 * x), blend(4 * x + 8)), 0xD8);
-    const __m128i bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+    const __m256i words =
+        _mm256_permute4x64_epi64(_mm256_packus_epi32(blend(4 * x), blend(4 * x + 8)), 0xD8);
+    const __m128i bytes =
+        _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
     if (channels == 4) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x), bytes);
     } else {  // 12 bytes, stored as 8 + 4 so nothing past the row is touched
@@ -104,9 +108,8 @@ void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, 
   // Per 128-bit lane, one pixel's two taps become int16 pairs (B0,B1)(G0,G1)(R0,R1)(0,0) so that a
   // single pmaddwd against (w0,w1) pairs gives [B, G, R, 0]; lanes hold pixels x+j and x+j+4,
   // so a 4×4 transpose per lane leaves eight pixels of one channel in order.
-  const __m256i taps = _mm256_setr_epi8(
-      0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
-      0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m256i taps = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 0,
+                                        -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const __m256i one = _mm256_set1_epi32(kWeightOne);
   const int limit = simd_end < n ? simd_end : n;
   int x = 0;
@@ -118,7 +121,8 @@ void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, 
       const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + j]));
       const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x + j + 4]));
       const __m256i px = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), taps);
-      const __m256i w = _mm256_permutevar8x32_epi32(pairs, _mm256_setr_epi32(j, j, j, j, j + 4, j + 4, j + 4, j + 4));
+      const __m256i w = _mm256_permutevar8x32_epi32(
+          pairs, _mm256_setr_epi32(j, j, j, j, j + 4, j + 4, j + 4, j + 4));
       m[j] = _mm256_madd_epi16(px, w);
     }
     const __m256i t0 = _mm256_unpacklo_epi32(m[0], m[1]);  // B0 B1 G0 G1
@@ -132,8 +136,8 @@ void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, 
   scalar::hpass_planar3(row, xofs + x, wx1 + x, b_plane + x, g_plane + x, r_plane + x, 0, n - x);
 }
 
-void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean,
-                float scale, float* out, int n) {
+void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean, float scale,
+                float* out, int n) {
   const __m256i vw0 = _mm256_set1_epi32(w0), vw1 = _mm256_set1_epi32(w1);
   const __m256i round = _mm256_set1_epi32(kBlendRound);
   const __m256 vmean = _mm256_set1_ps(mean), vscale = _mm256_set1_ps(scale);
@@ -154,7 +158,8 @@ void affine_taps(double a, double b, double c, int size, int n, int32_t* i0, int
   const __m256d va = _mm256_set1_pd(a), vb = _mm256_set1_pd(b), vc = _mm256_set1_pd(c);
   const __m256d lo = _mm256_set1_pd(-1.0), vhi = _mm256_set1_pd(static_cast<double>(size));
   const __m256d weight_one = _mm256_set1_pd(kWeightOne);
-  const __m128i zero = _mm_setzero_si128(), last = _mm_set1_epi32(size - 1), step = _mm_set1_epi32(1);
+  const __m128i zero = _mm_setzero_si128(), last = _mm_set1_epi32(size - 1),
+                step = _mm_set1_epi32(1);
   int u = 0;
   for (; u + 4 <= n; u += 4) {
     const __m256d pos = _mm256_setr_pd(u, u + 1, u + 2, u + 3);
@@ -162,9 +167,11 @@ void affine_taps(double a, double b, double c, int size, int n, int32_t* i0, int
     coord = _mm256_min_pd(_mm256_max_pd(coord, lo), vhi);
     const __m256d first = _mm256_floor_pd(coord);
     const __m128i i = _mm256_cvttpd_epi32(first);
-    const __m128i weight = _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_sub_pd(coord, first), weight_one));
+    const __m128i weight =
+        _mm256_cvtpd_epi32(_mm256_mul_pd(_mm256_sub_pd(coord, first), weight_one));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(w1 + u), weight);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(i0 + u), _mm_min_epi32(_mm_max_epi32(i, zero), last));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(i0 + u),
+                     _mm_min_epi32(_mm_max_epi32(i, zero), last));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(i1 + u),
                      _mm_min_epi32(_mm_max_epi32(_mm_add_epi32(i, step), zero), last));
   }
@@ -182,7 +189,9 @@ int warp_sample3_gathered(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t g
   const __m256i one = _mm256_set1_epi32(kWeightOne), round = _mm256_set1_epi32(kBlendRound);
   const __m256i low_byte = _mm256_set1_epi32(0xFF);
   const int* pixels = reinterpret_cast<const int*>(base);
-  auto load = [](const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  auto load = [](const int32_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  };
   auto times3 = [](__m256i v) { return _mm256_add_epi32(v, _mm256_add_epi32(v, v)); };
   int32_t* planes[3] = {b, g, r};
   int u = 0;
@@ -203,12 +212,15 @@ int warp_sample3_gathered(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t g
     const __m256i w0x = _mm256_sub_epi32(one, w1x), w0y = _mm256_sub_epi32(one, w1y);
     for (int c = 0; c < 3; ++c) {
       const __m128i shift = _mm_cvtsi32_si128(8 * c);
-      auto channel = [&](__m256i p) { return _mm256_and_si256(_mm256_srl_epi32(p, shift), low_byte); };
+      auto channel = [&](__m256i p) {
+        return _mm256_and_si256(_mm256_srl_epi32(p, shift), low_byte);
+      };
       const __m256i top = _mm256_add_epi32(_mm256_mullo_epi32(w0x, channel(p00)),
                                            _mm256_mullo_epi32(w1x, channel(p01)));
       const __m256i bottom = _mm256_add_epi32(_mm256_mullo_epi32(w0x, channel(p10)),
                                               _mm256_mullo_epi32(w1x, channel(p11)));
-      const __m256i sum = _mm256_add_epi32(_mm256_mullo_epi32(w0y, top), _mm256_mullo_epi32(w1y, bottom));
+      const __m256i sum =
+          _mm256_add_epi32(_mm256_mullo_epi32(w0y, top), _mm256_mullo_epi32(w1y, bottom));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(planes[c] + u),
                           _mm256_srai_epi32(_mm256_add_epi32(sum, round), kBlendShift));
     }
@@ -218,11 +230,10 @@ int warp_sample3_gathered(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t g
 
 void warp_sample3(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t gather_limit,
                   const int32_t* x0, const int32_t* x1, const int32_t* wx, const int32_t* y0,
-                  const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g,
-                  int32_t* r) {
+                  const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g, int32_t* r) {
   const int u = gather_limit < 0 ? 0
-                                 : warp_sample3_gathered(base, row_stride, gather_limit, x0, x1,
-                                                         wx, y0, y1, wy, n, b, g, r);
+                                 : warp_sample3_gathered(base, row_stride, gather_limit, x0, x1, wx,
+                                                         y0, y1, wy, n, b, g, r);
   scalar::warp_sample3(base, row_stride, gather_limit, x0 + u, x1 + u, wx + u, y0 + u, y1 + u,
                        wy + u, n - u, b + u, g + u, r + u);
 }
@@ -231,19 +242,21 @@ void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t 
               int width) {
   // Four pixels per 128-bit lane: one shuffle makes (c0, c1) int16 pairs, another (c2, 1) pairs
   // (the 1 comes from an OR), so two pmaddwd and an add give c0*p0 + c1*p1 + c2*p2 + round.
-  const __m128i first_two = channels == 4
-      ? _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1)
-      : _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1);
-  const __m128i third = channels == 4
-      ? _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1)
-      : _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1);
+  const __m128i first_two =
+      channels == 4 ? _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1)
+                    : _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1);
+  const __m128i third =
+      channels == 4 ? _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1)
+                    : _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1);
   const ptrdiff_t row_bytes = static_cast<ptrdiff_t>(width) * channels;
-  const __m256i mask01 = _mm256_set_m128i(first_two, first_two), mask2 = _mm256_set_m128i(third, third);
+  const __m256i mask01 = _mm256_set_m128i(first_two, first_two),
+                mask2 = _mm256_set_m128i(third, third);
   const __m256i ones = _mm256_set1_epi32(1 << 16);
   const __m256i w01 = _mm256_set1_epi32((c1 << 16) | c0), w2 = _mm256_set1_epi32((1 << 29) | c2);
   auto eight = [&](const uint8_t* p) {  // pixels 0-3 in the low lane, 4-7 in the high one
-    const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * channels)),
-                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    const __m256i v =
+        _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 * channels)),
+                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     const __m256i sum = _mm256_add_epi32(
         _mm256_madd_epi16(_mm256_shuffle_epi8(v, mask01), w01),
         _mm256_madd_epi16(_mm256_or_si256(_mm256_shuffle_epi8(v, mask2), ones), w2));
@@ -252,9 +265,11 @@ void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t 
   int x = 0;
   for (; static_cast<ptrdiff_t>(x + 12) * channels + 16 <= row_bytes; x += 16) {
     const uint8_t* p = src + static_cast<ptrdiff_t>(x) * channels;
-    const __m256i words = _mm256_permute4x64_epi64(_mm256_packus_epi32(eight(p), eight(p + 8 * channels)), 0xD8);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x),
-                     _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)));
+    const __m256i words =
+        _mm256_permute4x64_epi64(_mm256_packus_epi32(eight(p), eight(p + 8 * channels)), 0xD8);
+    _mm_storeu_si128(
+        reinterpret_cast<__m128i*>(dst + x),
+        _mm_packus_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1)));
   }
   scalar::gray_row(src + static_cast<ptrdiff_t>(x) * channels, channels, c0, c1, c2, dst + x,
                    width - x);
@@ -277,14 +292,18 @@ void interleave3_f32(const float* p0, const float* p1, const float* p2, float* o
   const __m256i ic2 = _mm256_setr_epi32(0, 5, 0, 0, 6, 0, 0, 7);
   int x = 0;
   for (; x + 8 <= n; x += 8) {
-    const __m256 a = _mm256_loadu_ps(p0 + x), b = _mm256_loadu_ps(p1 + x), c = _mm256_loadu_ps(p2 + x);
+    const __m256 a = _mm256_loadu_ps(p0 + x), b = _mm256_loadu_ps(p1 + x),
+                 c = _mm256_loadu_ps(p2 + x);
     float* o = out + 3 * x;
     // blend imm: bit l set takes lane l from the second operand.
-    __m256 v0 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia0), _mm256_permutevar8x32_ps(b, ib0), 0x92);
+    __m256 v0 =
+        _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia0), _mm256_permutevar8x32_ps(b, ib0), 0x92);
     v0 = _mm256_blend_ps(v0, _mm256_permutevar8x32_ps(c, ic0), 0x24);
-    __m256 v1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia1), _mm256_permutevar8x32_ps(b, ib1), 0x24);
+    __m256 v1 =
+        _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia1), _mm256_permutevar8x32_ps(b, ib1), 0x24);
     v1 = _mm256_blend_ps(v1, _mm256_permutevar8x32_ps(c, ic1), 0x49);
-    __m256 v2 = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia2), _mm256_permutevar8x32_ps(b, ib2), 0x49);
+    __m256 v2 =
+        _mm256_blend_ps(_mm256_permutevar8x32_ps(a, ia2), _mm256_permutevar8x32_ps(b, ib2), 0x49);
     v2 = _mm256_blend_ps(v2, _mm256_permutevar8x32_ps(c, ic2), 0x92);
     _mm256_storeu_ps(o, v0);
     _mm256_storeu_ps(o + 8, v1);
@@ -294,18 +313,9 @@ void interleave3_f32(const float* p0, const float* p1, const float* p2, float* o
 }
 
 // In the member order of RowOps; scalar:: marks the kernels without AVX2 intrinsics.
-const RowOps kTable = {vblend_u8,
-                       hblend_u8,
-                       hpass_quad,
-                       vpass_quad_u8,
-                       hpass_planar3,
-                       vpass_norm,
-                       affine_taps,
-                       warp_sample3,
-                       gray_row,
-                       scalar::gray_norm,
-                       interleave3_f32,
-                       scalar::nms_suppress};
+const RowOps kTable = {vblend_u8,     hblend_u8,         hpass_quad,      vpass_quad_u8,
+                       hpass_planar3, vpass_norm,        affine_taps,     warp_sample3,
+                       gray_row,      scalar::gray_norm, interleave3_f32, scalar::nms_suppress};
 
 }  // namespace isa_avx2
 

@@ -9,13 +9,17 @@ namespace simd {
 const RowOps& rowops() {
   switch (active_simd_level()) {
 #if defined(FASTFER_HAVE_X86_SIMD)
-    case SimdLevel::AVX2: return rowops_avx2();
-    case SimdLevel::SSE41: return rowops_sse41();
+    case SimdLevel::AVX2:
+      return rowops_avx2();
+    case SimdLevel::SSE41:
+      return rowops_sse41();
 #endif
 #if defined(FASTFER_HAVE_NEON)
-    case SimdLevel::NEON: return rowops_neon();
+    case SimdLevel::NEON:
+      return rowops_neon();
 #endif
-    default: return rowops_scalar();
+    default:
+      return rowops_scalar();
   }
 }
 

@@ -40,8 +40,8 @@ void vpass_quad_u8(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, i
                    uint8_t* out, int n) {
   for (int x = 0; x < n; ++x) {
     for (int c = 0; c < channels; ++c) {
-      out[x * channels + c] =
-          static_cast<uint8_t>((w0 * a[4 * x + c] + w1 * b[4 * x + c] + kBlendRound) >> kBlendShift);
+      out[x * channels + c] = static_cast<uint8_t>(
+          (w0 * a[4 * x + c] + w1 * b[4 * x + c] + kBlendRound) >> kBlendShift);
     }
   }
 }
@@ -66,8 +66,8 @@ void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, 
 
 // Vertical pass of the detector input for one plane, normalised on the way:
 // out[x] = (float((w0*a[x] + w1*b[x] + round) >> kBlendShift) - mean) * scale.
-void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean,
-                float scale, float* out, int n) {
+void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean, float scale,
+                float* out, int n) {
   for (int x = 0; x < n; ++x) {
     const int32_t v = (w0 * a[x] + w1 * b[x] + kBlendRound) >> kBlendShift;
     out[x] = (static_cast<float>(v) - mean) * scale;
@@ -98,8 +98,7 @@ void affine_taps(double a, double b, double c, int size, int n, int32_t* i0, int
 
 void warp_sample3(const uint8_t* base, ptrdiff_t row_stride, ptrdiff_t gather_limit,
                   const int32_t* x0, const int32_t* x1, const int32_t* wx, const int32_t* y0,
-                  const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g,
-                  int32_t* r) {
+                  const int32_t* y1, const int32_t* wy, int n, int32_t* b, int32_t* g, int32_t* r) {
   (void)gather_limit;  // the bound of the SIMD gathers; this loop reads per byte
   int32_t* planes[3] = {b, g, r};
   for (int u = 0; u < n; ++u) {

@@ -19,7 +19,8 @@ void vblend_u8(const uint8_t* r0, const uint8_t* r1, int32_t w0, int32_t w1, int
   for (; i + 8 <= n; i += 8) {
     __m128i a = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r0 + i)));
     __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r1 + i)));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_madd_epi16(_mm_unpacklo_epi16(a, b), w));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm_madd_epi16(_mm_unpacklo_epi16(a, b), w));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 4),
                      _mm_madd_epi16(_mm_unpackhi_epi16(a, b), w));
   }
@@ -30,14 +31,14 @@ void hpass_quad(const uint8_t* row, int channels, const int32_t* xofs, const int
                 int32_t* out, int simd_end, int n) {
   // One pixel per vector: its two taps as int16 pairs (c of tap 0, c of tap 1) for each channel,
   // so one pmaddwd against (w0, w1) pairs gives its 4 channel sums.
-  const __m128i taps = channels == 4
-      ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
-      : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
+  const __m128i taps =
+      channels == 4 ? _mm_setr_epi8(0, -1, 4, -1, 1, -1, 5, -1, 2, -1, 6, -1, 3, -1, 7, -1)
+                    : _mm_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1);
   const int limit = simd_end < n ? simd_end : n;
   int x = 0;
   for (; x < limit; ++x) {
-    const __m128i px = _mm_shuffle_epi8(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x])), taps);
+    const __m128i px =
+        _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + xofs[x])), taps);
     const int32_t w1 = wx1[x];
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4 * x),
                      _mm_madd_epi16(px, _mm_set1_epi32((kWeightOne - w1) | (w1 << 16))));
@@ -97,8 +98,8 @@ void hpass_planar3(const uint8_t* row, const int32_t* xofs, const int32_t* wx1, 
   scalar::hpass_planar3(row, xofs + x, wx1 + x, b_plane + x, g_plane + x, r_plane + x, 0, n - x);
 }
 
-void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean,
-                float scale, float* out, int n) {
+void vpass_norm(const int32_t* a, const int32_t* b, int32_t w0, int32_t w1, float mean, float scale,
+                float* out, int n) {
   const __m128i vw0 = _mm_set1_epi32(w0), vw1 = _mm_set1_epi32(w1);
   const __m128i round = _mm_set1_epi32(kBlendRound);
   const __m128 vmean = _mm_set1_ps(mean), vscale = _mm_set1_ps(scale);
@@ -117,19 +118,20 @@ void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t 
               int width) {
   // Four pixels per vector: one shuffle makes (c0, c1) int16 pairs, another (c2, 1) pairs (the 1
   // comes from an OR), so two pmaddwd and an add give c0*p0 + c1*p1 + c2*p2 + round.
-  const __m128i first_two = channels == 4
-      ? _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1)
-      : _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1);
-  const __m128i third = channels == 4
-      ? _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1)
-      : _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1);
+  const __m128i first_two =
+      channels == 4 ? _mm_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1)
+                    : _mm_setr_epi8(0, -1, 1, -1, 3, -1, 4, -1, 6, -1, 7, -1, 9, -1, 10, -1);
+  const __m128i third =
+      channels == 4 ? _mm_setr_epi8(2, -1, -1, -1, 6, -1, -1, -1, 10, -1, -1, -1, 14, -1, -1, -1)
+                    : _mm_setr_epi8(2, -1, -1, -1, 5, -1, -1, -1, 8, -1, -1, -1, 11, -1, -1, -1);
   const ptrdiff_t row_bytes = static_cast<ptrdiff_t>(width) * channels;
   const __m128i ones = _mm_set1_epi32(1 << 16);
   const __m128i w01 = _mm_set1_epi32((c1 << 16) | c0), w2 = _mm_set1_epi32((1 << 29) | c2);
   auto four = [&](const uint8_t* p) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i sum = _mm_add_epi32(_mm_madd_epi16(_mm_shuffle_epi8(v, first_two), w01),
-                                      _mm_madd_epi16(_mm_or_si128(_mm_shuffle_epi8(v, third), ones), w2));
+    const __m128i sum =
+        _mm_add_epi32(_mm_madd_epi16(_mm_shuffle_epi8(v, first_two), w01),
+                      _mm_madd_epi16(_mm_or_si128(_mm_shuffle_epi8(v, third), ones), w2));
     return _mm_srli_epi32(sum, 14);
   };
   int x = 0;
@@ -144,18 +146,10 @@ void gray_row(const uint8_t* src, int channels, int32_t c0, int32_t c1, int32_t 
 }
 
 // In the member order of RowOps; scalar:: marks the kernels without SSE4.1 intrinsics.
-const RowOps kTable = {vblend_u8,
-                       scalar::hblend_u8,
-                       hpass_quad,
-                       vpass_quad_u8,
-                       hpass_planar3,
-                       vpass_norm,
-                       scalar::affine_taps,
-                       scalar::warp_sample3,
-                       gray_row,
-                       scalar::gray_norm,
-                       scalar::interleave3_f32,
-                       scalar::nms_suppress};
+const RowOps kTable = {vblend_u8,           scalar::hblend_u8,       hpass_quad,
+                       vpass_quad_u8,       hpass_planar3,           vpass_norm,
+                       scalar::affine_taps, scalar::warp_sample3,    gray_row,
+                       scalar::gray_norm,   scalar::interleave3_f32, scalar::nms_suppress};
 
 }  // namespace isa_sse41
 
