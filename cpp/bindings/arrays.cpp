@@ -26,7 +26,7 @@ ImageView image_view(const py::handle& obj, const char* what, int min_channels, 
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   }
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<uint8_t>())) {
+  if (!a.dtype().equal(py::dtype::of<uint8_t>())) {
     throw py::type_error(name + ": expected dtype uint8, got " + std::string(py::str(a.dtype())));
   }
   if (a.ndim() != 2 && a.ndim() != 3) {
@@ -114,9 +114,9 @@ py::array_t<T, py::array::c_style> numeric_array(const py::handle& obj, const ch
   // infinities with a numpy warning.
   using Double = py::array_t<double, py::array::c_style | py::array::forcecast>;
   py::array_t<T, py::array::c_style> f;
-  if (a.dtype().is(py::dtype::of<T>()) && (a.flags() & py::array::c_style)) {
+  if (a.dtype().equal(py::dtype::of<T>()) && (a.flags() & py::array::c_style)) {
     f = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(a);
-  } else if (a.dtype().is(py::dtype::of<T>())) {
+  } else if (a.dtype().equal(py::dtype::of<T>())) {
     // A strided or broadcast view: one packed copy, as the twin makes (numpy raises MemoryError
     // for a view too large to copy).
     f = py::module_::import("numpy").attr("ascontiguousarray")(a);

@@ -61,7 +61,7 @@ FloatArray float32_input(const std::string& name, const py::handle& obj) {
     throw py::type_error("input '" + name + "' must be a numpy float32 array, got " +
                          std::string(py::str(py::type::of(obj).attr("__name__"))));
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<float>()))
+  if (!arr.dtype().equal(py::dtype::of<float>()))
     throw py::type_error("input '" + name + "' must be float32, got " +
                          std::string(py::str(arr.dtype())));
   return FloatArray::ensure(arr);  // no copy when already C-contiguous float32
