@@ -151,9 +151,11 @@ def test_detector_arguments_are_checked(kwargs, match):
 
 
 def test_a_classifier_is_not_a_detector():
-    with pytest.raises(ValueError, match="not a detector"):
+    # A model fault: a ModelError for `except fastfer.ModelError`, and still a ValueError.
+    with pytest.raises(fastfer.ModelSpecError, match="not a detector") as raised:
         Detector("mini_xception")
-    with pytest.raises(ValueError, match="not a classifier"):
+    assert isinstance(raised.value, fastfer.ModelError) and isinstance(raised.value, ValueError)
+    with pytest.raises(fastfer.ModelSpecError, match="not a classifier"):
         Classifier("retinaface_mbv2")
 
 

@@ -47,55 +47,57 @@ class Function:
         return self.last_line - self.first_line + 1
 
 
+def _line_end(text: str, i: int, *, continued: bool) -> int:
+    """Where the line at i ends (before its newline); with ``continued``, past backslash-newlines."""
+    end = i
+    while end < len(text) and (text[end] != "\n" or (continued and text[end - 1] == "\\")):
+        end += 1
+    return end
+
+
+def _literal_end(text: str, i: int) -> int:
+    """Where the string or character literal opening at i ends (past its closing quote)."""
+    if text[i] == "R":  # a raw string: R"delim( ... )delim"
+        delim = text[i + 2 : text.index("(", i + 2)]
+        return text.index(")" + delim + '"', i) + len(delim) + 2
+    end = i + 1
+    while end < len(text) and text[end] != text[i]:
+        end += 2 if text[end] == "\\" else 1
+    return end + 1
+
+
+def _non_code_end(text: str, i: int, at_line_start: bool) -> int | None:
+    """Where the comment, literal or preprocessor line opening at i ends; None if none opens."""
+    ch = text[i]
+    after_word = i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")
+    if at_line_start and ch == "#":
+        return _line_end(text, i, continued=True)
+    if text.startswith("//", i):
+        return _line_end(text, i, continued=False)
+    if text.startswith("/*", i):
+        end = text.find("*/", i + 2)
+        return len(text) if end < 0 else end + 2
+    if (text.startswith('R"', i) and not after_word) or ch == '"' or (ch == "'" and not after_word):
+        return _literal_end(text, i)  # a quote after a word character is a digit separator
+    return None
+
+
 def blank_non_code(text: str) -> str:
     """The text with comments, literals and preprocessor lines replaced by spaces (newlines kept)."""
     out = list(text)
-    i, n = 0, len(text)
+    i = 0
     at_line_start = True
-
-    def blank(start: int, end: int) -> None:
-        for k in range(start, end):
+    while i < len(text):
+        end = _non_code_end(text, i, at_line_start)
+        if end is None:
+            at_line_start = text[i] == "\n" or (at_line_start and text[i].isspace())
+            i += 1
+            continue
+        for k in range(i, end):
             if out[k] != "\n":
                 out[k] = " "
-
-    while i < n:
-        ch = text[i]
-        if at_line_start and ch == "#":
-            end = i
-            while end < n and (text[end] != "\n" or text[end - 1] == "\\"):
-                end += 1
-            blank(i, end)
-            i = end
-            continue
-        if ch == "\n":
-            at_line_start = True
-            i += 1
-            continue
-        if not ch.isspace():
-            at_line_start = False
-        if text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            blank(i, end)
-            i = end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            blank(i, end)
-            i = end
-        elif text.startswith('R"', i) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            delim = text[i + 2 : text.index("(", i + 2)]
-            end = text.index(")" + delim + '"', i) + len(delim) + 2
-            blank(i, end)
-            i = end
-        elif ch in "\"'" and not (ch == "'" and i > 0 and text[i - 1].isalnum()):
-            end = i + 1
-            while end < n and text[end] != ch:
-                end += 2 if text[end] == "\\" else 1
-            blank(i, end + 1)
-            i = end + 1
-        else:
-            i += 1
+        at_line_start = False
+        i = end
     return "".join(out)
 
 
@@ -124,39 +126,57 @@ def _name(header: str) -> str:
     return "?"
 
 
+class _BraceWalk:
+    """The function definitions of one blanked text, found by matching its braces."""
+
+    def __init__(self, text: str, shown_as: str):
+        self.text, self.shown_as = text, shown_as
+        self.found: list[Function] = []
+        self.stack: list[tuple[str, int, str]] = []  # (kind, first line, name)
+        self.header_start = 0
+
+    def in_function(self) -> bool:
+        return any(kind == "function" for kind, _, _ in self.stack)
+
+    def open(self, pos: int, line: int) -> None:
+        if self.in_function():
+            self.stack.append(("block", line, ""))
+            return
+        header = self.text[self.header_start : pos]
+        kind = _classify(header)
+        if kind == "function":
+            body = _ACCESS_LABEL.sub(lambda m: "\n" * m.group(0).count("\n"), header)
+            offset = len(body) - len(body.lstrip())
+            first = line - body.count("\n") + body[:offset].count("\n")
+            self.stack.append((kind, first, _name(header)))
+            return
+        self.stack.append((kind, line, ""))
+        if kind != "member initializer":
+            self.header_start = pos + 1
+
+    def close(self, pos: int, line: int) -> None:
+        kind, first, name = self.stack.pop()
+        if kind == "function":
+            self.found.append(Function(self.shown_as, name, first, line))
+        if kind != "member initializer" and not self.in_function():
+            self.header_start = pos + 1
+
+    def run(self) -> list[Function]:
+        line = 1
+        for pos, ch in enumerate(self.text):
+            if ch == "\n":
+                line += 1
+            elif ch == ";" and not self.in_function():
+                self.header_start = pos + 1
+            elif ch == "{":
+                self.open(pos, line)
+            elif ch == "}" and self.stack:
+                self.close(pos, line)
+        return self.found
+
+
 def functions_in(path: Path, shown_as: str) -> list[Function]:
-    text = blank_non_code(path.read_text(encoding="utf-8"))
-    found: list[Function] = []
-    stack: list[tuple[str, int, str]] = []  # (kind, first line, name)
-    header_start = 0
-    line = 1
-    for pos, ch in enumerate(text):
-        if ch == "\n":
-            line += 1
-        elif ch == ";" and not any(kind == "function" for kind, _, _ in stack):
-            header_start = pos + 1
-        elif ch == "{":
-            if any(kind == "function" for kind, _, _ in stack):
-                stack.append(("block", line, ""))
-                continue
-            header = text[header_start:pos]
-            kind = _classify(header)
-            if kind == "function":
-                body = _ACCESS_LABEL.sub(lambda m: "\n" * m.group(0).count("\n"), header)
-                offset = len(body) - len(body.lstrip())
-                first = line - body.count("\n") + body[:offset].count("\n")
-                stack.append((kind, first, _name(header)))
-            else:
-                stack.append((kind, line, ""))
-                if kind != "member initializer":
-                    header_start = pos + 1
-        elif ch == "}" and stack:
-            kind, first, name = stack.pop()
-            if kind == "function":
-                found.append(Function(shown_as, name, first, line))
-            if kind != "member initializer" and not any(k == "function" for k, _, _ in stack):
-                header_start = pos + 1
-    return found
+    return _BraceWalk(blank_non_code(path.read_text(encoding="utf-8")), shown_as).run()
 
 
 def all_functions(root: Path = ROOT) -> list[Function]:

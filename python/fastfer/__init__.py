@@ -16,6 +16,7 @@ try:
         ModelError,
         ModelIntegrityError,
         ModelNotFoundError,
+        ModelSpecError,
         UnsupportedInputError,
         VideoDecodeError,
     )
@@ -89,5 +90,5 @@ __all__ = [
     "FER", "Face", "draw", "compat", "to_frame",
     "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
     "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
-    "VideoDecodeError",
+    "ModelSpecError", "VideoDecodeError",
 ]

@@ -32,6 +32,11 @@ class ModelError(Error):
     """A model cannot be used: unknown name, bad spec, unreadable or invalid ONNX."""
 
 
+class ModelSpecError(ModelError, ValueError):
+    """A model's spec does not fit the use asked of it: a detector used as a classifier, an unknown
+    decoder kind, labels other than fastfer.LABELS, outputs that do not match its anchors."""
+
+
 class ModelNotFoundError(ModelError, LookupError):
     """No shipped or registered model has this name."""
 

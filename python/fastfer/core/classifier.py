@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..backend import kernels
-from ..errors import ModelError
+from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..labels import LABELS
 from ..models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
@@ -26,15 +26,15 @@ class Classifier:
                  providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "classifier":
-            raise ValueError(f"model {model!r} is a {self.spec.task}, not a classifier")
+            raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a classifier")
         if sorted(self.spec.labels) != sorted(LABELS):
-            raise ValueError(f"model {model!r}: labels {self.spec.labels} are not the 7 of fastfer.LABELS")
+            raise ModelSpecError(f"model {model!r}: labels {self.spec.labels} are not the 7 of fastfer.LABELS")
         # Column j of fastfer's output is column _order[j] of the model's.
         self._order = [self.spec.labels.index(label) for label in LABELS]
         inp = self.spec.input
         self.size = int(inp["size"][0])
         if list(inp["size"]) != [self.size, self.size]:
-            raise ValueError(f"model {model!r}: only square inputs are supported, got {inp['size']}")
+            raise ModelSpecError(f"model {model!r}: only square inputs are supported, got {inp['size']}")
         self._gray = inp["color"] == "gray"
         self._session = create_session(model, threads=threads, providers=providers)
 

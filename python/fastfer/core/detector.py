@@ -20,6 +20,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..backend import kernels
+from ..errors import ModelSpecError
 from ..io.image import load_image
 from ..models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
 from ..backend.runtime import ProviderRequest, create_session
@@ -90,11 +91,11 @@ class Detector:
                  providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "detector":
-            raise ValueError(f"model {model!r} is a {self.spec.task}, not a detector")
+            raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a detector")
         decoder = self.spec.decoder
         self._kind = decoder["kind"]
         if self._kind not in ("retinaface", "blazeface", "yunet"):
-            raise ValueError(f"model {model!r}: unknown decoder kind {self._kind!r}")
+            raise ModelSpecError(f"model {model!r}: unknown decoder kind {self._kind!r}")
         default_threshold = decoder.get("score_threshold", 0.5)
         self.score_threshold = _fraction(default_threshold if score_threshold is None else score_threshold,
                                          "score_threshold")
@@ -108,8 +109,8 @@ class Detector:
         self.min_face = min_face
         self._min_face_px = decoder.get("min_face_px")
         if min_face and self.spec.input["size"] == "dynamic" and not self._min_face_px:
-            raise ValueError(f"model {model!r}: min_face needs the smallest face it finds reliably "
-                             "(decoder 'min_face_px' in its spec)")
+            raise ModelSpecError(f"model {model!r}: min_face needs the smallest face it finds reliably "
+                                 "(decoder 'min_face_px' in its spec)")
         self.estimated_mouth_corners = self._kind == "blazeface"
         self._session = create_session(model, threads=threads, providers=providers)
         self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
@@ -168,8 +169,8 @@ class Detector:
         else:
             scores = 1.0 / (1.0 + np.exp(-np.clip(raw["scores"][index][:, 0], -80.0, 80.0)))
         if len(scores) != len(anchors):
-            raise RuntimeError(f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
-                               f"anchors at {width}x{height}: the decoder spec does not match the model")
+            raise ModelSpecError(f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
+                                 f"anchors at {width}x{height}: the decoder spec does not match the model")
         picked = np.flatnonzero(scores >= self.score_threshold)
         if len(picked) > PRE_NMS_TOP_K:
             picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
