@@ -15,7 +15,8 @@ still processed, each failure reported on stderr naming the file); 2 for usage e
 an unknown model or provider, a bad option value, ...); 130 when interrupted.
 
 A command module has ``HELP``, ``add_parser(subparsers)`` and ``run(args) -> int``; add new
-commands to :data:`COMMANDS`.
+commands to :data:`COMMANDS`. This package is the top layer: it may import every other layer of
+fastfer, and only ``fastfer.__main__`` and the console script import it.
 """
 
 from __future__ import annotations
