@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "fastfer"
 
 # The units of docs/architecture.md: a sub-package, or "base" / "front" for top-level modules.
-BASE = {"errors", "labels", "_args", "_core"}
+BASE = {"errors", "labels", "_args", "_progress", "_core"}
 FRONT = {"__init__", "_moved", "_startup", "draw", "table", "compat"}
 TOP = {"cli", "serve", "__main__"}
 BELOW_CORE = {"base", "io", "models", "backend"}
@@ -30,7 +30,6 @@ MAY_IMPORT = {
 # test fails when one is added and when one listed here is gone, so the list only shrinks.
 KNOWN_BREACHES = {
     ("core/fer.py", "fastfer.video.smoothing"),
-    ("core/fer.py", "fastfer.eval.widerface"),
     ("core/fer.py", "fastfer.scale.parallel"),
     ("core/fer.py", "fastfer.video.stream"),
     ("eval/bench.py", "fastfer.__version__"),

@@ -226,7 +226,7 @@ def make_fer(args: argparse.Namespace) -> "fastfer.FER":
 # ------------------------------------------------------------------------------- progress
 
 class Progress:
-    """The team's progress bar (:func:`fastfer.eval.widerface._progress`) under a command's name,
+    """The team's progress bar (:func:`fastfer._progress.show_progress`) under a command's name,
     erased while results are printed so that the two never share a terminal line."""
 
     def __init__(self, total: int, label: str, show: bool):
@@ -247,9 +247,9 @@ class Progress:
         self.done = done
         if not self.show or (done < self.total and time.perf_counter() - self.shown < 0.1):
             return
-        from fastfer.eval.widerface import _progress
+        from fastfer._progress import show_progress
 
-        _progress(done, self.total, self.start, self.label)
+        show_progress(done, self.total, self.start, self.label)
         self.shown, self.drawn = time.perf_counter(), True
 
     def close(self) -> None:

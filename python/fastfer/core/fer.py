@@ -8,7 +8,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from .classifier import Classifier
-from .detector import MAX_FACES, Detections, Detector
+from .detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, Detections, Detector
 from ..errors import BackendError, Error
 from ..io.image import load_image
 from ..models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
@@ -46,11 +46,11 @@ class _StderrBar:
     def update(self, done: int, total: int) -> None:
         import sys
 
-        from ..eval.widerface import _progress
+        from .._progress import show_progress
 
         if total == 0:
             return
-        _progress(done, total, self.start, self.label)
+        show_progress(done, total, self.start, self.label)
         if done >= total:
             sys.stderr.write("\n")
             sys.stderr.flush()
@@ -97,8 +97,8 @@ class FER:
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
                  providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
-                 score_threshold: Optional[float] = None, nms_iou: float = 0.4,
-                 max_faces: int = MAX_FACES, max_side: int = 1600,
+                 score_threshold: Optional[float] = None, nms_iou: float = DEFAULT_NMS_IOU,
+                 max_faces: int = MAX_FACES, max_side: int = DEFAULT_MAX_SIDE,
                  min_face: int = DEFAULT_MIN_FACE, inference: str = "auto"):
         # The constructor's arguments, so that an equal FER can be built elsewhere (a worker
         # thread, process or Ray actor): FER(**fer.options).

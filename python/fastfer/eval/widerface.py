@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
+from .._progress import show_progress
 from ..errors import ImageDecodeError
 
 SETTINGS = ("easy", "medium", "hard")
@@ -199,13 +200,6 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
     return result
 
 
-def _progress(done: int, total: int, start: float, label: str = "eval widerface") -> None:
-    """The team's one-line progress bar on stderr: "<label> 123/320 [ 38%] 4.1 img/s"."""
-    rate = done / max(time.perf_counter() - start, 1e-9)
-    sys.stderr.write(f"\r{label} {done}/{total} [{100 * done // total:3d}%] {rate:.1f} img/s")
-    sys.stderr.flush()
-
-
 def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_face: int = 0) -> dict:
     """Run ``detect(image_bgr) -> (boxes (N, 4) x1,y1,x2,y2 pixels, scores (N,))`` on every image
     under ``data_dir/images`` and score it against ``data_dir/ground_truth`` (:func:`evaluate`).
@@ -232,7 +226,7 @@ def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_
             raise ValueError(f"{name}: detect must return (boxes, scores), got {type(output).__name__}")
         predictions[name] = check_detections(name, *output)
         if show and (done == len(images) or time.perf_counter() - shown >= 0.1):
-            _progress(done, len(images), start)
+            show_progress(done, len(images), start, "eval widerface")
             shown = time.perf_counter()
     seconds = time.perf_counter() - start
     if show:
