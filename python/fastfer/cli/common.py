@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import fastfer
+from fastfer.io.image_header import IMAGE_EXTENSIONS
 from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
-IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif",
-                              ".ppm", ".pgm", ".pnm", ".pam"))
 EXAMPLE = Path(fastfer.__file__).resolve().parent / "data" / "astronaut.jpg"
 VIDEO_EXTENSIONS = frozenset((".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"))
 STDIN = Path("-")  # `-` on the command line: one encoded image read from standard input

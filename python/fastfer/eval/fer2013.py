@@ -34,10 +34,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..io.image_header import IMAGE_EXTENSIONS
 from ..labels import LABELS
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
-IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"))
 _SYNONYMS = {
     "angry": ("angry", "anger", "mad"),
     "disgust": ("disgust", "disgusted", "disgusting"),

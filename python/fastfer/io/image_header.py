@@ -30,6 +30,9 @@ from ..errors import ImageDecodeError
 Buffer = Union[bytes, bytearray, memoryview]
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WebP", "TIFF", "PNM")
+#: The file names fastfer takes for images of those formats when it lists a folder (lower case).
+IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+                              ".ppm", ".pgm", ".pnm", ".pam"))
 
 # JPEG start-of-frame markers (they hold the size). C4 (DHT), C8 (JPG) and CC (DAC) are not frames.
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7,

@@ -34,6 +34,7 @@ except ImportError as exc:  # the optional extra is missing
 from .._args import positive_int
 from ..errors import Error
 from ..io.image import _decode, get_max_pixels
+from ..io.image_header import IMAGE_EXTENSIONS as FILE_EXTENSIONS
 from ..labels import LABELS
 
 SCHEMA = pa.schema([
@@ -49,7 +50,7 @@ SCHEMA = pa.schema([
 #: Images per block when a list of files is read (a block is a few MB of encoded images).
 IMAGES_PER_BLOCK = 64
 # Only the image formats fastfer reads, when a folder is given to read_binary_files.
-IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff", "gif", "ppm", "pgm"]
+IMAGE_EXTENSIONS = sorted(ext[1:] for ext in FILE_EXTENSIONS)  # Ray's spelling: no dot
 
 
 def _actor_cpus() -> int:
