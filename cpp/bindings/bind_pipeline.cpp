@@ -5,8 +5,8 @@
 // The specs are manifest entries, as ``fastfer.models.spec(name).to_dict()`` gives them ("input",
 // "outputs", "decoder", and for the classifier "labels" and "crop"). The detector spec may also
 // carry the Detector options as top-level keys: "score_threshold" (default: the decoder's own, else
-// 0.5), "nms_iou" (0.4), "max_faces" (1000), "max_side" (1600, dynamic-size models only),
-// "min_face" (0 = off; the input-size policy, with the decoder's "min_face_px") and
+// 0.5), "nms_iou" (kDefaultNmsIou), "max_faces" (1000), "max_side" (kDefaultMaxSide, dynamic-size
+// models only), "min_face" (0 = off; the input-size policy, with the decoder's "min_face_px") and
 // "pre_nms_top_k" (5000). The classifier's decoder {"activation": "logits"} turns on the softmax.
 //
 // analyze(image) / detect(image): image is an H×W×3 BGR uint8 array (read in place when its rows
@@ -131,7 +131,7 @@ void read_detector_outputs(const py::dict& decoder, const py::dict& outputs, Det
 void read_detector_input(const py::dict& d, const py::dict& input, DetectorConfig& c) {
   c.input_name = input.contains("name") ? text(input["name"], "detector input name") : "image";
   const py::object size = get(input, "size", "detector input");
-  const long long max_side = d.contains("max_side") ? integer(d["max_side"], "max_side") : 1600;
+  const long long max_side = d.contains("max_side") ? integer(d["max_side"], "max_side") : kDefaultMaxSide;
   if (max_side < 1 || max_side > (1 << 16)) bad("max_side must be in [1, 65536], got " + std::to_string(max_side));
   if (py::isinstance<py::str>(size)) {
     if (size.cast<std::string>() != "dynamic") bad("detector input size must be 'dynamic' or [width, height]");
@@ -185,7 +185,6 @@ void read_detector_options(const py::dict& d, const py::dict& decoder, DetectorC
     c.score_threshold = static_cast<float>(number(decoder["score_threshold"], "decoder score_threshold"));
   }
   if (d.contains("nms_iou")) c.nms_iou = static_cast<float>(number(d["nms_iou"], "nms_iou"));
-  else c.nms_iou = 0.4f;
   if (d.contains("max_faces")) {
     const long long m = integer(d["max_faces"], "max_faces");
     if (m < 1 || m > 1000) bad("max_faces must be in [1, 1000], got " + std::to_string(m));
@@ -254,8 +253,6 @@ ClassifierConfig classifier_config(const py::dict& d) {
     c.label_columns[j] = static_cast<int>(it - names.begin());
   }
   const py::object crop = get(d, "crop", "classifier spec", false);
-  c.margin = 0.0;
-  c.square = true;
   if (!crop.is_none()) {
     const py::dict cd = as_dict(crop, "classifier spec 'crop'");
     if (cd.contains("margin")) c.margin = number(cd["margin"], "classifier crop margin");

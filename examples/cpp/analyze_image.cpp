@@ -180,13 +180,13 @@ std::shared_ptr<const fastfer::Session> load_session(const std::string& path,
 }
 
 // The settings of the two default models, hard-coded here to the values of
-// python/fastfer/models/manifest.json ("retinaface_mbv2" and "fernet") and of the Python
-// Detector's defaults (max_side 1600, NMS IoU 0.4, at most 1000 faces). Keep them in step with the
-// manifest when the models change.
+// python/fastfer/models/manifest.json ("retinaface_mbv2" and "fernet"), with the Detector's
+// defaults (fastfer::kDefaultMaxSide, kDefaultNmsIou, at most 1000 faces). Keep them in step with
+// the manifest when the models change.
 fastfer::DetectorConfig retinaface_mbv2_config() {
   fastfer::DetectorConfig c;
   c.kind = fastfer::DetectorKind::RetinaFace;
-  c.input.max_side = 1600;     // Python Detector default
+  c.input.max_side = fastfer::kDefaultMaxSide;
   c.input.pad_multiple = 32;   // input.pad_multiple
   c.input.rgb = true;          // input.color = rgb
   for (int k = 0; k < 3; ++k) {
@@ -202,7 +202,7 @@ fastfer::DetectorConfig retinaface_mbv2_config() {
   c.variance_xy = 0.1;
   c.variance_wh = 0.2;
   c.score_threshold = 0.5f;
-  c.nms_iou = 0.4f;            // Python Detector default
+  c.nms_iou = fastfer::kDefaultNmsIou;
   c.max_faces = 1000;          // fastfer.detector.MAX_FACES
   return c;
 }

@@ -30,6 +30,12 @@ class ModelOutputError : public std::runtime_error {
 
 enum class DetectorKind { RetinaFace, BlazeFace, YuNet };
 
+// The Detector options' defaults (python/fastfer/core/detector.py has the same values):
+// dynamic-size models shrink images whose long side exceeds kDefaultMaxSide, and NMS drops the
+// lower-scored of two boxes overlapping by more than kDefaultNmsIou.
+inline constexpr int kDefaultMaxSide = 1600;
+inline constexpr float kDefaultNmsIou = 0.4f;
+
 // How to feed the detector and read its outputs (python/fastfer/models/manifest.json has the
 // values of the shipped models).
 struct DetectorConfig {
@@ -47,7 +53,7 @@ struct DetectorConfig {
   double variance_xy = 0.1;
   double variance_wh = 0.2;
   float score_threshold = 0.5f;
-  float nms_iou = 0.4f;
+  float nms_iou = kDefaultNmsIou;
   int max_faces = 1000;
   int pre_nms_top_k = 5000;
   // The input-size policy (dynamic-size models): with min_face > 0, an image is shrunk (never
@@ -68,7 +74,7 @@ struct ClassifierConfig {
   FaceInputSpec input;  // size, grey or colour, mean/scale, layout
   std::string input_name = "image";
   std::string output_name = "probs";
-  double margin = 0.1;  // grown by this × the box side on each side
+  double margin = 0.0;  // grown by this × the box side on each side (none unless a spec says)
   bool square = true;
   // label_columns[j]: the model output column holding kLabels[j].
   std::array<int, 7> label_columns{0, 1, 2, 3, 4, 5, 6};

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import fastfer
+from fastfer.core.detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU
 from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
 from . import common
@@ -23,11 +24,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     wider = eval_sub.add_parser("widerface", help="WIDER FACE val: easy/medium/hard AP (official protocol)")
     wider.add_argument("dir", help="folder with images/<event>/<file>.jpg and ground_truth/*.mat")
     wider.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"detector model (default {DEFAULT_DETECTOR})")
-    wider.add_argument("--max-side", type=common.positive_int, default=1600,
-                       help="shrink images whose long side exceeds this (default 1600: WIDER FACE at original size)")
+    wider.add_argument("--max-side", type=common.positive_int, default=DEFAULT_MAX_SIDE,
+                       help=f"shrink images whose long side exceeds this (default {DEFAULT_MAX_SIDE}: WIDER FACE "
+                            "at original size)")
     wider.add_argument("--score-threshold", type=float, default=0.02,
                        help="lowest score kept (default 0.02: the PR curve needs low-score detections)")
-    wider.add_argument("--nms-iou", type=float, default=0.4, help="NMS IoU (default 0.4)")
+    wider.add_argument("--nms-iou", type=float, default=DEFAULT_NMS_IOU, help=f"NMS IoU (default {DEFAULT_NMS_IOU})")
     wider.add_argument("--min-face", type=common.non_negative_int, default=0,
                        help="run the detector as FER(min_face=N) does and score faces under N px as ignore "
                        "boxes; the official protocol's AP of the same detections is shown beside it "

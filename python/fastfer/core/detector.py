@@ -29,6 +29,11 @@ from ..backend.runtime import ProviderRequest, create_session
 MAX_FACES = 1000
 #: Candidates kept for NMS after the score threshold (best first): bounds the NMS cost.
 PRE_NMS_TOP_K = 5000
+#: The IoU above which NMS drops the lower-scored of two boxes, unless the caller gives another.
+DEFAULT_NMS_IOU = 0.4
+#: Dynamic-size models shrink images whose long side exceeds this, unless the caller gives another
+#: (1600: WIDER FACE images at their original size).
+DEFAULT_MAX_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Detector:
     """
 
     def __init__(self, model: str = DEFAULT_DETECTOR, *, score_threshold: Optional[float] = None,
-                 nms_iou: float = 0.4, max_faces: int = MAX_FACES, max_side: int = 1600,
+                 nms_iou: float = DEFAULT_NMS_IOU, max_faces: int = MAX_FACES, max_side: int = DEFAULT_MAX_SIDE,
                  min_face: int = 0, threads: int = 1,
                  providers: Sequence[ProviderRequest] = ("cpu",)):
         self.spec: ModelSpec = model_spec(model)
