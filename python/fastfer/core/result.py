@@ -10,7 +10,8 @@ import numpy as np
 from ..labels import LABELS
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
+def frozen_float32(array: np.ndarray) -> np.ndarray:
+    """A read-only float32 copy of ``array``: what a Face holds, so that no caller can change it."""
     array = np.array(array, dtype=np.float32, copy=True)
     array.flags.writeable = False
     return array
@@ -31,9 +32,9 @@ class Face:
 
     @staticmethod
     def build(box, score, landmarks, probs=None) -> "Face":
-        probs = None if probs is None else _frozen(probs)
+        probs = None if probs is None else frozen_float32(probs)
         label = None if probs is None else LABELS[int(np.argmax(probs))]
-        return Face(tuple(float(v) for v in box), float(score), _frozen(landmarks), label, probs)
+        return Face(tuple(float(v) for v in box), float(score), frozen_float32(landmarks), label, probs)
 
     @staticmethod
     def from_arrays(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,

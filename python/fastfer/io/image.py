@@ -71,7 +71,7 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndar
     if isinstance(source, np.ndarray):
         return _from_array(source, cap)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _decode(_as_bytes_view(source), "image bytes", cap)
+        return decode_image(_as_bytes_view(source), "image bytes", cap)
     if isinstance(source, (str, os.PathLike)):
         return _from_file(source, cap)
     if _is_pil_image(source):
@@ -118,10 +118,12 @@ def _from_file(path: str | os.PathLike[str], cap: int) -> np.ndarray:
         raise ImageTooLargeError(f"'{filename}' {exc.strerror}, the most an image within the cap "
                                  f"of {cap:,} pixels can need (see max_pixels / set_max_pixels)"
                                  ) from None
-    return _decode(data, f"'{filename}'", cap)
+    return decode_image(data, f"'{filename}'", cap)
 
 
-def _decode(data: bytes | bytearray | memoryview, name: str, cap: int) -> np.ndarray:
+def decode_image(data: bytes | bytearray | memoryview, name: str, cap: int) -> np.ndarray:
+    """Encoded bytes as a BGR uint8 image, sized from the headers and refused above ``cap`` pixels
+    before decoding; ``name`` says which input in the errors."""
     if len(data) == 0:
         raise ImageDecodeError(f"could not decode {name}: it is empty")
     try:

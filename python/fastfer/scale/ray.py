@@ -33,7 +33,7 @@ except ImportError as exc:  # the optional extra is missing
 
 from .._args import positive_int
 from ..errors import Error
-from ..io.image import _decode, get_max_pixels
+from ..io.image import decode_image, get_max_pixels
 from ..io.image_header import IMAGE_EXTENSIONS as FILE_EXTENSIONS
 from ..labels import LABELS
 
@@ -92,7 +92,7 @@ class FERPredictor:
         for path, data in zip(_column(batch, "path"), _column(batch, "bytes")):
             try:
                 # Decoded as load_image would read the file, so the error names it the same way.
-                image = _decode(data, f"'{path}'", self.max_pixels)
+                image = decode_image(data, f"'{path}'", self.max_pixels)
                 faces = self.fer.analyze(image)
             except (OSError, Error) as exc:
                 _add_row(rows, path, error=str(exc))

@@ -40,7 +40,7 @@ from ..errors import VideoDecodeError
 from ..io.image import load_image
 from ..labels import LABELS
 from ..scale.parallel import usable_cores
-from ..core.result import Face, _frozen
+from ..core.result import Face, frozen_float32
 from .smoothing import DEFAULT_ALPHA, TrackSmoother
 from .tracking import Tracker
 
@@ -477,8 +477,8 @@ class Stream:
 
     @staticmethod
     def _tracked(box, score, landmarks, raw, track_id: int, smoothed, detected: bool) -> TrackedFace:
-        raw = _frozen(raw)
-        smoothed = _frozen(smoothed)
-        return TrackedFace(tuple(float(v) for v in box), float(score), _frozen(landmarks),
+        raw = frozen_float32(raw)
+        smoothed = frozen_float32(smoothed)
+        return TrackedFace(tuple(float(v) for v in box), float(score), frozen_float32(landmarks),
                            LABELS[int(np.argmax(smoothed))], smoothed, track_id, raw,
                            LABELS[int(np.argmax(raw))], detected)
