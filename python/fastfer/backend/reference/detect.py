@@ -311,6 +311,16 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
             ``MAX_NMS_CANDIDATES`` (32,768) candidates after ``score_threshold`` and ``top_k``:
             the work is quadratic in them.
     """
+    iou_threshold, score_threshold, top_k, max_output = _nms_settings(iou_threshold, score_threshold,
+                                                                      top_k, max_output)
+    b, s = _nms_boxes(boxes, scores)
+    order = _nms_candidates(s, score_threshold, top_k)
+    limit = max_output if max_output > 0 else order.size
+    return _suppress(b, order, np.float32(iou_threshold), limit)
+
+
+def _nms_settings(iou_threshold, score_threshold, top_k, max_output) -> tuple:
+    """nms's thresholds and counts, checked and converted."""
     iou_threshold = _real(iou_threshold, "iou_threshold")
     if score_threshold is not None:
         score_threshold = _real(score_threshold, "score_threshold")
@@ -324,6 +334,12 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
         raise ValueError(f"top_k must be >= 0, got {top_k}")
     if max_output < 0:
         raise ValueError(f"max_output must be >= 0, got {max_output}")
+    return iou_threshold, score_threshold, top_k, max_output
+
+
+def _nms_boxes(boxes, scores) -> tuple:
+    """nms's boxes (N, 4) and scores (N,) as float32, refused when a box is inverted or its area
+    overflows float32."""
     b = _float_array(_rows_or_empty(boxes, 4), "boxes", (-1, 4))
     s = _float_array(scores, "scores", (-1,))
     _same_rows(b, "boxes", s, "scores")
@@ -336,8 +352,12 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
     if bad.size:
         raise ValueError(f"boxes: row {bad[0]} is too large: its area overflows float32 "
                          "(IoU would be NaN)")
+    return b, s
 
-    order = np.arange(b.shape[0], dtype=np.int64)
+
+def _nms_candidates(s: np.ndarray, score_threshold, top_k: int) -> np.ndarray:
+    """Indices of the boxes nms considers, best score first (steps 1 and 2)."""
+    order = np.arange(s.shape[0], dtype=np.int64)
     if score_threshold is not None:
         order = order[s.astype(np.float64) >= score_threshold]
     # Stable sort on -score: equal scores stay in index order (negating a float32 is exact).
@@ -347,10 +367,12 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
     if order.size > MAX_NMS_CANDIDATES:
         raise ValueError(f"nms: {order.size} candidates, above the limit of {MAX_NMS_CANDIDATES}; "
                          "pass top_k or a score_threshold")
-    limit = max_output if max_output > 0 else order.size
+    return order
 
+
+def _suppress(b: np.ndarray, order: np.ndarray, threshold: np.float32, limit: int) -> np.ndarray:
+    """Step 3 of nms: the greedy walk over the candidates, in float32 as the native row kernel."""
     x1, y1, x2, y2 = (np.ascontiguousarray(b[order, k]) for k in range(4))
-    threshold = np.float32(iou_threshold)
     keep = []
     rest = np.arange(order.size)  # positions in candidate order still in play
     with np.errstate(over="ignore", invalid="ignore"):  # huge boxes: inf/NaN exactly as in C++
