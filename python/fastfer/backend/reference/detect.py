@@ -129,6 +129,15 @@ def make_anchors(height: int, width: int, steps: Sequence[int],
             50 million anchors (``MAX_ANCHORS``; checked before anything is allocated), an integer
             beyond int64, or a layout whose centres or sizes (normalised) do not fit float32.
     """
+    height, width, steps, levels, offset = _anchor_layout(height, width, steps, min_sizes, offset)
+    _check_anchor_count(height, width, steps, levels)
+    _check_anchor_values(height, width, steps, levels, offset)
+    parts = [_level_anchors(height, width, step, sizes, offset) for step, sizes in zip(steps, levels)]
+    return np.ascontiguousarray(np.concatenate(parts, axis=0))
+
+
+def _anchor_layout(height, width, steps, min_sizes, offset) -> tuple:
+    """make_anchors' arguments converted and checked: (height, width, steps, levels, offset)."""
     height = _int(height, "height")
     width = _int(width, "width")
     if isinstance(steps, (str, bytes)):
@@ -151,6 +160,11 @@ def make_anchors(height: int, width: int, steps: Sequence[int],
         raise ValueError(f"height and width must be >= 1, got {height}x{width}")
     if not steps:
         raise ValueError("steps/min_sizes: need at least one level")
+    return height, width, steps, levels, offset
+
+
+def _check_anchor_count(height: int, width: int, steps: list, levels: list) -> None:
+    """Every step >= 1, every level non-empty with finite sizes > 0, at most MAX_ANCHORS in all."""
     total = 0
     for l, (s, sizes) in enumerate(zip(steps, levels)):
         if s < 1:
@@ -163,21 +177,20 @@ def make_anchors(height: int, width: int, steps: Sequence[int],
         total += _ceil_div(height, s) * _ceil_div(width, s) * len(sizes)
     if total > MAX_ANCHORS:
         raise ValueError(f"too many anchors: this layout gives {total}, the limit is {MAX_ANCHORS}")
-    _check_anchor_values(height, width, steps, levels, offset)
 
-    parts = []
-    for s, sizes in zip(steps, levels):
-        fh, fw = _ceil_div(height, s), _ceil_div(width, s)
-        cx = ((np.arange(fw, dtype=np.float64) + offset) * float(s) / float(width)).astype(np.float32)
-        cy = ((np.arange(fh, dtype=np.float64) + offset) * float(s) / float(height)).astype(np.float32)
-        m = np.asarray(sizes, dtype=np.float64)
-        level = np.empty((fh, fw, len(sizes), 4), dtype=np.float32)
-        level[..., 0] = cx[None, :, None]
-        level[..., 1] = cy[:, None, None]
-        level[..., 2] = (m / float(width)).astype(np.float32)
-        level[..., 3] = (m / float(height)).astype(np.float32)
-        parts.append(level.reshape(-1, 4))
-    return np.ascontiguousarray(np.concatenate(parts, axis=0))
+
+def _level_anchors(height: int, width: int, s: int, sizes: list, offset: float) -> np.ndarray:
+    """The (fh * fw * len(sizes), 4) anchors of one level, in float64 rounded once to float32."""
+    fh, fw = _ceil_div(height, s), _ceil_div(width, s)
+    cx = ((np.arange(fw, dtype=np.float64) + offset) * float(s) / float(width)).astype(np.float32)
+    cy = ((np.arange(fh, dtype=np.float64) + offset) * float(s) / float(height)).astype(np.float32)
+    m = np.asarray(sizes, dtype=np.float64)
+    level = np.empty((fh, fw, len(sizes), 4), dtype=np.float32)
+    level[..., 0] = cx[None, :, None]
+    level[..., 1] = cy[:, None, None]
+    level[..., 2] = (m / float(width)).astype(np.float32)
+    level[..., 3] = (m / float(height)).astype(np.float32)
+    return level.reshape(-1, 4)
 
 
 # --- decoding -----------------------------------------------------------------------------------
