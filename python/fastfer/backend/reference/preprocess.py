@@ -279,6 +279,22 @@ def _warp(img: np.ndarray, m: list[float], size: int) -> np.ndarray:
     return out
 
 
+def _landmark_maps(landmarks, template, S: int) -> list:
+    """face_input's output-to-image maps for faces given by landmarks (N, K, 2): the inverse of the
+    similarity transform onto ``template`` (default: the 5-point 112x112 one scaled to S)."""
+    pts = numeric_array(landmarks, "face_input landmarks", (-1, -1, 2), dtype=np.float64)
+    k = pts.shape[1]
+    if template is None:
+        if k != 5:
+            raise ValueError(f"face_input: the default template has 5 points; pass template= for {k}")
+        target = FIVE_POINT_TEMPLATE_112 * S / 112.0
+    else:
+        target = numeric_array(template, "face_input template", (k, 2), dtype=np.float64)
+    if k < 2:
+        raise ValueError("face_input landmarks: need at least 2 points per face")
+    return [_invert(_similarity(p, target)) for p in pts]
+
+
 def face_input(image, boxes=None, landmarks=None, *, size, margin=0.0, square=True, template=None,
                gray=False, channel_order="rgb", mean=0.0, scale=1.0, layout="nchw"):
     """One float32 batch of face crops from an H×W×3 BGR uint8 image.
@@ -309,17 +325,7 @@ def face_input(image, boxes=None, landmarks=None, *, size, margin=0.0, square=Tr
         b = numeric_array(boxes, "face_input boxes", (-1, 4), dtype=np.float64)
         maps = [_box_crop_affine(box, float(margin), bool(square), S) for box in b]
     else:
-        pts = numeric_array(landmarks, "face_input landmarks", (-1, -1, 2), dtype=np.float64)
-        k = pts.shape[1]
-        if template is None:
-            if k != 5:
-                raise ValueError(f"face_input: the default template has 5 points; pass template= for {k}")
-            target = FIVE_POINT_TEMPLATE_112 * S / 112.0
-        else:
-            target = numeric_array(template, "face_input template", (k, 2), dtype=np.float64)
-        if k < 2:
-            raise ValueError("face_input landmarks: need at least 2 points per face")
-        maps = [_invert(_similarity(p, target)) for p in pts]
+        maps = _landmark_maps(landmarks, template, S)
     img = image_array(image, "face_input image", 3, 3)
     if img.ndim != 3:
         raise ValueError("face_input image: expected H×W×3 BGR")
