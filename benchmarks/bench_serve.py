@@ -32,8 +32,8 @@ import numpy as np
 import fastfer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _paths import SHIPPED_PHOTO  # noqa: E402
-from _serve import ServeProcess  # noqa: E402
+from _paths import SHIPPED_PHOTO
+from _serve import ServeProcess
 
 LEVELS = (1, 2, 8, 32)
 FLOOD_CLIENTS, FLOOD_QUEUE = 64, 2

@@ -23,10 +23,10 @@ from _serve import ServeProcess, multipart, raw_http, status_of
 
 pytest.importorskip("fastapi", reason="fastfer serve needs the serve extra: pip install '.[serve]'")
 pytest.importorskip("uvicorn", reason="fastfer serve needs the serve extra: pip install '.[serve]'")
-from websockets.exceptions import ConnectionClosed  # noqa: E402  (after the skip: part of the extra)
-from websockets.sync.client import connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
-import fastfer  # noqa: E402
+import fastfer
 
 KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -412,6 +412,7 @@ def test_serve_is_not_imported_by_import_fastfer():
     import subprocess
     import sys
 
-    code = "import sys, fastfer; print([m for m in sys.modules if m.startswith(('fastapi', 'uvicorn', 'fastfer.serve'))])"
+    code = ("import sys, fastfer; "
+            "print([m for m in sys.modules if m.startswith(('fastapi', 'uvicorn', 'fastfer.serve'))])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -27,9 +27,10 @@ CHROMEDRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("no Chromium with its driver: apt-get install -y chromium chromium-driver", allow_module_level=True)
 
-import fastfer  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+import fastfer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

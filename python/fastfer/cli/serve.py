@@ -29,8 +29,13 @@ def _positive_seconds(text: str) -> float:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from fastfer.serve.config import (DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_STREAMS,
-                                      DEFAULT_QUEUE_SIZE, DEFAULT_TIMEOUT)
+    from fastfer.serve.config import (
+        DEFAULT_MAX_BATCH,
+        DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_MAX_STREAMS,
+        DEFAULT_QUEUE_SIZE,
+        DEFAULT_TIMEOUT,
+    )
 
     parser = sub.add_parser("serve", help=HELP, description=(
         "Serve fastfer over HTTP: POST /v1/analyze, POST /v1/analyze/batch, WS /v1/stream, "

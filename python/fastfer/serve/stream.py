@@ -16,7 +16,6 @@ one frame and one reply for it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import queue
 import threading
