@@ -136,6 +136,23 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[step + 1] - mrec[step]) * mpre[step + 1]))
 
 
+def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_format: str,
+                      min_face) -> list:
+    """evaluate's arguments checked; the names of the images it scores, in order."""
+    if box_format not in ("xyxy", "xywh"):
+        raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
+    if isinstance(min_face, bool) or not isinstance(min_face, int) or min_face < 0:
+        raise ValueError(f"min_face must be an int >= 0 (0 = the official protocol), got {min_face!r}")
+    names = list(predictions) if images is None else list(dict.fromkeys(images))
+    unknown = [n for n in names if n not in ground_truth]
+    if unknown:
+        raise ValueError(f"images not in the WIDER FACE ground truth: {unknown[:5]}")
+    extra = set(predictions) - set(names)
+    if extra:
+        raise ValueError(f"predictions for images outside `images`: {sorted(extra)[:5]}")
+    return names
+
+
 def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict], *,
              images: Iterable[str] | None = None, box_format: str = "xyxy",
              iou_threshold: float = 0.5, min_face: int = 0) -> dict:
@@ -148,17 +165,7 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
     Returns ``{"ap", "precision", "recall", "num_faces"}`` (each a dict per setting; curves are
     arrays over :data:`THRESHOLDS`) plus ``"num_images"``, ``"num_detections"``, ``"thresholds"``.
     """
-    if box_format not in ("xyxy", "xywh"):
-        raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
-    if isinstance(min_face, bool) or not isinstance(min_face, int) or min_face < 0:
-        raise ValueError(f"min_face must be an int >= 0 (0 = the official protocol), got {min_face!r}")
-    names = list(predictions) if images is None else list(dict.fromkeys(images))
-    unknown = [n for n in names if n not in ground_truth]
-    if unknown:
-        raise ValueError(f"images not in the WIDER FACE ground truth: {unknown[:5]}")
-    extra = set(predictions) - set(names)
-    if extra:
-        raise ValueError(f"predictions for images outside `images`: {sorted(extra)[:5]}")
+    names = _evaluated_images(predictions, ground_truth, images, box_format, min_face)
     dets = {n: check_detections(n, *predictions.get(n, ((), ()))) for n in names}
     every = np.concatenate([s for _, s in dets.values()] + [np.zeros(0)])
     lo, hi = every.min(initial=1.0), every.max(initial=0.0)  # official start values: min 1, max 0
