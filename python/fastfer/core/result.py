@@ -70,4 +70,4 @@ class Face:
         return (self.box == other.box and self.score == other.score and self.label == other.label
                 and same(self.landmarks, other.landmarks) and same(self.probs, other.probs))
 
-    __hash__ = None  # holds arrays
+    __hash__ = None  # type: ignore[assignment]  # holds arrays: unhashable

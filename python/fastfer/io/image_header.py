@@ -243,7 +243,7 @@ def _tiff_size(data: Buffer) -> tuple[int, int]:
     """Width and height of every directory (page) in the chain, every copy of a repeated tag."""
     order = "<" if bytes(data[:2]) == b"II" else ">"
     (ifd,) = _unpack(order + "I", data, 4, "TIFF")
-    bound, visited = _Bound(), set()
+    bound, visited = _Bound(), set[int]()
     while ifd != 0 and ifd not in visited:
         if len(visited) >= _MAX_TIFF_DIRECTORIES:
             raise ImageDecodeError(f"malformed TIFF: more than {_MAX_TIFF_DIRECTORIES} directories")
