@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "fastfer"
 
 # The units of docs/architecture.md: a sub-package, or "base" / "front" for top-level modules.
@@ -128,3 +130,31 @@ def test_every_sub_package_says_what_it_holds_and_may_import():
     for init in PACKAGE.glob("*/__init__.py"):
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
         assert "import" in doc, f"{init.parent.name}/__init__.py: the docstring says what it may import"
+
+
+def test_the_old_module_paths_warn_and_give_the_new_modules():
+    import importlib
+    import subprocess
+    import sys
+
+    import fastfer
+    from fastfer import _moved
+
+    for old, new in _moved.MOVED.items():
+        if old == "ray":  # needs Ray installed; the hook is the same for every name
+            continue
+        with pytest.warns(DeprecationWarning, match=f"fastfer.{old} moved to fastfer.{new}"):
+            module = fastfer.__getattr__(old)
+        assert module is importlib.import_module(f"fastfer.{new}")
+    # `import fastfer.stream` and train.py's `from fastfer import fer2013, kernels`, in a fresh
+    # interpreter (here they are imported already)
+    code = ("import warnings; warnings.simplefilter('error'); import fastfer\n"
+            "try:\n    import fastfer.stream\nexcept DeprecationWarning as w: print(w)\n"
+            "warnings.simplefilter('ignore'); import fastfer.stream, fastfer.video.stream as s\n"
+            "from fastfer import fer2013, kernels\n"
+            "print(fastfer.stream is s, kernels.nms is fastfer.backend.kernels.nms, fer2013.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == [
+        "fastfer.stream moved to fastfer.video.stream; import it from there (the old path goes in the "
+        "next release)", "True True fastfer.eval.fer2013"]
