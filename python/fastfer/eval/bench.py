@@ -36,13 +36,12 @@ import numpy as np
 
 from .. import __version__, capabilities, models
 from .._args import positive_int
-from ..models import cpu
-from ..models.cpu import PRECISIONS
+from ..models.cpu import PRECISIONS, has_int8_dot_product
 from ..core.fer import FER
 from ..io.image import load_image
 from ..core.timing import STAGES, analyze_timed
 
-SHIPPED_PHOTO = Path(__file__).resolve().parent / "data" / "astronaut.jpg"
+SHIPPED_PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
 # 1 to 3 faces each (../shared/data/README.md); the crowds are separate.
 FEW_FACES = ("alex_lacamoire_smiling.jpg", "angry_man.jpg", "astronaut.jpg", "biden_portrait.jpg",
              "crying_woman.jpg", "lin_manuel_miranda_speaking.jpg", "obama_portrait.jpg",
@@ -75,7 +74,7 @@ def default_photos_dir() -> Optional[Path]:
     checkout this package runs from; None when neither exists."""
     env = os.environ.get("FASTFER_SHARED", "").strip()
     candidates = [Path(env) / "data" / "photos"] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "photos")
+    candidates.append(Path(__file__).resolve().parents[4] / "shared" / "data" / "photos")
     return next((c for c in candidates if c.is_dir()), None)
 
 
@@ -225,7 +224,7 @@ def machine() -> dict:
             "inference": caps["inference"], "simd": caps["simd"],
             # int8 is fast only with an 8-bit dot product (fastfer.models.cpu): the figures depend on it
             "precision": caps["precision"],
-            "int8_dot_product": cpu.has_int8_dot_product()}
+            "int8_dot_product": has_int8_dot_product()}
 
 
 def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),
