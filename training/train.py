@@ -437,21 +437,45 @@ def git_commit():
         return "unknown"
 
 
+class ResizedInput(nn.Module):
+    """Runs `net` on the batch resized to its own side (bilinear, antialiased: the same filter
+    the student's faces were upsampled with, undone)."""
+
+    def __init__(self, net, side):
+        super().__init__()
+        self.net, self.side = net, side
+
+    def forward(self, x):
+        x = F.interpolate(x, size=(self.side, self.side), mode="bilinear", antialias=True, align_corners=False)
+        return self.net(x)
+
+
+def onnx_input_side(onnx_path):
+    """The square input side an exported classifier was built for (its input's last dimension)."""
+    import onnx
+
+    dims = onnx.load(str(onnx_path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    return int(dims[-1].dim_value)
+
+
 def load_teacher(run: Path, args, device):
     """A frozen teacher: a trained run (its --out folder: the architecture from its manifest entry,
     the weights from its best.pt) or an exported FerNet .onnx such as the shipped
     python/fastfer/models/fernet.onnx (architecture read off the graph, BN folded: exact in eval
-    mode, which is all a teacher runs in). It must see the same S×S input as the student."""
+    mode, which is all a teacher runs in). A teacher trained at another side sees the student's
+    batch resized to its own (ResizedInput), so a 48 px fernet can teach a 96 px backbone."""
     if run.suffix == ".onnx":
         width, blocks = onnx_architecture(run)
-        teacher = load_onnx_weights(FerNet(width, blocks).to(device), run, args.size)
+        teacher_size = onnx_input_side(run)
+        teacher = load_onnx_weights(FerNet(width, blocks).to(device), run, teacher_size)
     else:
         targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
-        if targs["size"] != args.size:
-            raise SystemExit(f"--teacher {run}: it was trained at {targs['size']} px, the student at {args.size}")
+        teacher_size = targs["size"]
         teacher = build_net(targs.get("arch", "fernet"), targs["width"], tuple(targs["blocks"]),
                             targs["dropout"]).to(device)
         teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
+    if teacher_size != args.size:
+        teacher = ResizedInput(teacher, teacher_size)
     teacher = teacher.to(memory_format=torch.channels_last).eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
