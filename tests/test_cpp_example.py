@@ -43,7 +43,8 @@ def _skip_reason():
 
 
 _reason = _skip_reason()
-pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+# Extended suite (CONTRIBUTING.md): it builds and installs the C++ library and an example (about a minute).
+pytestmark = [pytest.mark.extended, pytest.mark.skipif(_reason is not None, reason=_reason or "")]
 
 
 def _run(cmd, **kwargs):

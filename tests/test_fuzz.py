@@ -41,7 +41,9 @@ def _skip_reason():
     return None
 
 
-pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+# Extended suite (CONTRIBUTING.md): fuzzing runs for minutes.
+pytestmark = [pytest.mark.extended,
+              pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
 
 
 @pytest.fixture(scope="module")

@@ -101,8 +101,14 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
     install, tests = blocks[0].strip(), blocks[1].strip()
     assert "pip install ." in install and "fastfer" in install.split("&&")[-1]
     assert "pytest" in tests
-    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
-    assert ci[-1] == tests
+    # .ci/run takes the test command from the README through tools/readme_command.py and runs it
+    # in a clone with nothing beside it.
+    printed = subprocess.run([sys.executable, str(ROOT / "tools" / "readme_command.py"), "test"],
+                             capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert printed == tests
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert 'test_command=$(python3 tools/readme_command.py test)' in ci
+    assert 'env -u FASTFER_SHARED bash -c "$test_command"' in ci
 
 
 def test_build_files_stay_portable():

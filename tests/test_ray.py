@@ -20,7 +20,12 @@ try:
     import ray
 except ImportError:
     ray = None
-needs_ray = pytest.mark.skipif(ray is None, reason="Ray is not installed (pip install 'fastfer[ray]')")
+_ray_missing = pytest.mark.skipif(ray is None, reason="Ray is not installed (pip install 'fastfer[ray]')")
+
+
+def needs_ray(test):
+    """A test that starts a local Ray cluster: tens of seconds each, so in the extended suite."""
+    return pytest.mark.extended(_ray_missing(test))
 # Ray Data warns about its own deprecated settings while it builds its configuration (Ray 2.60):
 # its own business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")

@@ -97,6 +97,10 @@ def outcome(fer: fastfer.FER, image) -> tuple:
     return ("faces", tuple(repr(sorted(face.to_dict().items())) for face in faces))
 
 
+# Extended suite (CONTRIBUTING.md): a soak runs for a minute or more.
+pytestmark = pytest.mark.extended
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     cases = {**valid_inputs(), **hostile_inputs(tmp_path_factory.mktemp("soak"))}
