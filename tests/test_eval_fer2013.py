@@ -65,8 +65,11 @@ def test_evaluate_matches_hand_computed_metrics():
     assert pc["neutral"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}  # never true
     # macro F1 over the 5 classes in truth or predictions (sad and surprise occur in neither)
     assert result["macro_f1"] == pytest.approx(3 * (2 / 3) / 5)
+    # macro recall over the 4 classes in truth: angry 2/3, disgust 1, fear 0, happy 1/2
+    assert result["macro_recall"] == pytest.approx((2 / 3 + 1 + 0 + 1 / 2) / 4)
     report = fer2013.format_report(result)
     assert "surprise" in report and "0.5714" in report
+    assert "macro recall" in report and "0.5417" in report
     with pytest.raises(ValueError):
         fer2013.evaluate(probs[:, :6], labels)
 
@@ -182,6 +185,8 @@ def test_command_private_test_accuracy_and_png(tmp_path):
     assert result["split"] == "PrivateTest" and result["n"] == 3589
     assert [result["per_class"][label]["support"] for label in LABELS] == [491, 55, 528, 879, 594, 416, 626]
     assert 0 < result["macro_f1"] < 1 and np.array(result["confusion"]).sum() == 3589
+    recalls = [result["per_class"][label]["recall"] for label in LABELS]
+    assert result["macro_recall"] == pytest.approx(np.mean(recalls))
     png = tmp_path / f"fer2013_{models.DEFAULT_CLASSIFIER}_PrivateTest.png"
     assert cv2.imread(str(png)) is not None
 
@@ -208,6 +213,8 @@ def test_command_eval_folder(data, tmp_path):
     result = json.loads(out.stdout)
     assert result["n"] == 5 and result["skipped"] == {"contempt": 2}
     assert [result["per_class"][label]["support"] for label in LABELS] == [2, 0, 0, 1, 1, 1, 0]
+    recalls = [result["per_class"][label]["recall"] for label in ("angry", "happy", "sad", "surprise")]
+    assert result["macro_recall"] == pytest.approx(np.mean(recalls))  # the classes present only
     assert "contempt" in out.stderr
     assert (tmp_path / f"folder_set_{models.DEFAULT_CLASSIFIER}.png").is_file()
 

@@ -202,9 +202,11 @@ def read_folder(path, order: str = "fer2013") -> tuple:
 
 
 def evaluate(probs, labels) -> dict:
-    """Accuracy, per-class precision/recall/F1/support, macro F1 and the 7×7 confusion matrix
-    (rows = truth, columns = prediction) of argmax(probs). Precision (recall) is 0 for a class never
-    predicted (never true); macro F1 averages the classes that occur in truth or predictions."""
+    """Accuracy, per-class precision/recall/F1/support, macro recall, macro F1 and the 7×7
+    confusion matrix (rows = truth, columns = prediction) of argmax(probs). Precision (recall) is 0
+    for a class never predicted (never true); macro recall averages the recall of the classes that
+    occur in truth (what a user of the rare classes feels: accuracy hides a never-said disgust);
+    macro F1 averages the classes that occur in truth or predictions."""
     probs, labels = np.asarray(probs), np.asarray(labels, np.int64)
     if probs.ndim != 2 or probs.shape[1] != len(LABELS) or len(probs) != len(labels) or not len(labels):
         raise ValueError(f"probs {probs.shape} must be (N, 7) with N = len(labels) = {len(labels)} > 0")
@@ -219,6 +221,7 @@ def evaluate(probs, labels) -> dict:
         "accuracy": float(tp.sum() / len(labels)),
         "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]),
                               "f1": float(f1[i]), "support": int(support[i])} for i, label in enumerate(LABELS)},
+        "macro_recall": float(recall[support > 0].mean()),
         "macro_f1": float(f1[present].mean()),
         "confusion": confusion.tolist(),
         "n": int(len(labels)),
@@ -226,11 +229,13 @@ def evaluate(probs, labels) -> dict:
 
 
 def format_report(result: dict) -> str:
-    """A text table: per-class precision/recall/F1/support, accuracy, macro F1, confusion matrix."""
+    """A text table: per-class precision/recall/F1/support, accuracy, macro recall and F1, the
+    confusion matrix."""
     lines = [f"{'class':<9} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for label, m in result["per_class"].items():
         lines.append(f"{label:<9} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>7.3f} {m['support']:>8d}")
     lines += [f"{'accuracy':<9} {result['accuracy']:>25.4f} {result['n']:>8d}",
+              f"{'macro recall':<12} {result['macro_recall']:>22.4f}",
               f"{'macro F1':<9} {result['macro_f1']:>25.4f}", "",
               "confusion (rows = truth, columns = prediction):",
               " " * 9 + "".join(f"{label:>9}" for label in LABELS)]
