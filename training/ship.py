@@ -73,7 +73,10 @@ def main(argv=None) -> int:
     if args.name in manifest["models"] and not args.replace:
         ap.error(f"a model named {args.name!r} exists (--replace to overwrite it)")
     entry["file"] = f"{args.name}.onnx"
-    entry["license"] = LICENSE
+    # A backbone's pretrained weights carry their own licence (train.py wrote it into the entry
+    # as "...; initialised from ..."): keep that part beside fastfer's own.
+    initialised = entry.get("license", "").partition("; initialised from ")[2]
+    entry["license"] = LICENSE + (f"; initialised from {initialised}" if initialised else "")
     entry["source"]["summary"] = {"best_epoch": summary["best_epoch"], "public_acc": public,
                                   "private_acc": private, "params": summary["params"], "macs": summary["macs"],
                                   "measured_by": "training/ship.py through fastfer.Classifier"}
