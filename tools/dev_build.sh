@@ -10,4 +10,8 @@ VERSION=$(sed -n 's/^__version__ *= *"\([0-9.]*\)".*/\1/p' python/fastfer/__init
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKBUILD=ON -DSKBUILD_PROJECT_VERSION="$VERSION" \
   -DPython_EXECUTABLE="$PY" -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
 cmake --build build-dev --target _core
-cp build-dev/_core*.so python/fastfer/
+# Copy then rename: a process that has the old module mapped (a test run) keeps its file, where
+# copying over it in place would crash that process.
+for so in build-dev/_core*.so; do
+  cp "$so" "python/fastfer/.$(basename "$so").tmp" && mv -f "python/fastfer/.$(basename "$so").tmp" "python/fastfer/$(basename "$so")"
+done
