@@ -203,7 +203,7 @@ fastfer::DetectorConfig retinaface_mbv2_config() {
   c.variance_wh = 0.2;
   c.score_threshold = 0.5f;
   c.nms_iou = fastfer::kDefaultNmsIou;
-  c.max_faces = 1000;          // fastfer.detector.MAX_FACES
+  c.max_faces = 1000;          // fastfer.core.detector.MAX_FACES
   return c;
 }
 
