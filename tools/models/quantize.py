@@ -123,17 +123,43 @@ METHOD_NOTES = {"minmax": "MinMax", "percentile": "99.999th-percentile", "entrop
 DEFAULT_METHOD = {"classifier": "percentile", "detector": "minmax"}
 
 
-def excluded(model_path: Path, float_ends: bool) -> list:
-    """Nodes left in float: those that write the graph's outputs, so scores and probabilities
-    keep their full resolution (a uint8 softmax would tie many detections); with float_ends
-    also the first and the last Conv/Gemm/MatMul, the layers most sensitive to rounding."""
+#: Operators that only move, reshape or cast data: a head's path from its last weighted layer to
+#: the graph's output passes through these (and the graph's final concatenation and softmax).
+DATA_MOVEMENT = {"Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Cast",
+                 "Identity", "Softmax", "Sigmoid", "Slice", "Split", "Gather"}
+WEIGHTED = ("Conv", "Gemm", "MatMul")
+
+
+def head_nodes(model) -> list:
+    """Every node on a path from a graph output back to (and including) the last weighted layers
+    that feed it: the detector's box, landmark and score heads and their reshaping. Quantising a
+    head's output rounds every coordinate to one of 256 steps across the whole map (both eyes of
+    a face then land on y = 190.49 exactly); in float the heads cost a few small convolutions."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    names, stack = [], [o.name for o in model.graph.output]
+    while stack:
+        node = producer.get(stack.pop())
+        if node is None or node.name in names:
+            continue
+        names.append(node.name)
+        if node.op_type in DATA_MOVEMENT:
+            stack.extend(node.input)
+    return names
+
+
+def excluded(model_path: Path, task: str, float_ends: bool) -> list:
+    """Nodes left in float: those that write the graph's outputs, so scores and probabilities keep
+    their full resolution (a uint8 softmax would tie many detections); for a detector its whole
+    heads (head_nodes), so boxes and landmarks do too; with float_ends also the first and the
+    last Conv/Gemm/MatMul, the layers most sensitive to rounding."""
     import onnx
 
     model = onnx.load(str(model_path))
     outputs = {o.name for o in model.graph.output}
-    names = [n.name for n in model.graph.node if outputs & set(n.output)]
+    names = (head_nodes(model) if task == "detector"
+             else [n.name for n in model.graph.node if outputs & set(n.output)])
     if float_ends:
-        weighted = [n.name for n in model.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
+        weighted = [n.name for n in model.graph.node if n.op_type in WEIGHTED]
         names += weighted[:1] + weighted[-1:]
     return names
 
@@ -184,7 +210,7 @@ def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: boo
             str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             reduce_range=REDUCE_RANGE[entry["task"]], calibrate_method=METHODS[method],
-            nodes_to_exclude=excluded(prepared, float_ends),
+            nodes_to_exclude=excluded(prepared, entry["task"], float_ends),
             # Ranges are folded in every 10 batches to bound memory. (ONNX Runtime 1.32 fails with
             # "No data is collected" when the batch count is a multiple of this: 64 and 19 are not.)
             extra_options={"CalibMaxIntermediateOutputs": 10, "CalibPercentile": 99.999})
@@ -206,7 +232,9 @@ def int8_entry(name: str, entry: dict, path: Path, method: str) -> dict:
         "size": path.stat().st_size,
         "description": f"{name} quantised to int8 (static QDQ, per-channel int8 weights"
                        + (" in a 7-bit range" if REDUCE_RANGE[entry["task"]] else "") + ", uint8 "
-                       f"activations, {METHOD_NOTES[method]} calibration; outputs left in float) "
+                       f"activations, {METHOD_NOTES[method]} calibration; "
+                       + ("box, landmark and score heads" if entry["task"] == "detector" else "outputs")
+                       + " left in float) "
                        f"by tools/models/quantize.py; the model itself: see {name}.",
         "source": {
             "quantized_from": name,
