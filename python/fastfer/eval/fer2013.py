@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ..io.image_header import IMAGE_EXTENSIONS
+from ..io.png import write_png
 from ..labels import LABELS
 
 SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -273,7 +274,4 @@ def write_confusion_png(result: dict, path, title: str = "", cell: int = 84) -> 
     cv2.putText(canvas, heading, (10, 28), font, 0.6, black, 1, cv2.LINE_AA)
     footer = f"macro F1 {result['macro_f1']:.3f}; rows normalised to 100%"
     cv2.putText(canvas, footer, (10, canvas.shape[0] - 15), font, 0.5, black, 1, cv2.LINE_AA)
-    ok, data = cv2.imencode(".png", canvas)
-    if not ok:
-        raise OSError(f"cannot encode the confusion-matrix image for {path}")
-    Path(path).write_bytes(data.tobytes())
+    write_png(path, canvas, "the confusion-matrix image")

@@ -43,6 +43,7 @@ import numpy as np
 
 from .._progress import show_progress
 from ..errors import ImageDecodeError
+from ..io.png import write_png
 
 SETTINGS = ("easy", "medium", "hard")
 GT_FILES = ("wider_face_val.mat",) + tuple(f"wider_{s}_val.mat" for s in SETTINGS)
@@ -298,7 +299,4 @@ def write_pr_curves_png(result: dict, path, size: tuple[int, int] = (800, 600)) 
         cv2.putText(canvas, s, (left + 55, y), font, 0.55, black, 1, cv2.LINE_AA)
         label = f"AP {'n/a' if np.isnan(ap) else f'{ap:.3f}'}"
         cv2.putText(canvas, label, (left + 130, y), font, 0.55, black, 1, cv2.LINE_AA)
-    ok, data = cv2.imencode(".png", canvas)
-    if not ok:
-        raise OSError(f"cannot encode the PR-curve image for {path}")
-    Path(path).write_bytes(data.tobytes())
+    write_png(path, canvas, "the PR-curve image")
