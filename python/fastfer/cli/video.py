@@ -3,8 +3,9 @@ video or camera, tracked; an annotated video, a JSON-lines log and a per-track s
 
 Exit status: 0 when the whole video was read; 1 when it ended early (a truncated or corrupt
 file: the frames before the damage are processed and every output is complete and valid for
-them); 2 for usage errors (no such file, not a video, a bad option); 130 after Ctrl-C (the
-outputs are finalised up to the last frame processed).
+them); 2 for usage errors (no such file, not a regular file, not a video, no frame decodable,
+frames over the pixel cap, a bad option); 130 after Ctrl-C (the outputs are finalised up to the
+last frame processed).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
 import threading
@@ -21,7 +23,9 @@ from typing import Optional
 
 import fastfer
 from fastfer.draw import draw
+from fastfer.io.regular_file import NotARegularFile, stat_regular_file
 from fastfer.video.smoothing import DEFAULT_ALPHA
+from fastfer.video.stream import opencv_name, printable_path
 from fastfer.video.summary import TrackSummary
 
 from . import common
@@ -29,6 +33,8 @@ from . import common
 HELP = "track the faces of a video or camera and their expressions (annotated video, JSON lines)"
 #: Containers the annotated output may use, and the codec each one gets.
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+# The API's hint in a pixel cap error, replaced here by the command's own (--max-pixels).
+_API_HINT = re.compile(r" \(see [^()]*set_max_pixels\)")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -37,7 +43,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "Writes an annotated video (-o), a JSON-lines log (--json: one line per frame, then a "
         "summary line) and prints a per-track summary. Exit status 0: the whole video was read; "
         "1: it ended early (truncated or corrupt: the good frames are processed, the outputs "
-        "valid); 2: usage error; 130: interrupted (Ctrl-C; outputs finalised)."))
+        "valid); 2: usage error (also: not a video, no frame decodable, frames over the pixel "
+        "cap); 130: interrupted (Ctrl-C; outputs finalised)."))
     parser.add_argument("input", nargs="?", metavar="IN", help="a video file or a URL OpenCV opens")
     parser.add_argument("--camera", type=common.non_negative_int, metavar="N",
                         help="read camera N instead of a file (stop with Ctrl-C)")
@@ -68,6 +75,7 @@ class _VideoOut:
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps, self._writer, self._size = path, fps, None, None
+        self.frames = 0  # written: no file is made before the first
 
     def write(self, image) -> None:
         import cv2
@@ -82,6 +90,7 @@ class _VideoOut:
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size)
         self._writer.write(image)
+        self.frames += 1
 
     def close(self) -> None:
         if self._writer is not None:
@@ -89,17 +98,38 @@ class _VideoOut:
             self._writer = None
 
 
-def _output_path(text: Optional[str], option: str, suffixes) -> Optional[Path]:
+def _output_path(text: Optional[str], option: str, suffixes, opencv: bool = False) -> Optional[Path]:
+    """The path of an output, checked before anything is read; ``opencv``: OpenCV writes it, so
+    its name must be valid UTF-8 (cv2 crashed on others) and it must not be a FIFO or device
+    (opening one waits for a reader, and Ctrl-C cannot stop it)."""
     if text is None:
         return None
-    path = Path(text)
+    path, shown = Path(text), printable_path(text)
+    if opencv:
+        try:
+            opencv_name(text)
+        except fastfer.VideoDecodeError:
+            raise common.UsageError(f"{option} {shown}: the name is not valid UTF-8, which OpenCV "
+                                    "cannot write to; choose another") from None
     if suffixes is not None and path.suffix.lower() not in suffixes:
-        raise common.UsageError(f"{option} {text}: use one of {', '.join(suffixes)}")
+        raise common.UsageError(f"{option} {shown}: use one of {', '.join(suffixes)}")
     if path.is_dir():
-        raise common.UsageError(f"{option} {text}: is a folder")
+        raise common.UsageError(f"{option} {shown}: is a folder")
     if not path.parent.is_dir():
-        raise common.UsageError(f"{option} {text}: no folder {path.parent}")
+        raise common.UsageError(f"{option} {shown}: no folder {printable_path(str(path.parent))}")
+    if opencv and path.exists():
+        try:
+            stat_regular_file(path)
+        except NotARegularFile as exc:
+            raise common.UsageError(f"{option} {shown}: is {exc.kind}, not a regular file") from None
     return path
+
+
+def _message(exc: BaseException) -> str:
+    """One line for an error; the pixel cap's names the command's --max-pixels."""
+    if isinstance(exc, fastfer.ImageTooLargeError):
+        return common.error_text(fastfer.ImageTooLargeError(_API_HINT.sub("", str(exc))))
+    return str(exc)
 
 
 class _Rate:
@@ -162,11 +192,14 @@ class _WholeFrames:
 def run(args: argparse.Namespace) -> int:
     if (args.input is None) == (args.camera is None):
         raise common.UsageError("give a video file or URL, or --camera N (one of them)")
-    out_path = _output_path(args.output, "-o", CODECS)
+    out_path = _output_path(args.output, "-o", CODECS, opencv=True)
     json_path = _output_path(args.json, "--json", None)
     fer = common.make_fer(args)
     source = args.camera if args.camera is not None else args.input
-    stream = fer.stream(source, every=args.every, smoothing=args.smoothing, workers=args.workers)
+    try:
+        stream = fer.stream(source, every=args.every, smoothing=args.smoothing, workers=args.workers)
+    except fastfer.ImageTooLargeError as exc:  # from the headers or the container, before decoding
+        raise common.UsageError(_message(exc)) from None
     fps = stream.source_fps or 25.0
     summary = TrackSummary(fps)
     video = _VideoOut(out_path, fps) if out_path else None
@@ -177,24 +210,17 @@ def run(args: argparse.Namespace) -> int:
     rate = _Rate(total, sys.stderr.isatty() if args.progress is None else args.progress)
     ended, status, message = None, 0, None
     try:
-        with _WholeFrames() as whole:
-            for frame in stream:
-                drawn = draw(frame.image, frame.faces, bars=args.bars) if video is not None else None
-                with whole.frame():
-                    summary.add(frame)
-                    if video is not None:
-                        video.write(drawn)
-                    if log is not None:
-                        log.write(json.dumps(frame.to_dict()) + "\n")
-                        log.flush()  # a live log (tail -f), complete up to the last frame if killed
-                rate.update(summary.frames)
-                if args.max_frames is not None and summary.frames >= args.max_frames:
-                    break
+        _process(stream, args, summary, video, log, rate)
         ended = "complete"
-    except fastfer.VideoDecodeError as exc:  # after the good frames
-        ended, status, message = "truncated", 1, str(exc)
+    except fastfer.VideoDecodeError as exc:  # after the good frames, or before any: no video
+        ended, status, message = ("error", 2, str(exc)) if summary.frames == 0 else ("truncated", 1, str(exc))
     except KeyboardInterrupt:
         ended, status, message = "interrupted", 130, "interrupted: outputs finalised"
+    except Exception as exc:  # e.g. a frame over the pixel cap, or the disk is full: logged too
+        message = _message(exc)
+        if isinstance(exc, fastfer.ImageTooLargeError):
+            raise common.UsageError(message) from None
+        raise
     finally:
         stream.close()
         rate.update(summary.frames, final=True)
@@ -202,16 +228,45 @@ def run(args: argparse.Namespace) -> int:
         if video is not None:
             video.close()
         if log is not None:
-            # ended None: an unexpected error (e.g. the disk is full) on its way to the caller.
+            # ended None: an error on its way to the caller, named in "error".
             log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
                                   "ended": ended or "error", "error": message}) + "\n")
             log.close()
+    return _report(status, message, summary, ended, video, json_path)
+
+
+def _process(stream, args: argparse.Namespace, summary: TrackSummary, video: Optional[_VideoOut],
+             log, rate: _Rate) -> None:
+    """Every frame of ``stream`` into the summary, the video and the log."""
+    with _WholeFrames() as whole:
+        for frame in stream:
+            drawn = draw(frame.image, frame.faces, bars=args.bars) if video is not None else None
+            with whole.frame():
+                summary.add(frame)
+                if video is not None:
+                    video.write(drawn)
+                if log is not None:
+                    log.write(json.dumps(frame.to_dict()) + "\n")
+                    log.flush()  # a live log (tail -f), complete up to the last frame if killed
+            rate.update(summary.frames)
+            if args.max_frames is not None and summary.frames >= args.max_frames:
+                break
+
+
+def _report(status: int, message: Optional[str], summary: TrackSummary, ended: Optional[str],
+            video: Optional[_VideoOut], json_path: Optional[Path]) -> int:
+    """The closing lines: the summary and the outputs written; for an error (status 2: not one
+    frame could be decoded) only the error, in one line."""
+    if status == 2:
+        print(f"fastfer: error: {message}", file=sys.stderr)
+        return status
     if message:
         print(f"fastfer: {'warning' if status == 1 else 'video'}: {message}", file=sys.stderr)
     print(f"{summary.frames} frames, {len(summary.tracks())} tracks ({ended})")
     if summary.tracks():
         print(summary.table())
-    for path, what in ((out_path, "annotated video"), (json_path, "JSON lines")):
-        if path is not None:
-            print(f"{what} written to {path}")
+    if video is not None and video.frames:
+        print(f"annotated video written to {printable_path(str(video.path))}")
+    if json_path is not None:
+        print(f"JSON lines written to {printable_path(str(json_path))}")
     return status

@@ -5,11 +5,12 @@ small file that claims a huge image (a "decompression bomb") is refused without 
 
 The size reported is an upper bound on every buffer a decoder could allocate for the file: each
 format is walked the way its decoder walks it (JPEG markers with fill bytes and ``FF 00``
-stuffing as libjpeg skips them, every frame header before the scan; every PNG/APNG chunk, every GIF frame, every WebP chunk, every
-TIFF directory), and where a file holds several sizes (frames, pages, repeated headers) the
-largest width and the largest height are taken, frame offsets included. A header that lies to one
-reader and not to the other therefore cannot shrink the size seen here below what the decoder
-sees. :mod:`fastfer.io.image` checks the decoded array against the cap as well.
+stuffing as libjpeg skips them, every frame header before the scan; every PNG/APNG chunk, every
+GIF frame, every WebP chunk, every TIFF directory and its tile size), and where a file holds
+several sizes (frames, pages, repeated headers, tiles) the largest width and the largest height
+are taken, frame offsets included. A header that lies to one reader and not to the other
+therefore cannot shrink the size seen here below what the decoder sees. :mod:`fastfer.io.image`
+checks the decoded array against the cap as well.
 
 Safety rule: only formats whose size can be read here are accepted. OpenCV decodes some others
 too (JPEG 2000, OpenEXR, Radiance HDR, Sun raster, PFM, BigTIFF, ...); they are refused as
@@ -60,7 +61,7 @@ def image_size(data: Buffer) -> tuple[str, int, int]:
         raise ImageDecodeError("empty data: no image")
     head = bytes(data[:12])
     for magic, fmt, reader in _SIGNATURES:
-        if head.startswith(magic) and (fmt != "WebP" or head[8:12] == b"WEBP"):
+        if _starts_with(head, magic, fmt):
             width, height = reader(data)
             if width <= 0 or height <= 0:
                 raise ImageDecodeError(f"malformed {fmt} header: size {width}x{height}")
@@ -68,6 +69,17 @@ def image_size(data: Buffer) -> tuple[str, int, int]:
     raise ImageDecodeError(
         f"image format not recognised (starts with {head[:8]!r}); supported formats: "
         f"{', '.join(SUPPORTED_FORMATS)}")
+
+
+def image_format(head: Buffer) -> str | None:
+    """The format of :data:`SUPPORTED_FORMATS` whose signature ``head`` (the first 12 bytes or
+    more of a file) starts with, else None; nothing past the signature is checked."""
+    head = bytes(head[:12])
+    return next((fmt for magic, fmt, _reader in _SIGNATURES if _starts_with(head, magic, fmt)), None)
+
+
+def _starts_with(head: bytes, magic: bytes, fmt: str) -> bool:
+    return head.startswith(magic) and (fmt != "WebP" or head[8:12] == b"WEBP")
 
 
 def _unpack(fmt: str, data: Buffer, offset: int, image_format: str) -> tuple:
@@ -239,8 +251,15 @@ def _webp_24bit_pair(data: Buffer, pos: int) -> tuple[int, int]:
     return (a0 | a1 << 8 | a2 << 16) + 1, (b0 | b1 << 8 | b2 << 16) + 1
 
 
+# ImageWidth, ImageLength; TileWidth, TileLength (a decoder allocates one whole tile, whatever the
+# image's size: a 16×16 image in 16384×16368 tiles made OpenCV allocate 1 GiB).
+_TIFF_SIZE_TAGS = (256, 257)
+_TIFF_TILE_TAGS = (322, 323)
+
+
 def _tiff_size(data: Buffer) -> tuple[int, int]:
-    """Width and height of every directory (page) in the chain, every copy of a repeated tag."""
+    """Width and height of every directory (page) in the chain, every copy of a repeated tag;
+    a tile larger than its page counts with its own width and height."""
     order = "<" if bytes(data[:2]) == b"II" else ">"
     (ifd,) = _unpack(order + "I", data, 4, "TIFF")
     bound, visited = _Bound(), set[int]()
@@ -254,23 +273,30 @@ def _tiff_size(data: Buffer) -> tuple[int, int]:
             break  # a later page cut off: the decoder fails on it, after the first one
         else:
             (count,) = struct.unpack_from(order + "H", data, ifd)
-        found: dict[int, int] = {}
-        for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):  # count is 16-bit: bounded
-            tag, value_type, n = _unpack(order + "HHI", data, entry, "TIFF")
-            if tag not in (256, 257):  # ImageWidth, ImageLength
-                continue
-            if value_type not in (3, 4) or n != 1:
-                raise ImageDecodeError(f"malformed TIFF: size tag {tag} has type {value_type}, "
-                                       f"count {n}")
-            # Values shorter than 4 bytes sit left-justified in the field, in the file's byte order.
-            (value,) = _unpack(order + ("H" if value_type == 3 else "I"), data, entry + 8, "TIFF")
-            found[tag] = max(found.get(tag, 0), value)
-        if len(found) != 2:
+        found = _tiff_directory_sizes(data, order, ifd, count)
+        if 256 not in found or 257 not in found:
             raise ImageDecodeError("malformed TIFF: a directory lacks the width or height tag")
         bound.add(found[256], found[257])
+        bound.add(found.get(322, 0), found.get(323, 0))
         next_at = ifd + 2 + 12 * count
         ifd = struct.unpack_from(order + "I", data, next_at)[0] if next_at + 4 <= len(data) else 0
     return bound.width, bound.height
+
+
+def _tiff_directory_sizes(data: Buffer, order: str, ifd: int, count: int) -> dict[int, int]:
+    """{tag: the largest value} of a directory's size and tile size tags."""
+    found: dict[int, int] = {}
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):  # count is 16-bit: bounded
+        tag, value_type, n = _unpack(order + "HHI", data, entry, "TIFF")
+        if tag not in _TIFF_SIZE_TAGS and tag not in _TIFF_TILE_TAGS:
+            continue
+        if value_type not in (3, 4) or n != 1:
+            raise ImageDecodeError(f"malformed TIFF: size tag {tag} has type {value_type}, "
+                                   f"count {n}")
+        # Values shorter than 4 bytes sit left-justified in the field, in the file's byte order.
+        (value,) = _unpack(order + ("H" if value_type == 3 else "I"), data, entry + 8, "TIFF")
+        found[tag] = max(found.get(tag, 0), value)
+    return found
 
 
 def _pnm_size(data: Buffer) -> tuple[int, int]:

@@ -53,6 +53,17 @@ def _check_regular(info: os.stat_result, filename: str) -> None:
     raise NotARegularFile(filename, "of an unknown kind")
 
 
+def stat_regular_file(path: "str | os.PathLike[str]") -> os.stat_result:
+    """``os.stat`` of ``path`` (symbolic links followed); :class:`NotARegularFile` for directories,
+    devices, FIFOs and sockets, ``FileNotFoundError`` as ``os.stat`` raises it. Used before
+    handing a path to a library that opens it itself (OpenCV's video reader blocks for ever on a
+    FIFO), where the check on the open descriptor below is not available."""
+    filename = os.fsdecode(path)
+    info = os.stat(filename)
+    _check_regular(info, filename)
+    return info
+
+
 def read_regular_file(path: "str | os.PathLike[str]", limit: int) -> bytearray:
     """The bytes of the regular file at ``path`` (symbolic links followed).
 

@@ -23,6 +23,7 @@ as with one worker.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -36,14 +37,19 @@ import cv2
 import numpy as np
 
 from .._args import positive_int
-from ..errors import VideoDecodeError
-from ..io.image import load_image
+from ..core.result import Face, frozen_float32
+from ..errors import ImageDecodeError, ImageTooLargeError, VideoDecodeError
+from ..io.image import get_max_pixels, load_image
+from ..io.image_header import image_format, image_size
+from ..io.regular_file import NotARegularFile, stat_regular_file
 from ..labels import LABELS
 from ..scale.parallel import usable_cores
-from ..core.result import Face, frozen_float32
 from .smoothing import DEFAULT_ALPHA, TrackSmoother
 from .tracking import Tracker
 
+#: How much of a video file in an image format (a GIF, an MJPEG stream, an APNG) is read for
+#: its headers before OpenCV opens it.
+_IMAGE_HEADER_BYTES = 16 << 20
 #: URL schemes treated as live streams by default (frames dropped rather than queued).
 LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "udp", "tcp", "srt")
 
@@ -117,11 +123,79 @@ class _Ahead:
     analysis: Optional[Future]         # its analyze() in the pool, when there is a pool
 
 
+def printable_path(text: str) -> str:
+    """``text`` as it can be printed and shown in errors: the bytes of a file name that are not
+    valid UTF-8 (``os.fsdecode`` made them lone surrogates) as ``\\xNN``."""
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # surrogates os.fsdecode does not make
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def opencv_name(text: str, what: str = "video") -> str:
+    """``text`` when OpenCV may be given it as a file name or URL; VideoDecodeError naming it
+    otherwise. cv2 converts a str to UTF-8 without checking: a name that is not valid UTF-8
+    (``v\\xff.avi`` on Linux) crashed the process inside ``cv2.VideoCapture`` and
+    ``cv2.VideoWriter``, and a NUL would cut the name short."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VideoDecodeError(f"cannot open {what} {printable_path(text)}: its name is not valid "
+                               "UTF-8, which OpenCV cannot take; rename it") from None
+    if "\0" in text:
+        raise VideoDecodeError(f"cannot open {what} {text!r}: its name holds a NUL character")
+    return text
+
+
+def _check_frame_size(width: int, height: int, cap: int, what: str) -> None:
+    if width * height > cap:
+        raise ImageTooLargeError(f"{what} {width}x{height} = {width * height:,} pixels, more than "
+                                 f"the cap of {cap:,} (see set_max_pixels)")
+
+
+def _open_nonblocking(name: str, flags: int) -> int:
+    """open()'s opener: a FIFO swapped in since the check cannot block the open."""
+    return os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _check_video_file(path: str, cap: int) -> None:
+    """Before OpenCV opens ``path``: it must be a regular file (OpenCV blocks for ever on a FIFO,
+    and reads devices), and when it holds an image format (a GIF, an MJPEG stream starting with
+    a JPEG, ...) the size its headers give must be within ``cap``, as for load_image."""
+    shown = printable_path(path)
+    try:
+        stat_regular_file(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such video file: {shown}") from None
+    except NotARegularFile as exc:
+        if exc.kind == "a directory":
+            raise IsADirectoryError(f"a video file is needed, {shown} is a folder") from None
+        raise VideoDecodeError(f"cannot open video {shown}: it is {exc.kind}; videos are read "
+                               "from regular files (a camera by its index)") from None
+    with open(path, "rb", opener=_open_nonblocking) as file:
+        head = file.read(12)
+        if image_format(head) is None:
+            return  # not an image format: OpenCV gives the frame size after opening
+        # The sizes FFmpeg's decoders allocate for sit at the start (a GIF's screen, the first
+        # JPEG's frame header, a PNG's IHDR): a bounded prefix holds them.
+        data = head + file.read(_IMAGE_HEADER_BYTES)
+    try:
+        _format, width, height = image_size(data)
+    except ImageDecodeError:  # a header fastfer cannot read: OpenCV decides, then the size check
+        return
+    _check_frame_size(width, height, cap, f"video {shown}: its headers declare frames of")
+
+
 class _Capture:
-    """A cv2.VideoCapture source: a file, a camera or a URL."""
+    """A cv2.VideoCapture source: a file, a camera or a URL. The pixel cap (get_max_pixels when
+    opened) holds every frame: a file's or URL's frame size is checked right after opening,
+    before any frame is decoded, and every decoded frame again. (A container that declares a
+    small size may hold larger frames: FFmpeg decodes each at its own size, which cannot be
+    stopped from here, and OpenCV gives it scaled to the declared size.)"""
 
     def __init__(self, source, name: str, camera: bool):
         self.name, self.camera = name, camera
+        self._max_pixels = get_max_pixels()
         self._cap = cv2.VideoCapture(source)
         if not self._cap.isOpened():
             self._cap.release()
@@ -137,17 +211,26 @@ class _Capture:
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps > 0 else None
         self.size = (int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        if not camera:
+            try:
+                _check_frame_size(*self.size, self._max_pixels, f"video {name}: its frames are")
+            except ImageTooLargeError:
+                self._cap.release()
+                raise
         self._start = None
         self._closing = False
 
     def frames(self) -> Iterator[tuple]:
         """(timestamp, image) until the source ends; VideoDecodeError when a file ends before
-        the frame count its header declares."""
+        the frame count its header declares, or gives no frame at all; ImageTooLargeError for
+        a frame over the pixel cap."""
         read = 0
         while True:
             ok, image = self._cap.read()
             if not ok or image is None:
                 break
+            _check_frame_size(image.shape[1], image.shape[0], self._max_pixels,
+                              f"{self.name}: frame {read} is")
             if self.camera:
                 now = time.monotonic()
                 self._start = now if self._start is None else self._start
@@ -157,6 +240,9 @@ class _Capture:
                 stamp = msec / 1000.0 if msec >= 0 else None
             read += 1
             yield stamp, image
+        if read == 0 and not self.camera and not self._closing:
+            raise VideoDecodeError(f"{self.name}: no frame could be decoded (not a video OpenCV can "
+                                   "read, or its frames are corrupt or of a size no decoder takes)")
         # Frame counts from some containers are estimates: one frame short is not an error.
         if self.frame_count is not None and read < self.frame_count - 1:
             raise VideoDecodeError(f"{self.name}: the video ended after {read} good frames of "
@@ -202,14 +288,12 @@ def open_source(source, *, fps: Optional[float] = None, live: Optional[bool] = N
             raise ValueError(f"a camera index is >= 0, got {source}")
         return _Capture(int(source), f"#{int(source)}", camera=True), True if live is None else live
     if isinstance(source, (str, Path)):
-        text = str(source)
+        text = opencv_name(str(source))
         scheme = text.split("://", 1)[0].lower() if "://" in text else None
         if scheme is None:
-            path = Path(text)
-            if not path.exists():
-                raise FileNotFoundError(f"no such video file: {text}")
-            if path.is_dir():
-                raise IsADirectoryError(f"a video file is needed, {text} is a folder")
+            _check_video_file(text, get_max_pixels())
+        elif scheme == "file":  # FFmpeg opens the rest after "file:" as a path
+            _check_video_file(text[len("file:"):], get_max_pixels())
         is_live = scheme in LIVE_SCHEMES if live is None else live
         return _Capture(text, text, camera=False), is_live
     if isinstance(source, np.ndarray):
