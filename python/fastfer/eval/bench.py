@@ -11,8 +11,10 @@ into 1920×1080, and a crowd at 1920×1080), four ways of running:
 - ``python_threads2``: two Python threads sharing one ``FER(threads=1)``, images/s.
 
 Every measurement is preceded by one untimed pass over the images (warm-up), then repeated
-``repeat`` times; the spread is shown as percentiles (p10, p50, p90, p99) of the per-image
-latencies and, for throughputs, the min/median/max over rounds. Nothing here asserts a speed.
+``repeat`` times (``analyze``: more rounds when needed for :data:`MIN_LATENCY_SAMPLES` latencies);
+the spread is shown as percentiles (p10, p50, p90, p99; each only from enough latencies,
+:data:`PERCENTILE_SAMPLES`) of the per-image latencies and, for throughputs, the min/median/max
+over rounds. Nothing here asserts a speed.
 
 The photos are the team's (``$FASTFER_SHARED/data/photos`` or ``../shared/data/photos`` beside a
 checkout, or ``photos_dir``); without them the photo the package ships stands in, and the crowd is
@@ -27,7 +29,7 @@ import os
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -36,10 +38,10 @@ import numpy as np
 
 from .. import __version__, capabilities, models
 from .._args import positive_int
-from ..models.cpu import PRECISIONS, has_int8_dot_product
 from ..core.fer import FER
-from ..io.image import load_image
 from ..core.timing import STAGES, analyze_timed
+from ..io.image import load_image
+from ..models.cpu import PRECISIONS, has_int8_dot_product
 
 SHIPPED_PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
 # 1 to 3 faces each (../shared/data/README.md); the crowds are separate.
@@ -137,11 +139,22 @@ def settings(detectors: Optional[Sequence[str]] = None, precisions: Sequence[str
     return out
 
 
+#: Latencies timed per setting and scene at the least: rounds over the images are added when
+#: they are few (``--quick`` on the one shipped photo: 2 rounds would be 2 latencies).
+MIN_LATENCY_SAMPLES = 20
+#: The latencies a percentile needs to be reported (None below: the p99 of 20 latencies is
+#: only their maximum).
+PERCENTILE_SAMPLES = {10: 10, 50: 1, 90: 10, 99: 100}
+
+
 def percentiles(seconds: Sequence[float]) -> dict:
-    """Milliseconds: p10, p50, p90, p99, mean, min, max."""
+    """Milliseconds: p10, p50, p90, p99 (each None when there are fewer latencies than
+    :data:`PERCENTILE_SAMPLES` asks), mean, min, max; and ``samples``, their number."""
     ms = np.asarray(seconds, np.float64) * 1e3
-    out = {f"p{q}": float(np.percentile(ms, q)) for q in (10, 50, 90, 99)}
-    return {**out, "mean": float(ms.mean()), "min": float(ms.min()), "max": float(ms.max())}
+    out = {f"p{q}": float(np.percentile(ms, q)) if ms.size >= need else None
+           for q, need in PERCENTILE_SAMPLES.items()}
+    return {**out, "mean": float(ms.mean()), "min": float(ms.min()), "max": float(ms.max()),
+            "samples": int(ms.size)}
 
 
 def _rates(counts_and_seconds: list) -> dict:
@@ -154,7 +167,7 @@ def _measure_analyze(fer: FER, images: list, repeat: int) -> dict:
     for image in images:  # warm-up: first-run allocations, caches
         fer.analyze(image)
     totals, stages, faces, rounds = [], {s: [] for s in (*STAGES, "other")}, [], []
-    for _ in range(repeat):
+    for _ in range(max(repeat, -(-MIN_LATENCY_SAMPLES // len(images)))):
         start = time.perf_counter()
         for image in images:
             found, t = analyze_timed(fer, image)
@@ -254,17 +267,19 @@ def format_table(report: dict) -> str:
     m = report["machine"]
     lines = [f"fastfer {m['fastfer']}, {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
              f"inference {m['inference']}, simd {m['simd']}, default precision {m['precision']}; "
-             f"{report['repeat']} rounds after 1 warm-up "
-             "pass; images/s medians over rounds, latency percentiles over images",
+             f"{report['repeat']} rounds after 1 warm-up pass (analyze: at least {MIN_LATENCY_SAMPLES} "
+             "images); images/s medians over rounds, latency percentiles over images (p10, p90 from "
+             f"{PERCENTILE_SAMPLES[90]} images, p99 from {PERCENTILE_SAMPLES[99]}; - below)",
              f"{'detector':22} {'classifier':12} {'min':>4} {'scene':9} {'img/s':>7} {'p50':>7} {'p90':>7} "
              f"{'p99':>7} {'batch/s':>7} {'2thr/s':>7} {'2py/s':>7} {'faces':>5} {'out%':>5}  stages ms "
              "(pre det post crops cls)"]
     for r in report["results"]:
         a = r.get("analyze")
-        rate = lambda mode: f"{r[mode]['images_per_s']['median']:7.1f}" if mode in r else f"{'-':>7}"  # noqa: E731
+        rate = lambda mode, r=r: f"{r[mode]['images_per_s']['median']:7.1f}" if mode in r else f"{'-':>7}"  # noqa: E731
         if a:
             lat, st = a["latency_ms"], a["stages_ms"]
-            timing = (f"{a['images_per_s']['median']:7.1f} {lat['p50']:7.2f} {lat['p90']:7.2f} {lat['p99']:7.2f}")
+            timing = f"{a['images_per_s']['median']:7.1f} " + " ".join(
+                f"{'-':>7}" if lat[p] is None else f"{lat[p]:7.2f}" for p in ("p50", "p90", "p99"))
             extra = (f"{a['faces_per_image']:5.1f} {100 * a['outside_inference_share']:5.1f}  "
                      + " ".join(f"{st[s]:.2f}" for s in ("pre", "detector", "post", "crops", "classifier")))
         else:
@@ -346,7 +361,8 @@ def format_pareto(report: dict) -> str:
         o, m = r["ap"]["official"], r["ap"]["min_face"]
         lines.append(f"{r['detector']:22} {r['classifier']:12} {r['min_face']:4d} "
                      f"{o['easy']*100:5.1f}/{o['medium']*100:5.1f}/{o['hard']*100:5.1f} "
-                     f"{m['easy']*100:5.1f}/{m['medium']*100:5.1f}/{m['hard']*100:5.1f} (>={r['ap']['min_face_eval']:>3}px) "
+                     f"{m['easy']*100:5.1f}/{m['medium']*100:5.1f}/{m['hard']*100:5.1f} "
+                     f"(>={r['ap']['min_face_eval']:>3}px) "
                      f"{r['ms_640x480']:10.2f} {r['ms_1920x1080']:9.2f}")
     return "\n".join(lines)
 
