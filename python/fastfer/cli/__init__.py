@@ -12,7 +12,8 @@ in :mod:`fastfer.cli.common`.
 
 Exit status: 0 on success; 1 when some input could not be read or does not exist (the others are
 still processed, each failure reported on stderr naming the file); 2 for usage errors (no inputs,
-an unknown model or provider, a bad option value, ...); 130 when interrupted.
+an unknown model or provider, a bad option value, an output that is an input, ...), each in one
+line; 130 when interrupted. Outputs that exist are overwritten.
 
 A command module has ``HELP``, ``add_parser(subparsers)`` and ``run(args) -> int``; add new
 commands to :data:`COMMANDS`. This package is the top layer: it may import every other layer of
@@ -37,8 +38,28 @@ DESCRIPTION = ("fastfer finds every face of an image and says its expression (an
                "happy, sad, surprise, neutral) with probabilities, boxes and 5 landmarks.")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors in one line (``fastfer analyze: error: ...``, exit status 2), as
+    the other usage errors, instead of the whole usage first; ``--help`` still prints it all.
+    The commands' parsers are of this class too (argparse makes sub-parsers of the parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def quiet_opencv() -> None:
+    """OpenCV's and FFmpeg's own log lines (``moov atom not found``, ``[ WARN:0] ... cap_v4l``)
+    off: the command says what went wrong in its own line. Values set in the environment
+    (``OPENCV_LOG_LEVEL``, ``OPENCV_FFMPEG_LOGLEVEL``) are kept, to debug a source."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET; read when FFmpeg starts
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastfer", description=DESCRIPTION)
+    parser = _Parser(prog="fastfer", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"fastfer {fastfer.__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
@@ -50,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_opencv()
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

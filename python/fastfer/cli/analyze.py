@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from . import common, scale
 
@@ -13,9 +12,10 @@ HELP = "find the faces of images and their expressions"
 
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("analyze", help=HELP, description=(
-        "Find every face of the images and its expression. Exit status 0: all read; 1: some input "
-        "could not be read or does not exist (each named on stderr, the others still analysed); "
-        "2: usage error."))
+        "Find every face of the images and its expression. Outputs (--csv, --draw's files) that "
+        "exist are overwritten without asking; one that is an input is refused. Exit status 0: all "
+        "read; 1: some input could not be read or does not exist (each named on stderr, the others "
+        "still analysed); 2: usage error (also an output that is an input)."))
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="image files, folders (their images), globs such as 'photos/*.jpg', "
                         "or - for one image on standard input")
@@ -24,8 +24,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true",
                         help='one JSON object per line and image: {"path", "faces": [...]} or {"path", "error"}')
     parser.add_argument("--csv", metavar="OUT.csv",
-                        help="also write one row per face (path, box, score, landmarks, label, probabilities)")
-    parser.add_argument("--draw", metavar="OUTDIR", help="write annotated images as OUTDIR/<name>.png")
+                        help="also write one row per face (path, box, score, landmarks, label, probabilities; "
+                        "a row with only the path for an image without faces); overwrites OUT.csv")
+    parser.add_argument("--draw", metavar="OUTDIR",
+                        help="write annotated images as OUTDIR/<name>.png (overwriting files of those names)")
     parser.add_argument("--batch-size", type=common.positive_int, default=None,
                         help="images per FER.analyze_batch call (default 8 with --providers cuda,...; "
                         "1 on the CPU, where batching does not pay)")
@@ -62,20 +64,23 @@ def run(args: argparse.Namespace) -> int:
         failed, images = scale.run_on_ray(args, paths, uris) if paths or uris else (0, 0)
         return _summary(failed + len(missing), images + len(missing))
     workers = scale.workers(args, len(paths))
+    common.refuse_same_file(paths, {"--csv": args.csv})  # before the CSV is opened (truncated)
     draw_dir = common.output_folder(args.draw, "--draw")
+    common.refuse_drawing_over_inputs(draw_dir, paths)
     fer = common.make_fer(args) if paths else None
     for exc in missing:  # reported first, like unreadable files; the rest is still analysed
         common.report_unreadable(exc.path, exc, args.json)
-    csv_writer = common.CsvWriter(args.csv)
+    csv_writer, no_faces = common.CsvWriter(args.csv), common.NoFaces(args.min_face)
     try:
         if workers > 1:
             failed = scale.analyze_in_workers(fer, paths, workers, as_json=args.json, draw_dir=draw_dir,
-                                              progress=args.progress, csv_writer=csv_writer)
+                                              progress=args.progress, csv_writer=csv_writer, no_faces=no_faces)
         else:
-            failed, _ = common.analyze_paths(fer, paths, as_json=args.json, draw_dir=draw_dir,
-                                             batch_size=size, progress=args.progress, csv_writer=csv_writer)
+            failed, _ = common.analyze_paths(fer, paths, as_json=args.json, draw_dir=draw_dir, batch_size=size,
+                                             progress=args.progress, csv_writer=csv_writer, no_faces=no_faces)
     finally:
         csv_writer.close()
+    no_faces.note()
     failed += len(missing)
     return _summary(failed, len(paths) + len(missing))
 

@@ -55,6 +55,14 @@ def _folder_images(folder: Path, recursive: bool) -> list:
     return found
 
 
+def _glob_files(pattern: str, recursive: bool) -> list:
+    """The files a glob matches, in order: a matched folder gives its images."""
+    found = []
+    for match in map(Path, sorted(glob.glob(pattern, recursive=recursive))):
+        found.extend(_folder_images(match, recursive) if match.is_dir() else [match])
+    return found
+
+
 def collect_inputs(paths: Sequence[str], recursive: bool = False) -> tuple:
     """(inputs, missing): the image files named by ``paths``, in order, each once — a file as is
     (whatever its extension: the user named it), a folder's images (by extension, sorted;
@@ -62,34 +70,26 @@ def collect_inputs(paths: Sequence[str], recursive: bool = False) -> tuple:
     ``recursive``), ``-`` for standard input — and a :class:`MissingInput` for each path that
     does not exist or glob that matches nothing (the caller reports them and goes on)."""
     out, missing, seen = [], [], set()
-
-    def add(path: Path) -> None:
-        key = "-" if path == STDIN else os.path.realpath(path)
-        if key not in seen:
-            seen.add(key)
-            out.append(path)
-
     for arg in paths:
         path = Path(arg)
         if arg == "-":
-            add(STDIN)
+            found = [STDIN]
         elif path.is_dir():
-            for image in _folder_images(path, recursive):
-                add(image)
+            found = _folder_images(path, recursive)
         elif path.exists():
-            add(path)
+            found = [path]
         elif _GLOB_CHARS.search(arg):
-            matches = sorted(glob.glob(arg, recursive=recursive))
-            if not matches:
+            found = _glob_files(arg, recursive)
+            if not found:
                 missing.append(MissingInput(arg, "no files match this pattern"))
-            for match in map(Path, matches):
-                if match.is_dir():
-                    for image in _folder_images(match, recursive):
-                        add(image)
-                else:
-                    add(match)
         else:
+            found = []
             missing.append(MissingInput(arg, "no such file or folder"))
+        for item in found:
+            key = "-" if item == STDIN else os.path.realpath(item)
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
     return out, missing
 
 
@@ -280,6 +280,38 @@ def write_png(path: Path, image) -> None:
     path.write_bytes(data.tobytes())  # OSError names the file if the folder is not writable
 
 
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (or is no path): not the same file
+        return False
+
+
+def refuse_same_file(inputs: Sequence, outputs: dict) -> None:
+    """A :class:`UsageError` when an output is the same file as an input (its path, a link to it,
+    a hard link): opening the output would truncate the input before it is read. ``outputs``:
+    ``{option: path or None}``; inputs that are None, ``-`` (standard input), URLs or missing
+    are skipped. Call it before any output is opened."""
+    for option, out in outputs.items():
+        if out is None or not os.path.exists(out):
+            continue  # a new file cannot be an input
+        for source in inputs:
+            if source is not None and str(source) != "-" and _same_file(out, source):
+                raise UsageError(f"{option} {out}: is the input {source}; writing it would destroy "
+                                 "the input (give another output file)")
+
+
+def refuse_drawing_over_inputs(draw_dir: Optional[Path], inputs: Sequence) -> None:
+    """``--draw OUTDIR``: a :class:`UsageError` when OUTDIR holds an input PNG that a drawing
+    (``OUTDIR/<stem>.png``) would overwrite."""
+    if draw_dir is None:
+        return
+    for path in inputs:
+        if path != STDIN and _same_file(draw_dir / f"{path.stem}.png", path):
+            raise UsageError(f"--draw {draw_dir}: holds the input {path}, which its drawing would "
+                             "overwrite (give another folder)")
+
+
 def output_folder(text: Optional[str], option: str) -> Optional[Path]:
     """A folder to write into, made if needed; a clear UsageError when the path is a file."""
     if text is None:
@@ -326,7 +358,10 @@ def report_unreadable(path, exc: BaseException, as_json: bool) -> None:
 
 
 class CsvWriter:
-    """``--csv OUT.csv``: the rows of :func:`fastfer.table.face_rows`, written as results come."""
+    """``--csv OUT.csv``: the rows of :func:`fastfer.table.face_rows`, written as results come;
+    an image without faces gets one row with only its ``source`` (as the Parquet of ``--ray``
+    does), so that "no faces" differs from "not processed". UTF-8; a file name that is not valid
+    UTF-8 keeps its undecodable bytes as ``\\udcXX`` escapes, the text the JSON lines give."""
 
     def __init__(self, path: Optional[str]):
         self._file = self._writer = None
@@ -334,7 +369,7 @@ class CsvWriter:
             from fastfer.table import COLUMNS
 
             try:
-                self._file = open(path, "w", newline="")
+                self._file = open(path, "w", newline="", encoding="utf-8", errors="backslashreplace")
             except OSError as exc:
                 raise UsageError(f"--csv {path}: cannot write ({exc.strerror or exc})") from None
             self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
@@ -344,16 +379,37 @@ class CsvWriter:
         if self._writer is not None:
             from fastfer.table import face_rows
 
-            self._writer.writerows(face_rows(faces, source=str(path)))
+            rows = face_rows(faces, source=str(path))
+            self._writer.writerows(rows or [{"source": str(path)}])
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
 
 
+class NoFaces:
+    """Counts the images in which no face was found, and says once, at the end, that faces under
+    ``min_face`` are not looked for: "no faces" on a crowd photo with small faces is otherwise
+    taken for a failure of the detector."""
+
+    def __init__(self, min_face: int):
+        self.min_face, self.count = min_face, 0
+
+    def add(self, faces) -> None:
+        if isinstance(faces, list) and not faces:
+            self.count += 1
+
+    def note(self) -> None:
+        if self.count and self.min_face > 0:
+            images = f"{self.count} image{'s' if self.count != 1 else ''}"
+            print(f"fastfer: note: no faces in {images}; faces under {self.min_face} px (long side) "
+                  "are not looked for: --min-face 0 looks for every face", file=sys.stderr)
+
+
 def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
                   draw_dir: Optional[Path] = None, batch_size: int = 1,
-                  progress: Optional[bool] = None, csv_writer: Optional[CsvWriter] = None) -> tuple:
+                  progress: Optional[bool] = None, csv_writer: Optional[CsvWriter] = None,
+                  no_faces: Optional[NoFaces] = None) -> tuple:
     """Runs ``fer`` over ``paths`` in batches and prints one result per image, in order.
     Returns (number of unreadable inputs, {input path: annotated image path})."""
     show = (len(paths) > 3 and sys.stderr.isatty()) if progress is None else progress
@@ -386,6 +442,8 @@ def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
             print_result(path, outcome, as_json, target)
             if csv_writer is not None:
                 csv_writer.write(path, outcome)
+            if no_faces is not None:
+                no_faces.add(outcome)
         done += len(batch)
         bar.update(done)
     bar.close()

@@ -22,8 +22,23 @@ def _short_licence(text: str) -> str:
     return text.split(";")[0].strip()
 
 
-def _short_description(text: str) -> str:
-    return re.split(r";|\. ", text, maxsplit=1)[0].strip().rstrip(".")
+#: Longest description in the table (``--json`` gives the whole text).
+DESCRIPTION_WIDTH = 76
+
+
+def _short_description(text: str, width: int = DESCRIPTION_WIDTH) -> str:
+    """The description's first clause in at most ``width`` characters, cut between words and
+    never inside a parenthesis, ended with "..." when something was left out."""
+    full = " ".join(text.split()).rstrip(".")
+    short = re.split(r";|\. ", full, maxsplit=1)[0].strip()
+    if len(short) > width:  # parenthesised remarks go first, then the last words
+        short = re.sub(r"\s*\([^()]*\)", "", short)
+    if len(short) > width:
+        short = short[:width + 1].rsplit(" ", 1)[0]
+    while short.count("(") > short.count(")"):  # an unclosed parenthesis: cut before it
+        short = short[:short.rindex("(")]
+    short = short.rstrip(" ,:-")
+    return short if short == full else short + "..."
 
 
 def _input_text(spec) -> str:

@@ -74,7 +74,7 @@ def workers(args: argparse.Namespace, images: int) -> int:
 
 
 def analyze_in_workers(fer, paths: list, count: int, *, as_json: bool, draw_dir: Optional[Path],
-                       progress: Optional[bool], csv_writer) -> int:
+                       progress: Optional[bool], csv_writer, no_faces=None) -> int:
     """``common.analyze_paths``' output from ``fer.analyze_many(workers=count)``: the number of
     unreadable inputs. Standard input is read here; files are read by the workers, and read
     again here only to draw them (a decode is cheap next to the analysis)."""
@@ -100,6 +100,8 @@ def analyze_in_workers(fer, paths: list, count: int, *, as_json: bool, draw_dir:
             common.print_result(path, outcome, as_json, target)
         if csv_writer is not None:
             csv_writer.write(path, outcome)
+        if no_faces is not None:
+            no_faces.add(outcome)
         bar.update(done)
     bar.close()
     return failed
@@ -122,8 +124,8 @@ def run_on_ray(args: argparse.Namespace, paths: list, uris: list) -> tuple:
         import ray
 
         import fastfer.scale.ray as fastfer_ray
-    except ImportError as exc:
-        raise common.UsageError(str(exc)) from None
+    except ImportError as exc:  # Ray is an extra: say how to install it
+        raise common.UsageError(f'--ray needs Ray ({exc}): pip install "fastfer[ray]"') from None
     if not ray.is_initialized():
         ray.init(address=args.ray or None, logging_level="warning")
     if args.progress is False:
