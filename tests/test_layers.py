@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "python" / "fastfer"
 
 # The units of docs/architecture.md: a sub-package, or "base" / "front" for top-level modules.
 BASE = {"errors", "labels", "_args", "_progress", "_core"}
-FRONT = {"__init__", "_moved", "_startup", "draw", "table", "compat"}
+FRONT = {"__init__", "_moved", "_startup", "draw", "table", "compat", "adapters"}
 TOP = {"cli", "serve", "__main__"}
 BELOW_CORE = {"base", "io", "models", "backend"}
 MAY_IMPORT = {
