@@ -194,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
         raise common.UsageError("give a video file or URL, or --camera N (one of them)")
     out_path = _output_path(args.output, "-o", CODECS, opencv=True)
     json_path = _output_path(args.json, "--json", None)
+    if args.input is not None:  # before any output is opened: writing one would destroy the input
+        common.refuse_same_file([args.input], {"-o": out_path, "--json": json_path})
     fer = common.make_fer(args)
     source = args.camera if args.camera is not None else args.input
     try:
