@@ -17,6 +17,7 @@ from typing import Iterator, Optional, Sequence
 
 import fastfer
 from fastfer.io.image_header import IMAGE_EXTENSIONS
+from fastfer.io.png import write_png
 from fastfer.models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 
 EXAMPLE = Path(fastfer.__file__).resolve().parent / "data" / "astronaut.jpg"
@@ -271,15 +272,6 @@ def output_name(path: Path, used: set) -> str:
     return name
 
 
-def write_png(path: Path, image) -> None:
-    import cv2
-
-    ok, data = cv2.imencode(".png", image)
-    if not ok:
-        raise OSError(f"cannot encode the annotated image for {path}")
-    path.write_bytes(data.tobytes())  # OSError names the file if the folder is not writable
-
-
 def _same_file(a, b) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -437,7 +429,7 @@ def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
                 from fastfer.draw import draw
 
                 target = draw_dir / output_name(path, used)
-                write_png(target, draw(image, outcome))
+                write_png(target, draw(image, outcome), "the annotated image")
                 written[path] = target
             print_result(path, outcome, as_json, target)
             if csv_writer is not None:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from ..io.png import write_png
 from . import common
 
 # What --ray's optional value must look like to be taken as an address rather than the first
@@ -96,7 +97,8 @@ def analyze_in_workers(fer, paths: list, count: int, *, as_json: bool, draw_dir:
                 from fastfer.draw import draw
 
                 target = draw_dir / common.output_name(path, used)
-                common.write_png(target, draw(item if path == common.STDIN else common.load(path), outcome))
+                write_png(target, draw(item if path == common.STDIN else common.load(path), outcome),
+                          "the annotated image")
             common.print_result(path, outcome, as_json, target)
         if csv_writer is not None:
             csv_writer.write(path, outcome)

@@ -41,6 +41,7 @@ from .._args import positive_int
 from ..core.fer import FER
 from ..core.timing import STAGES, analyze_timed
 from ..io.image import load_image
+from ..io.png import write_png
 from ..models.cpu import PRECISIONS, has_int8_dot_product
 
 SHIPPED_PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
@@ -404,5 +405,4 @@ def write_pareto_png(report: dict, path, size: tuple = (960, 640)) -> None:
         cv2.circle(canvas, (width - right + 20, y - 4), 6, colour, -1, cv2.LINE_AA)
         cv2.putText(canvas, f"{r['detector']} m{r['min_face']} {r['precision']}", (width - right + 32, y),
                     font, 0.42, black, 1)
-    if not cv2.imwrite(str(path), canvas):
-        raise OSError(f"cannot write {path}")
+    write_png(path, canvas, "the speed/accuracy plot")
