@@ -4,11 +4,13 @@ at the end. Plain ``http.client`` and sockets talk to it."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -144,3 +146,35 @@ def _complete(answer: bytes) -> bool:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def ws_handshake(port: int, path: str = "/v1/stream") -> socket.socket:
+    """A raw socket past a WebSocket handshake, for frames no client library would send."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
+
+
+def ws_frame(payload: bytes, opcode: int = 2, fin: bool = True, masked: bool = True, rsv: int = 0,
+             declared: Optional[int] = None) -> bytes:
+    """One WebSocket frame as given (a client must mask; ``declared``: a length other than the
+    payload's)."""
+    size = len(payload) if declared is None else declared
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    flag = 0x80 if masked else 0
+    if size < 126:
+        head = bytes([first, flag | size])
+    elif size < 65536:
+        head = bytes([first, flag | 126]) + struct.pack(">H", size)
+    else:
+        head = bytes([first, flag | 127]) + struct.pack(">Q", size)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[k % 4] for k, b in enumerate(payload))

@@ -5,10 +5,8 @@ counting what happened."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import os
 import socket
 import struct
 import time
@@ -19,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from _paths import SHIPPED_PHOTO
-from _serve import ServeProcess, multipart, raw_http, status_of
+from _serve import ServeProcess, multipart, raw_http, status_of, ws_frame, ws_handshake
 
 pytest.importorskip("fastapi", reason="fastfer serve needs the serve extra: pip install '.[serve]'")
 pytest.importorskip("uvicorn", reason="fastfer serve needs the serve extra: pip install '.[serve]'")
@@ -337,35 +335,12 @@ def test_stream_without_the_key_is_closed_and_with_it_in_the_first_message_serve
         assert len(json.loads(ws.recv(timeout=30))["faces"]) == 1
 
 
-def _ws_handshake(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += sock.recv(4096)
-    assert answer.startswith(b"HTTP/1.1 101"), answer
-    return sock
-
-
-def _ws_binary_frame(payload: bytes) -> bytes:
-    """One masked binary frame, as a client must send it."""
-    mask = os.urandom(4)
-    size = len(payload)
-    head = b"\x82" + (bytes([0x80 | size]) if size < 126 else
-                      bytes([0x80 | 126]) + struct.pack(">H", size) if size < 65536 else
-                      bytes([0x80 | 127]) + struct.pack(">Q", size))
-    masked = np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), size)
-    return head + mask + masked.tobytes()
-
-
 def test_stream_client_that_never_reads_is_held_back_not_buffered(server):
     """A client that sends frames as fast as it can and never reads: the server reads one frame
     at a time, so the client's sends stall and the server's memory stays put."""
-    frame = _ws_binary_frame(PHOTO)
+    frame = ws_frame(PHOTO)
     rss_before = server.rss_bytes()
-    sock = _ws_handshake(server.port)
+    sock = ws_handshake(server.port)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(0.5)
     sent, stop = 0, time.monotonic() + 6.0

@@ -91,12 +91,17 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         from fastfer.serve import create_app
+        from fastfer.serve.body import http_protocol
     except ImportError as exc:
         raise common.UsageError(f"fastfer serve needs the serve extra: pip install 'fastfer[serve]' "
                                 f"(missing: {exc.name or exc})") from None
     config = _config(args)
     fer = common.make_fer(args)  # loaded before listening: a bad model option is one clear error
+    # h11 with a deadline on each request's head (slow or idle clients are closed after
+    # --timeout); WebSocket frames capped at the body limit and read one message at a time, and
+    # a stream whose client answers no ping within --timeout (it does not read) closed.
     uvicorn.run(create_app(config, fer), host=args.host, port=args.port, log_level=args.log_level,
-                ws_max_size=config.max_body_bytes, limit_concurrency=args.max_connections,
-                timeout_graceful_shutdown=5, server_header=False)
+                http=http_protocol(config.timeout), ws="websockets-sansio", ws_max_size=config.max_body_bytes,
+                ws_max_queue=1, ws_ping_interval=config.timeout, ws_ping_timeout=config.timeout,
+                limit_concurrency=args.max_connections, timeout_graceful_shutdown=5, server_header=False)
     return 0

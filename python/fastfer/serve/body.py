@@ -106,3 +106,66 @@ async def _form_files(request: Request, deadline: Deadline, max_images: int) -> 
         return [(upload.filename or f"file {k}", await upload.read()) for k, upload in enumerate(files)]
     finally:
         await form.close()
+
+
+class HeadDeadline:
+    """Mixed into uvicorn's h11 protocol by :func:`http_protocol`: a deadline of
+    ``head_timeout`` seconds on each request's head."""
+
+    head_timeout = 30.0
+    _head_timer = None
+    _waiting_after = None  # the cycle answered before the head now awaited (None: the first)
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._waiting_after = self.cycle
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not self._waiting_after:  # a new request's head has arrived
+            self._cancel_head_timer()
+
+    def handle_websocket_upgrade(self, event) -> None:
+        self._cancel_head_timer()
+        super().handle_websocket_upgrade(event)
+
+    def on_response_complete(self) -> None:
+        self._arm_head_timer()  # first: a pipelined request handled inside disarms it
+        super().on_response_complete()
+
+    def connection_lost(self, exc) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self.cycle is not self._waiting_after:
+            return
+        self.transport.write(_HEAD_TIMEOUT_ANSWER)
+        self.transport.close()
+
+
+def http_protocol(head_timeout: float) -> type:
+    """uvicorn's h11 protocol with a deadline on each request's head: a connection that has not
+    sent a whole request line and headers within ``head_timeout`` seconds of opening (or of its
+    previous answer) is answered 408 and closed. uvicorn itself waits for a head without end,
+    and bytes trickled one at a time keep its keep-alive timer from ever firing, so a few
+    hundred such connections would hold every slot of --max-connections."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return type("HeadDeadlineH11", (HeadDeadline, H11Protocol), {"head_timeout": head_timeout})
+
+
+_HEAD_TIMEOUT_BODY = b'{"error": "the request head did not arrive within the server\'s timeout"}'
+_HEAD_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                        b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY))
