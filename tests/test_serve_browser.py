@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from _child_env import SANITIZER_VARIABLES
 from _paths import ROOT, SHIPPED_PHOTO
 from _serve import ServeProcess
 
@@ -74,7 +75,15 @@ def chromium(*arguments: str):
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1400",
                      *arguments):
         options.add_argument(argument)
-    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER, env=browser_env()),
+                            options=options)
+
+
+def browser_env() -> dict:
+    """This environment without a sanitizer's preload (LD_PRELOAD of libasan, ASAN_OPTIONS, ...):
+    chromedriver and Chromium hold none of fastfer's code, and under a preloaded libasan
+    chromedriver exits at once (status 1). Chromium inherits chromedriver's environment."""
+    return {key: value for key, value in os.environ.items() if key not in SANITIZER_VARIABLES}
 
 
 def screenshot(driver, artifacts: Path, name: str) -> Path:
