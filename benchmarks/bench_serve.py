@@ -3,10 +3,11 @@
 Loopback clients (threads, one kept-alive ``http.client`` connection each, bounded in count and
 time) send 640×480 JPEGs made from the shipped photo at 1, 2, 8 and 32 concurrent connections:
 p50/p90/p99 latency and images/s, next to in-process ``FER.analyze`` on the same bytes (one
-thread, measured in the same run just before). The server runs with ``--workers 2`` (this
-machine's cores), a queue deep enough for 32 clients and ``--log-level warning`` (no access
-log line per request). Then the flood: 64 clients against a server with ``--queue 2``; the
-answers by status and the server's RSS sampled over time.
+thread, and two threads over one FER, measured in the same run just before: on a machine shared
+with other work, two threads in-process are the ceiling for the server's two workers). The
+server runs with ``--workers 2`` (this machine's cores), a queue deep enough for 32 clients and
+``--log-level warning`` (no access log line per request). Then the flood: 64 clients against a
+server with ``--queue 2``; the answers by status and the server's RSS sampled over time.
 
     python benchmarks/bench_serve.py            # SECONDS per level: FASTFER_BENCH_SECONDS (8)
     python -m pytest benchmarks/bench_serve.py -s
@@ -58,16 +59,37 @@ def percentiles(seconds: list) -> dict:
     return {f"p{q}": float(np.percentile(ms, q)) for q in (50, 90, 99)} if len(ms) else {}
 
 
-def in_process(images: list, seconds: float) -> dict:
-    fer = fastfer.FER()
-    latencies, stop = [], time.monotonic() + seconds
-    start = time.perf_counter()
+def _analyze_for(fer, images: list, stop: float, out: list) -> None:
+    k = 0
     while time.monotonic() < stop:
-        for data in images:
-            t = time.perf_counter()
-            fer.analyze(data)
-            latencies.append(time.perf_counter() - t)
-    return {"images_per_s": len(latencies) / (time.perf_counter() - start), **percentiles(latencies)}
+        t = time.perf_counter()
+        fer.analyze(images[k % len(images)])
+        out.append(time.perf_counter() - t)
+        k += 1
+
+
+def in_process(images: list, seconds: float, threads: int = 1) -> dict:
+    """``FER.analyze`` over ``images`` for ``seconds`` in ``threads`` threads sharing one FER:
+    what the server's workers do without the server around them."""
+    fer = fastfer.FER()
+    for data in images[:2]:
+        fer.analyze(data)  # warm
+    latencies, stop = [], time.monotonic() + seconds
+    workers = [threading.Thread(target=_analyze_for, args=(fer, images, stop, latencies)) for _ in range(threads)]
+    start, cpu = time.perf_counter(), time.process_time()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"images_per_s": len(latencies) / wall, **percentiles(latencies), "cores": cpu / wall,
+            "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies))}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _client(port: int, images: list, stop: float, out: list, statuses: Counter, lock: threading.Lock) -> None:
@@ -115,9 +137,12 @@ def levels(images: list, seconds: float, log_dir: Path) -> list:
         load(server.port, images, 2, 2.0)  # warm: connections, allocator, caches
         rows = []
         for clients in LEVELS:
+            cpu = cpu_seconds(server.proc.pid)
             latencies, statuses, wall = load(server.port, images, clients, seconds)
+            cpu = cpu_seconds(server.proc.pid) - cpu
             rows.append({"clients": clients, "images_per_s": len(latencies) / wall, **percentiles(latencies),
-                         "statuses": dict(statuses)})
+                         "statuses": dict(statuses), "cores": cpu / wall,
+                         "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies))})
         return rows
     finally:
         server.stop()
@@ -151,22 +176,32 @@ def run(seconds: float) -> dict:
     images = images_640x480()
     with tempfile.TemporaryDirectory() as tmp:
         base = in_process(images, seconds)
+        base2 = in_process(images, seconds, threads=2)
         rows = levels(images, seconds, Path(tmp))
         flooded = flood(images, 2 * seconds, Path(tmp))
-    return {"in_process": base, "levels": rows, "flood": flooded, "load_average": os.getloadavg()}
+    return {"in_process": base, "in_process_2": base2, "levels": rows, "flood": flooded,
+            "load_average": os.getloadavg()}
 
 
 def report(result: dict) -> str:
     base, rows = result["in_process"], result["levels"]
     lines = [f"load average {result['load_average'][0]:.1f}; in-process FER.analyze (1 thread): "
              f"p50 {base['p50']:.1f} ms, p90 {base['p90']:.1f}, p99 {base['p99']:.1f}, "
-             f"{base['images_per_s']:.1f} images/s",
-             "| clients | p50 ms | p90 ms | p99 ms | images/s | × 1 client | answers |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             f"{base['images_per_s']:.1f} images/s; 2 threads over one FER: "
+             f"{result['in_process_2']['images_per_s']:.1f} images/s "
+             f"({result['in_process_2']['images_per_s'] / base['images_per_s']:.2f}x, the most the server's "
+             "2 workers can reach on this machine now)",
+             f"in-process CPU: {base['cores']:.2f} cores, {base['cpu_ms_per_image']:.1f} ms per image (1 thread); "
+             f"{result['in_process_2']['cores']:.2f} cores, {result['in_process_2']['cpu_ms_per_image']:.1f} ms "
+             "per image (2 threads)",
+             "| clients | p50 ms | p90 ms | p99 ms | images/s | × 1 client | server cores | server CPU ms/image "
+             "| answers |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     one = rows[0]["images_per_s"]
     for row in rows:
         lines.append(f"| {row['clients']} | {row['p50']:.1f} | {row['p90']:.1f} | {row['p99']:.1f} | "
-                     f"{row['images_per_s']:.1f} | {row['images_per_s'] / one:.2f} | {row['statuses']} |")
+                     f"{row['images_per_s']:.1f} | {row['images_per_s'] / one:.2f} | {row['cores']:.2f} | "
+                     f"{row['cpu_ms_per_image']:.1f} | {row['statuses']} |")
     lines.append(f"1 client p50 - in-process p50: {rows[0]['p50'] - base['p50']:+.1f} ms")
     f = result["flood"]
     rss = [mib for _, mib in f["rss_mib"]]

@@ -51,7 +51,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="requests waiting for a worker at most; beyond, 503 with Retry-After at once "
                         f"(default {DEFAULT_QUEUE_SIZE})")
     parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
-                        help=f"seconds per request: body, queue and analysis (default {DEFAULT_TIMEOUT:g})")
+                        help=f"seconds per request: its head, body, queue and analysis; also the WebSocket ping "
+                        f"interval and pong wait (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--max-body-mb", type=common.positive_int, default=DEFAULT_MAX_BODY_BYTES >> 20,
                         help=f"largest request body or stream frame, MiB (default {DEFAULT_MAX_BODY_BYTES >> 20})")
     parser.add_argument("--max-batch", type=common.positive_int, default=DEFAULT_MAX_BATCH,

@@ -163,7 +163,18 @@ def http_protocol(head_timeout: float) -> type:
     hundred such connections would hold every slot of --max-connections."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    return type("HeadDeadlineH11", (HeadDeadline, H11Protocol), {"head_timeout": head_timeout})
+    return type("HeadDeadlineH11", (HeadDeadline, H11Protocol), {"head_timeout": head_timeout, "__module__": __name__})
+
+
+def __getattr__(name: str):
+    # ``http="fastfer.serve.body:HeadDeadlineH11"`` for uvicorn.run / its --workers processes
+    # (an import string: a class made at run time cannot be sent to them): the default timeout.
+    if name == "HeadDeadlineH11":
+        from .config import DEFAULT_TIMEOUT
+
+        protocol = globals()[name] = http_protocol(DEFAULT_TIMEOUT)
+        return protocol
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _HEAD_TIMEOUT_BODY = b'{"error": "the request head did not arrive within the server\'s timeout"}'
