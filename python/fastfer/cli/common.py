@@ -349,23 +349,31 @@ def report_unreadable(path, exc: BaseException, as_json: bool) -> None:
         sys.stdout.flush()
 
 
+def open_csv(path, option: str, columns: Sequence[str]) -> tuple:
+    """(file, ``csv.DictWriter``) of the CSV ``path``, its header written: the file every
+    ``--csv`` writes (``analyze``'s and ``video``'s). UTF-8; text that is not valid UTF-8 (a
+    file name's undecodable bytes) is written as ``\\udcXX`` escapes, the text the JSON lines
+    give. A :class:`UsageError` naming ``option`` when it cannot be opened."""
+    try:
+        file = open(path, "w", newline="", encoding="utf-8", errors="backslashreplace")
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+    writer = csv.DictWriter(file, fieldnames=list(columns))
+    writer.writeheader()
+    return file, writer
+
+
 class CsvWriter:
     """``--csv OUT.csv``: the rows of :func:`fastfer.table.face_rows`, written as results come;
     an image without faces gets one row with only its ``source`` (as the Parquet of ``--ray``
-    does), so that "no faces" differs from "not processed". UTF-8; a file name that is not valid
-    UTF-8 keeps its undecodable bytes as ``\\udcXX`` escapes, the text the JSON lines give."""
+    does), so that "no faces" differs from "not processed". Opened by :func:`open_csv`."""
 
     def __init__(self, path: Optional[str]):
         self._file = self._writer = None
         if path is not None:
             from fastfer.table import COLUMNS
 
-            try:
-                self._file = open(path, "w", newline="", encoding="utf-8", errors="backslashreplace")
-            except OSError as exc:
-                raise UsageError(f"--csv {path}: cannot write ({exc.strerror or exc})") from None
-            self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
-            self._writer.writeheader()
+            self._file, self._writer = open_csv(path, "--csv", COLUMNS)
 
     def write(self, path, faces: list) -> None:
         if self._writer is not None:

@@ -1,5 +1,6 @@
-"""``fastfer video IN [-o OUT.mp4] [--json OUT.jsonl] [--camera N] [--every K]``: every face of a
-video or camera, tracked; an annotated video, a JSON-lines log and a per-track summary.
+"""``fastfer video IN [-o OUT.mp4] [--json OUT.jsonl] [--csv OUT.csv] [--camera N] [--every K]``:
+every face of a video or camera, tracked; an annotated video, a JSON-lines log, a CSV of one row
+per face per frame and a per-track summary.
 
 Exit status: 0 when the whole video was read; 1 when it ended early (a truncated or corrupt
 file: the frames before the damage are processed and every output is complete and valid for
@@ -24,15 +25,19 @@ from typing import Optional
 import fastfer
 from fastfer.draw import draw
 from fastfer.io.regular_file import NotARegularFile, stat_regular_file
+from fastfer.labels import LABELS
 from fastfer.video.smoothing import DEFAULT_ALPHA
 from fastfer.video.stream import opencv_name, printable_path
 from fastfer.video.summary import TrackSummary
 
 from . import common
 
-HELP = "track the faces of a video or camera and their expressions (annotated video, JSON lines)"
+HELP = "track the faces of a video or camera and their expressions (annotated video, JSON lines, CSV)"
 #: Containers the annotated output may use, and the codec each one gets.
 CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+#: The columns of --csv: the --json log's names for the frame and the track, ``analyze --csv``'s
+#: for the rest (box, score, smoothed label, its probabilities in the FER2013 order).
+CSV_COLUMNS = ("frame", "time", "track_id", "x1", "y1", "x2", "y2", "score", "label") + LABELS + ("raw_label",)
 # The API's hint in a pixel cap error, replaced here by the command's own (--max-pixels).
 _API_HINT = re.compile(r" \(see [^()]*set_max_pixels\)")
 
@@ -41,16 +46,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("video", help=HELP, description=(
         "Track every face of a video file, URL or camera and its expression, smoothed per track. "
         "Writes an annotated video (-o), a JSON-lines log (--json: one line per frame, then a "
-        "summary line) and prints a per-track summary. Exit status 0: the whole video was read; "
-        "1: it ended early (truncated or corrupt: the good frames are processed, the outputs "
-        "valid); 2: usage error (also: not a video, no frame decodable, frames over the pixel "
-        "cap); 130: interrupted (Ctrl-C; outputs finalised)."))
+        "summary line), a CSV (--csv: one row per face per frame) and prints a per-track summary. "
+        "Outputs that exist are overwritten; one that is the input is refused. Exit status 0: the "
+        "whole video was read; 1: it ended early (truncated or corrupt: the good frames are "
+        "processed, the outputs valid); 2: usage error (also: not a video, no frame decodable, "
+        "frames over the pixel cap); 130: interrupted (Ctrl-C; outputs finalised)."))
     parser.add_argument("input", nargs="?", metavar="IN", help="a video file or a URL OpenCV opens")
     parser.add_argument("--camera", type=common.non_negative_int, metavar="N",
                         help="read camera N instead of a file (stop with Ctrl-C)")
     parser.add_argument("-o", "--output", metavar="OUT.mp4",
                         help=f"write the annotated video ({', '.join(CODECS)})")
     parser.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame, then the summary")
+    parser.add_argument("--csv", metavar="OUT.csv",
+                        help="write one row per face per frame (frame, time, track_id, x1, y1, x2, y2, score, "
+                        "the smoothed label and its probabilities angry ... neutral, raw_label; a row with "
+                        "only frame and time for a frame without faces), as --json's values")
     parser.add_argument("--every", type=common.positive_int, default=1, metavar="K",
                         help="detect faces on every K-th frame, carrying the tracks between (default 1)")
     parser.add_argument("--smoothing", type=float, default=DEFAULT_ALPHA, metavar="A",
@@ -96,6 +106,32 @@ class _VideoOut:
         if self._writer is not None:
             self._writer.release()  # writes the container's index: the file is valid from here
             self._writer = None
+
+
+class _CsvOut:
+    """``--csv``: one row per face per frame, of the values the --json line of the frame holds;
+    a frame without faces gets a row with only ``frame`` and ``time``, so that "no faces"
+    differs from "not processed". Flushed after each frame, as the log."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file, self._writer = common.open_csv(path, "--csv", CSV_COLUMNS)
+
+    def write(self, frame) -> None:
+        record = frame.to_dict()
+        head = {"frame": record["frame"], "time": record["time"]}
+        rows = []
+        for face in record["faces"]:
+            row = dict(head, track_id=face["track_id"], score=face["score"], label=face["label"],
+                       raw_label=face["raw_label"])
+            row.update(zip(("x1", "y1", "x2", "y2"), face["box"]))
+            row.update(face["probs"] or {})
+            rows.append(row)
+        self._writer.writerows(rows or [head])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _output_path(text: Optional[str], option: str, suffixes, opencv: bool = False) -> Optional[Path]:
@@ -157,8 +193,8 @@ class _Rate:
 
 
 class _WholeFrames:
-    """Ctrl-C stops at once, except while one frame's outputs are written (the summary, the video
-    and the log): then right after them, so that the three always hold the same frames."""
+    """Ctrl-C stops at once, except while one frame's outputs are written (the summary, the video,
+    the log and the CSV): then right after them, so that they always hold the same frames."""
 
     def __init__(self):
         self.writing = self.pending = False
@@ -194,8 +230,9 @@ def run(args: argparse.Namespace) -> int:
         raise common.UsageError("give a video file or URL, or --camera N (one of them)")
     out_path = _output_path(args.output, "-o", CODECS, opencv=True)
     json_path = _output_path(args.json, "--json", None)
+    csv_path = _output_path(args.csv, "--csv", None)
     if args.input is not None:  # before any output is opened: writing one would destroy the input
-        common.refuse_same_file([args.input], {"-o": out_path, "--json": json_path})
+        common.refuse_same_file([args.input], {"-o": out_path, "--json": json_path, "--csv": csv_path})
     fer = common.make_fer(args)
     source = args.camera if args.camera is not None else args.input
     try:
@@ -205,14 +242,14 @@ def run(args: argparse.Namespace) -> int:
     fps = stream.source_fps or 25.0
     summary = TrackSummary(fps)
     video = _VideoOut(out_path, fps) if out_path else None
-    log = open(json_path, "w", encoding="utf-8") if json_path else None
+    log, table = _open_files(stream, json_path, csv_path)
     total = stream.frame_count
     if args.max_frames is not None:
         total = min(args.max_frames, total or args.max_frames)
     rate = _Rate(total, sys.stderr.isatty() if args.progress is None else args.progress)
     ended, status, message = None, 0, None
     try:
-        _process(stream, args, summary, video, log, rate)
+        _process(stream, args, summary, (video, log, table), rate)
         ended = "complete"
     except fastfer.VideoDecodeError as exc:  # after the good frames, or before any: no video
         ended, status, message = ("error", 2, str(exc)) if summary.frames == 0 else ("truncated", 1, str(exc))
@@ -227,19 +264,43 @@ def run(args: argparse.Namespace) -> int:
         stream.close()
         rate.update(summary.frames, final=True)
         rate.close()
-        if video is not None:
-            video.close()
-        if log is not None:
-            # ended None: an error on its way to the caller, named in "error".
-            log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
-                                  "ended": ended or "error", "error": message}) + "\n")
-            log.close()
-    return _report(status, message, summary, ended, video, json_path)
+        _close_outputs((video, log, table), summary, ended, message)
+    return _report(status, message, summary, ended, video, (json_path, csv_path))
 
 
-def _process(stream, args: argparse.Namespace, summary: TrackSummary, video: Optional[_VideoOut],
-             log, rate: _Rate) -> None:
-    """Every frame of ``stream`` into the summary, the video and the log."""
+def _close_outputs(outputs: tuple, summary: TrackSummary, ended: Optional[str], message: Optional[str]) -> None:
+    """The video, the log (ended by its summary line) and the CSV finalised; ``ended`` None: an
+    error on its way to the caller, named in the log's "error"."""
+    video, log, table = outputs
+    if video is not None:
+        video.close()
+    if table is not None:
+        table.close()
+    if log is not None:
+        log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
+                              "ended": ended or "error", "error": message}) + "\n")
+        log.close()
+
+
+def _open_files(stream, json_path: Optional[Path], csv_path: Optional[Path]) -> tuple:
+    """(the JSON-lines log, the CSV), each None when not asked for; when one cannot be opened
+    the other and the stream are closed before the error goes on."""
+    log = table = None
+    try:
+        table = _CsvOut(csv_path) if csv_path else None
+        log = open(json_path, "w", encoding="utf-8") if json_path else None
+    except BaseException:
+        if table is not None:
+            table.close()
+        stream.close()
+        raise
+    return log, table
+
+
+def _process(stream, args: argparse.Namespace, summary: TrackSummary, outputs: tuple, rate: _Rate) -> None:
+    """Every frame of ``stream`` into the summary and ``outputs``: the video, the log and the CSV
+    (each None when not asked for)."""
+    video, log, table = outputs
     with _WholeFrames() as whole:
         for frame in stream:
             drawn = draw(frame.image, frame.faces, bars=args.bars) if video is not None else None
@@ -250,15 +311,17 @@ def _process(stream, args: argparse.Namespace, summary: TrackSummary, video: Opt
                 if log is not None:
                     log.write(json.dumps(frame.to_dict()) + "\n")
                     log.flush()  # a live log (tail -f), complete up to the last frame if killed
+                if table is not None:
+                    table.write(frame)
             rate.update(summary.frames)
             if args.max_frames is not None and summary.frames >= args.max_frames:
                 break
 
 
 def _report(status: int, message: Optional[str], summary: TrackSummary, ended: Optional[str],
-            video: Optional[_VideoOut], json_path: Optional[Path]) -> int:
+            video: Optional[_VideoOut], files: tuple) -> int:
     """The closing lines: the summary and the outputs written; for an error (status 2: not one
-    frame could be decoded) only the error, in one line."""
+    frame could be decoded) only the error, in one line. ``files``: the --json and --csv paths."""
     if status == 2:
         print(f"fastfer: error: {message}", file=sys.stderr)
         return status
@@ -269,6 +332,9 @@ def _report(status: int, message: Optional[str], summary: TrackSummary, ended: O
         print(summary.table())
     if video is not None and video.frames:
         print(f"annotated video written to {printable_path(str(video.path))}")
+    json_path, csv_path = files
     if json_path is not None:
         print(f"JSON lines written to {printable_path(str(json_path))}")
+    if csv_path is not None:
+        print(f"CSV written to {printable_path(str(csv_path))}")
     return status
