@@ -30,9 +30,9 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 import numpy as np
 
 from .._args import positive_int
+from ..core.result import Face
 from ..errors import Error
 from ..io.image import get_max_pixels, set_max_pixels
-from ..core.result import Face
 
 MODES = ("thread", "process")
 # Images submitted ahead of the one being yielded, per worker: enough to keep every worker busy
@@ -95,10 +95,21 @@ def analyze_many(images: Iterable, *, workers: Optional[int] = None, mode: str =
 
 def _in_order(executor: Executor, task: Callable, items: Iterable, ahead: int) -> Iterator:
     """``task(item)`` for each item on ``executor``, yielded in input order with at most ``ahead``
-    items in flight. Closing the generator early cancels what has not started."""
+    items in flight. Closing the generator early cancels what has not started. When ``items``
+    raises, the results of the items it gave before are yielded first, then its error is raised
+    (as ``FER.stream`` yields its good frames before a decoding error)."""
     pending: collections.deque = collections.deque()
+    iterator = iter(items)
     try:
-        for item in items:
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                break
+            except Exception:  # the input failed: what it gave before is still owed
+                while pending:
+                    yield pending.popleft().result()
+                raise
             pending.append(executor.submit(task, item))
             if len(pending) >= ahead:
                 yield pending.popleft().result()
@@ -148,7 +159,7 @@ def _start_process(fer_options: dict, max_pixels: int) -> None:
         from ..core.fer import FER
 
         _process_fer = FER(**fer_options)
-    except Exception as exc:  # reported by every task: a failed initializer only says "broken pool"
+    except Exception as exc:  # noqa: BLE001 - reported by every task: a failed initializer only says "broken pool"
         _process_fer = exc
 
 
