@@ -210,8 +210,15 @@ void read_detector_options(const py::dict& d, const py::dict& decoder, DetectorC
   }
 }
 
+// The spec's "name" (as fastfer.models.spec(name).to_dict() gives it), for messages; else "".
+std::string model_name(const py::dict& d) {
+  if (!d.contains("name") || !py::isinstance<py::str>(d["name"])) return "";
+  return d["name"].cast<std::string>();
+}
+
 DetectorConfig detector_config(const py::dict& d) {
   DetectorConfig c;
+  c.name = model_name(d);
   const py::dict input = as_dict(get(d, "input", "detector spec"), "detector spec 'input'");
   const py::dict decoder = as_dict(get(d, "decoder", "detector spec"), "detector spec 'decoder'");
   const py::dict outputs = as_dict(get(d, "outputs", "detector spec"), "detector spec 'outputs'");
@@ -224,6 +231,7 @@ DetectorConfig detector_config(const py::dict& d) {
 
 ClassifierConfig classifier_config(const py::dict& d) {
   ClassifierConfig c;
+  c.name = model_name(d);
   const py::dict input = as_dict(get(d, "input", "classifier spec"), "classifier spec 'input'");
   const py::dict outputs = as_dict(get(d, "outputs", "classifier spec"), "classifier spec 'outputs'");
   c.input_name = input.contains("name") ? text(input["name"], "classifier input name") : "image";

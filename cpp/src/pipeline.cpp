@@ -40,6 +40,26 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+// "model 'name'" in messages, or the role ("detector", "classifier") when the spec gave no name.
+std::string model_label(const std::string& name, const char* role) {
+  return name.empty() ? std::string(role) : "model '" + name + "'";
+}
+
+// A shape as Python prints a tuple: (3, 9), (7,).
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + (shape.size() == 1 ? ",)" : ")");
+}
+
+bool all_finite(const float* values, size_t count) {
+  bool ok = true;
+  for (size_t i = 0; i < count; ++i) ok &= std::isfinite(values[i]);
+  return ok;
+}
+
+bool is_probability(float v) { return v >= -kProbabilitySlack && v <= 1.0f + kProbabilitySlack; }
+
 // Anchor caches are keyed by tensor size; frame sizes of a video repeat, photos vary.
 constexpr size_t kMaxCachedAnchorSizes = 16;
 // Work buffers kept for reuse (more concurrent calls than this allocate and free their own).
@@ -61,7 +81,6 @@ struct Workspace {
   std::vector<int64_t> keep;
   std::vector<Affine> maps;
   std::vector<float> face_batch;
-  std::vector<float> cls_out;
 };
 
 struct Pipeline::Impl {
@@ -132,6 +151,7 @@ struct Pipeline::Impl {
                        const DetectorInputGeometry& g, std::vector<FaceResult>& out) const;
   void classify_into(const ImageView& bgr, Workspace& ws, std::vector<FaceResult>& faces,
                      double& inference) const;
+  void read_probs(const Tensor& out, std::vector<FaceResult>& faces) const;
 };
 
 void Pipeline::Impl::validate() const {
@@ -188,9 +208,23 @@ DetectorInputGeometry Pipeline::Impl::run_detector(const ImageView& bgr, Workspa
   input.data = ws.det_input.data();
   const auto t0 = Clock::now();
   tl_timing.preprocess_seconds = std::chrono::duration<double>(t0 - stage_start).count();
-  detector->run_into({{det.input_name, input}}, outputs);
+  const std::string label = model_label(det.name, "detector");
+  try {  // outputs of other shapes than the spec gives (or an input the model refuses) fail here
+    detector->run_into({{det.input_name, input}}, outputs);
+  } catch (const OrtError& e) {
+    throw ModelOutputError(label + ": detector outputs differ from the shapes its " + family->name +
+                           " spec gives for a " + std::to_string(g.width) + "x" +
+                           std::to_string(g.height) +
+                           " input, or ONNX Runtime cannot run it (" + e.what() + ")");
+  } catch (const std::invalid_argument& e) {
+    throw ModelOutputError(label + ": " + e.what());
+  }
   tl_timing.detector_seconds = seconds_since(t0);
   inference += tl_timing.detector_seconds;
+  for (const auto& buffer : ws.det_outputs) {  // never a face from NaN (timed as post-processing)
+    if (!all_finite(buffer.data(), buffer.size()))
+      throw ModelOutputError(label + ": a detector output holds NaN or infinity");
+  }
   return g;
 }
 
@@ -200,8 +234,12 @@ ptrdiff_t Pipeline::Impl::pick_candidates(Workspace& ws, int64_t anchors) const 
   ws.scores.resize(static_cast<size_t>(anchors));
   family->scores(ws.det_outputs, anchors, ws.scores.data());
   ws.picked.clear();
-  for (int64_t a = 0; a < anchors; ++a)
+  for (int64_t a = 0; a < anchors; ++a) {
+    if (!is_probability(ws.scores[a]))
+      throw ModelOutputError(model_label(det.name, "detector") + ": detector score " +
+                             std::to_string(ws.scores[a]) + " is outside [0, 1]");
     if (ws.scores[a] >= det.score_threshold) ws.picked.push_back(a);
+  }
   if (static_cast<int64_t>(ws.picked.size()) > det.pre_nms_top_k) {
     const float* sc = ws.scores.data();
     std::stable_sort(ws.picked.begin(), ws.picked.end(),
@@ -230,7 +268,19 @@ void Pipeline::Impl::decode_candidates(Workspace& ws, ptrdiff_t count, const flo
   c.boxes = ws.cand_boxes.data();
   c.landmarks = ws.cand_marks.data();
   c.scratch = &ws.decode_scratch;
-  family->decode(det, ws.det_outputs, static_cast<float>(g.width), static_cast<float>(g.height), c);
+  const std::string label = model_label(det.name, "detector");
+  const float width = static_cast<float>(g.width), height = static_cast<float>(g.height);
+  try {
+    family->decode(det, ws.det_outputs, width, height, c);
+  } catch (const std::invalid_argument& e) {  // the kernels refuse deltas that overflow float32
+    throw ModelOutputError(label + ": its box or landmark outputs are out of range (" + e.what() +
+                           ")");
+  }
+  const size_t k = static_cast<size_t>(count);
+  if (!all_finite(c.boxes, k * 4) || !all_finite(c.landmarks, k * 10))
+    throw ModelOutputError(label +
+                           ": its box or landmark outputs are out of range (they decode to NaN or "
+                           "infinity)");
 }
 
 // The input-size policy drops faces shorter than min_face image pixels before NMS (so max_faces
@@ -253,7 +303,8 @@ ptrdiff_t Pipeline::Impl::drop_small_faces(Workspace& ws, ptrdiff_t count,
   return n;
 }
 
-// NMS, then the kept faces back in image pixels (boxes clipped to the image).
+// NMS, then the kept faces back in image pixels (boxes clipped to the image); a box left with no
+// width or height (one wholly in the padding or outside the image) is dropped.
 size_t Pipeline::Impl::suppress_into(const ImageView& bgr, Workspace& ws, ptrdiff_t count,
                                      const DetectorInputGeometry& g,
                                      std::vector<FaceResult>& out) const {
@@ -266,17 +317,21 @@ size_t Pipeline::Impl::suppress_into(const ImageView& bgr, Workspace& ws, ptrdif
   const float iw = static_cast<float>(bgr.width), ih = static_cast<float>(bgr.height);
   const float lim[4] = {iw, ih, iw, ih};
   out.resize(static_cast<size_t>(kept));
+  size_t n = 0;
   for (ptrdiff_t i = 0; i < kept; ++i) {
     const int64_t c = ws.keep[i];
-    FaceResult& f = out[i];
+    FaceResult& f = out[n];
     const float* b = &ws.cand_boxes[4 * c];
     for (int k = 0; k < 4; ++k) f.box[k] = std::min(std::max(b[k] / scale, 0.0f), lim[k]);
+    if (!(f.box[2] > f.box[0] && f.box[3] > f.box[1])) continue;
     f.score = ws.cand_scores[c];
     const float* m = &ws.cand_marks[10 * c];
     for (int k = 0; k < 10; ++k) f.landmarks[k] = m[k] / scale;
     std::fill(f.probs, f.probs + 7, 0.0f);
+    ++n;
   }
-  return static_cast<size_t>(kept);
+  out.resize(n);
+  return n;
 }
 
 size_t Pipeline::Impl::detect_into(const ImageView& bgr, Workspace& ws, std::vector<FaceResult>& out,
@@ -310,19 +365,39 @@ void Pipeline::Impl::classify_into(const ImageView& bgr, Workspace& ws, std::vec
   input.shape = cls.input.layout == Layout::NHWC ? std::vector<int64_t>{n, S, S, C}
                                                  : std::vector<int64_t>{n, C, S, S};
   input.data = ws.face_batch.data();
-  ws.cls_out.resize(static_cast<size_t>(n) * 7);
   const auto t0 = Clock::now();
   tl_timing.crops_seconds = std::chrono::duration<double>(t0 - crops_start).count();
-  classifier->run_into({{cls.input_name, input}},
-                       {{cls.output_name, MutableTensorView{{n, 7}, ws.cls_out.data()}}});
+  std::vector<Tensor> out;
+  try {  // run(), not run_into(): the output's own shape is checked against the batch below
+    out = classifier->run({{cls.input_name, input}}, {cls.output_name});
+  } catch (const OrtError& e) {
+    throw ModelOutputError(model_label(cls.name, "classifier") +
+                           ": ONNX Runtime cannot run it on " + std::to_string(n) + " faces (" +
+                           e.what() + ")");
+  }
   inference += seconds_since(t0);
-  for (ptrdiff_t i = 0; i < n; ++i) {
-    const float* row = &ws.cls_out[7 * i];
-    for (int j = 0; j < 7; ++j) {
-      if (!std::isfinite(row[j])) {  // as classifier.py: never a label from NaN probabilities
-        throw ModelOutputError("classifier: its output holds NaN or infinity");
-      }
-    }
+  read_probs(out[0], faces);
+}
+
+// The classifier's output as probabilities in kLabels order, after the checks classifier.py
+// makes too: (N, 7) for N faces, finite, and in [0, 1] unless the spec says it gives logits.
+void Pipeline::Impl::read_probs(const Tensor& out, std::vector<FaceResult>& faces) const {
+  const int64_t n = static_cast<int64_t>(faces.size());
+  const std::string label = model_label(cls.name, "classifier");
+  if (out.shape != std::vector<int64_t>{n, 7})
+    throw ModelOutputError(label + ": classifier output '" + cls.output_name + "' has shape " +
+                           shape_text(out.shape) + " for " + std::to_string(n) +
+                           " faces; expected " + shape_text({n, 7}) +
+                           ", one row per face and one column per label");
+  if (!all_finite(out.data.data(), out.data.size()))  // never a label from NaN probabilities
+    throw ModelOutputError(label + ": its output holds NaN or infinity");
+  if (!cls.softmax && !std::all_of(out.data.begin(), out.data.end(), is_probability))
+    throw ModelOutputError(label +
+                           ": its output is not probabilities: values outside [0, 1] (a model that "
+                           "gives logits needs the decoder {\"activation\": \"logits\"} in its "
+                           "spec)");
+  for (int64_t i = 0; i < n; ++i) {
+    const float* row = &out.data[7 * i];
     float* p = faces[i].probs;
     for (int j = 0; j < 7; ++j) p[j] = row[cls.label_columns[j]];
     if (cls.softmax) {

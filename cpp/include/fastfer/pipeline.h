@@ -21,7 +21,8 @@ namespace fastfer {
 inline constexpr const char* kLabels[7] = {"angry", "disgust", "fear", "happy",
                                            "sad",   "surprise", "neutral"};
 
-// A model's output cannot be used (NaN or infinite classifier scores): no label is made from it.
+// A model's output cannot be used: a shape other than the batch and spec give, NaN or infinity,
+// probabilities outside [0, 1], or a run ONNX Runtime refuses. No face or label is made from it.
 // Python sees fastfer._core.ModelOutputError, a fastfer.ModelError.
 class ModelOutputError : public std::runtime_error {
  public:
@@ -39,6 +40,7 @@ inline constexpr float kDefaultNmsIou = 0.4f;
 // How to feed the detector and read its outputs (python/fastfer/models/manifest.json has the
 // values of the shipped models).
 struct DetectorConfig {
+  std::string name;  // the model's name, for messages (may be empty)
   DetectorKind kind = DetectorKind::RetinaFace;
   DetectorInputSpec input;  // max_side + pad_multiple, or a fixed size; colour, mean/scale, layout
   std::string input_name = "image";
@@ -71,6 +73,7 @@ struct DetectorConfig {
 
 // How to crop faces for the classifier and read its output.
 struct ClassifierConfig {
+  std::string name;     // the model's name, for messages (may be empty)
   FaceInputSpec input;  // size, grey or colour, mean/scale, layout
   std::string input_name = "image";
   std::string output_name = "probs";
@@ -90,6 +93,10 @@ struct FaceResult {
   float landmarks[10];  // left eye, right eye, nose, left and right mouth corner: (x, y) each
   float probs[7];       // in kLabels order, sums to 1; all 0 from detect()
 };
+
+// A model's probabilities may stray this far outside [0, 1] (rounding in a quantised softmax);
+// further is a ModelOutputError. python/fastfer/core/classifier.py and detector.py use the same.
+inline constexpr float kProbabilitySlack = 1e-3f;
 
 class Pipeline {
  public:

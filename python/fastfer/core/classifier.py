@@ -19,6 +19,27 @@ from ..models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
 from ..backend.runtime import ProviderRequest, create_session
 
 
+#: A model's probabilities may stray this far outside [0, 1] (rounding in a quantised softmax);
+#: further is a ModelError (kProbabilitySlack in cpp/include/fastfer/pipeline.h).
+PROBABILITY_SLACK = np.float32(1e-3)
+
+
+def _checked_probs(spec: ModelSpec, out: np.ndarray, faces: int, logits: bool) -> np.ndarray:
+    """The classifier's raw output, after the checks cpp/src/pipeline.cpp makes too: (N, 7) for N
+    faces, finite (never a label from NaN), and in [0, 1] unless the spec says it gives logits."""
+    expected = (faces, len(LABELS))
+    if out.shape != expected:
+        raise ModelError(f"model {spec.name!r}: classifier output {spec.outputs['probs']!r} has shape "
+                         f"{out.shape} for {faces} faces; expected {expected}, one row per face and one "
+                         "column per label")
+    if not np.all(np.isfinite(out)):
+        raise ModelError(f"model {spec.name!r}: its output holds NaN or infinity")
+    if not logits and not np.all((out >= -PROBABILITY_SLACK) & (out <= 1 + PROBABILITY_SLACK)):
+        raise ModelError(f"model {spec.name!r}: its output is not probabilities: values outside [0, 1] "
+                         "(a model that gives logits needs the decoder {\"activation\": \"logits\"} in its spec)")
+    return out
+
+
 class Classifier:
     """An expression classifier built from a shipped or registered model. Thread-safe."""
 
@@ -36,6 +57,7 @@ class Classifier:
         if list(inp["size"]) != [self.size, self.size]:
             raise ModelSpecError(f"model {model!r}: only square inputs are supported, got {inp['size']}")
         self._gray = inp["color"] == "gray"
+        self._logits = bool(self.spec.decoder and self.spec.decoder.get("activation") == "logits")
         self._session = create_session(model, threads=threads, providers=providers)
 
     def _normalise(self, faces: np.ndarray) -> np.ndarray:
@@ -67,12 +89,14 @@ class Classifier:
         format (from crop_batch)."""
         if len(batch) == 0:
             return np.zeros((0, len(LABELS)), np.float32)
-        (out,) = self._session.run([self.spec.outputs["probs"]], {self.spec.input["name"]: batch})
-        out = np.asarray(out, np.float32)
-        if not np.all(np.isfinite(out)):  # as cpp/src/pipeline.cpp: never a label from NaN
-            raise ModelError(f"model {self.spec.name!r}: its output holds NaN or infinity")
-        probs = out[:, self._order]
-        if self.spec.decoder and self.spec.decoder.get("activation") == "logits":
+        output = self.spec.outputs["probs"]
+        try:
+            (out,) = self._session.run([output], {self.spec.input["name"]: batch})
+        except Exception as exc:  # ONNX Runtime's own error types: the model's fault
+            raise ModelError(f"model {self.spec.name!r}: ONNX Runtime cannot run it on {len(batch)} faces "
+                             f"({exc})") from exc
+        probs = _checked_probs(self.spec, np.asarray(out, np.float32), len(batch), self._logits)[:, self._order]
+        if self._logits:
             probs = np.exp(probs - probs.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)
         return probs

@@ -20,7 +20,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..backend import kernels
-from ..errors import ModelSpecError
+from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
 from ..backend.runtime import ProviderRequest, create_session
@@ -31,6 +31,13 @@ MAX_FACES = 1000
 PRE_NMS_TOP_K = 5000
 #: The IoU above which NMS drops the lower-scored of two boxes, unless the caller gives another.
 DEFAULT_NMS_IOU = 0.4
+#: A detector's scores may stray this far outside [0, 1]; further is a ModelError (as in
+#: cpp/src/pipeline.cpp, kProbabilitySlack).
+SCORE_SLACK = np.float32(1e-3)
+#: Per detector kind, the width of each output per anchor (YuNet: each head, once per step).
+_OUTPUT_WIDTHS = {"retinaface": {"boxes": 4, "landmarks": 10, "scores": 2},
+                  "blazeface": {"regressors": 16, "scores": 1},
+                  "yunet": {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}}
 #: Dynamic-size models shrink images whose long side exceeds this, unless the caller gives another
 #: (1600: WIDER FACE images at their original size).
 DEFAULT_MAX_SIDE = 1600
@@ -156,8 +163,36 @@ class Detector:
     def _run(self, tensor: np.ndarray) -> Mapping[str, np.ndarray]:
         outputs = self.spec.outputs
         names = list(outputs.values())
-        values = self._session.run(names, {self.spec.input["name"]: tensor})
-        return dict(zip(outputs.keys(), values))
+        try:
+            values = self._session.run(names, {self.spec.input["name"]: tensor})
+        except Exception as exc:  # ONNX Runtime's own error types: the model's fault
+            raise ModelError(f"model {self.spec.name!r}: ONNX Runtime cannot run it on an input of shape "
+                             f"{tensor.shape} ({exc})") from exc
+        raw = dict(zip(outputs.keys(), (np.asarray(v) for v in values)))
+        self._check_outputs(raw, len(tensor), *self._hw(tensor))
+        return raw
+
+    def _expected_shapes(self, batch: int, height: int, width: int) -> dict:
+        """role -> the shape the decoder reads for a batch of tensors ``width`` x ``height``."""
+        widths = _OUTPUT_WIDTHS[self._kind]
+        if self._kind != "yunet":
+            anchors = len(self._anchors(height, width))
+            return {role: (batch, anchors, w) for role, w in widths.items()}
+        return {f"{head}_{s}": (batch, (height // s) * (width // s), w)
+                for head, w in widths.items() for s in self.spec.decoder["steps"]}
+
+    def _check_outputs(self, raw: Mapping[str, np.ndarray], batch: int, height: int, width: int) -> None:
+        """ModelError unless every output the decoder reads has the shape of the batch and the
+        anchors, and holds finite values (the checks of the C++ pipeline)."""
+        for role, shape in self._expected_shapes(batch, height, width).items():
+            out = raw[role]
+            if out.shape != shape:
+                raise ModelError(f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} has "
+                                 f"shape {out.shape} for a batch of {batch} at {width}x{height}; its "
+                                 f"{self._kind} spec gives {shape}")
+            if not np.all(np.isfinite(out)):
+                raise ModelError(f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} "
+                                 "holds NaN or infinity")
 
     # --- decoding ------------------------------------------------------------------------------
 
@@ -176,22 +211,34 @@ class Detector:
         if len(scores) != len(anchors):
             raise ModelSpecError(f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
                                  f"anchors at {width}x{height}: the decoder spec does not match the model")
+        outside = (scores < -SCORE_SLACK) | (scores > 1 + SCORE_SLACK)
+        if np.any(outside):
+            raise ModelError(f"model {self.spec.name!r}: detector score {scores[np.argmax(outside)]} is "
+                             "outside [0, 1]")
         picked = np.flatnonzero(scores >= self.score_threshold)
         if len(picked) > PRE_NMS_TOP_K:
             picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
         scale = np.array([width, height], np.float32)
         priors = anchors[picked]
-        if self._kind in ("retinaface", "yunet"):
-            # YuNet's priors are its cells (size = stride, offset 0) and its variances (1, 1).
-            deltas, lm_deltas = ((heads["bbox"], heads["kps"]) if self._kind == "yunet"
-                                 else (raw["boxes"][index], raw["landmarks"][index]))
-            boxes = kernels.decode_boxes(deltas[picked], priors, d["variances"])
-            marks = kernels.decode_landmarks(lm_deltas[picked], priors, d["variances"][0])
-            marks = marks.reshape(-1, 5, 2) * scale
-        else:
-            boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
-            marks = marks * scale
-        return boxes * np.tile(scale, 2), scores[picked].astype(np.float32), marks
+        try:
+            if self._kind in ("retinaface", "yunet"):
+                # YuNet's priors are its cells (size = stride, offset 0) and its variances (1, 1).
+                deltas, lm_deltas = ((heads["bbox"], heads["kps"]) if self._kind == "yunet"
+                                     else (raw["boxes"][index], raw["landmarks"][index]))
+                boxes = kernels.decode_boxes(deltas[picked], priors, d["variances"])
+                marks = kernels.decode_landmarks(lm_deltas[picked], priors, d["variances"][0])
+                marks = marks.reshape(-1, 5, 2) * scale
+            else:
+                boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
+                marks = marks * scale
+        except ValueError as exc:  # the decoding kernels refuse deltas that overflow float32
+            raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range ({exc})"
+                             ) from exc
+        boxes = boxes * np.tile(scale, 2)
+        if not (np.all(np.isfinite(boxes)) and np.all(np.isfinite(marks))):
+            raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range (they "
+                             "decode to NaN or infinity)")
+        return boxes, scores[picked].astype(np.float32), marks
 
     def _decode_blazeface(self, reg: np.ndarray, priors: np.ndarray):
         size = float(self.spec.input["size"][0])
@@ -223,7 +270,10 @@ class Detector:
         h, w = image_shape[:2]
         boxes = boxes[keep] / np.float32(scale)
         boxes = np.clip(boxes, 0.0, [w, h, w, h]).astype(np.float32)
-        return Detections(boxes, scores[keep], (marks[keep] / np.float32(scale)).astype(np.float32))
+        # A box left with no width or height (wholly in the padding, or outside the image) is dropped.
+        real = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        marks = (marks[keep] / np.float32(scale)).astype(np.float32)
+        return Detections(boxes[real], scores[keep][real], marks[real])
 
     # --- public ----------------------------------------------------------------------------------
 
