@@ -28,7 +28,7 @@ from typing import Any, Mapping, Optional, Union
 from . import cpu
 from .onnx_scan import MalformedModel, external_tensors
 from ..io.regular_file import FileTooLarge, read_regular_file
-from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
+from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError, ModelSpecError
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
@@ -61,6 +61,9 @@ DEFAULT_DETECTOR, DEFAULT_CLASSIFIER = default_models(PRECISION)
 #: full-size faces (tools/measure_min_face_accuracy.py; docs/speed.md). 0 = every face.
 DEFAULT_MIN_FACE = 40
 _INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
+#: The largest input side (pixels) a spec may give: the face crop kernel's limit, and far above any
+#: detector's fixed size; a spec of 100000×100000 would ask for a 120 GB tensor at the first run.
+MAX_INPUT_SIDE = 4096
 #: The largest model file read: protobuf cannot serialise a message of 2 GiB or more, so no
 #: self-contained ONNX model is larger.
 MAX_MODEL_BYTES = (2 << 30) - 1
@@ -129,6 +132,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _check_input_size(name: str, task: str, size: object) -> None:
+    """[width, height] of positive ints up to MAX_INPUT_SIDE, or "dynamic" for a detector."""
+    if size == "dynamic" and task == "detector":
+        return
+    if not (isinstance(size, (list, tuple)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ModelError(f"model {name!r}: input size must be [width, height] (or 'dynamic' for a "
+                         f"detector), got {size!r}")
+    if max(size) > MAX_INPUT_SIDE:
+        raise ModelSpecError(f"model {name!r}: input size {size[0]}×{size[1]} is larger than fastfer "
+                             f"accepts ({MAX_INPUT_SIDE} pixels a side at most)")
+
+
 def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: Mapping) -> None:
     """The types of the values the detector, classifier and native pipeline read, so that a broken
     manifest or spec is a ModelError here, not a KeyError or TypeError deep inside them."""
@@ -137,11 +153,7 @@ def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: M
 
     if not isinstance(inp["name"], str) or not inp["name"]:
         raise bad(f"input name must be a non-empty string, got {inp['name']!r}")
-    size = inp["size"]
-    if not (size == "dynamic" and task == "detector") and not (
-            isinstance(size, (list, tuple)) and len(size) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise bad(f"input size must be [width, height] (or 'dynamic' for a detector), got {size!r}")
+    _check_input_size(name, task, inp["size"])
     for key in ("mean", "scale"):
         value = inp[key]
         if not (_is_number(value) or (isinstance(value, (list, tuple)) and value
@@ -269,6 +281,9 @@ def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mappi
     every load, so a file changed on disk is refused). Returns its ModelSpec."""
     if not isinstance(name, str) or not name:
         raise ModelError("model name must be a non-empty string")
+    if not isinstance(spec_entry, Mapping):
+        raise TypeError(f"register: spec_entry (model {name!r}'s spec) must be a mapping shaped like a "
+                        f"manifest entry (task, input, outputs, ...), got {type(spec_entry).__name__}")
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), bytes(model)
     elif isinstance(model, (str, os.PathLike)):
@@ -276,6 +291,9 @@ def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mappi
         data = _read_model_file(name, source, None)
     else:
         raise ModelError(f"model {name!r}: give a path or bytes, got {type(model).__name__}")
+    if not data:
+        raise ModelError(f"model {name!r}: the model is empty (0 bytes"
+                         f"{'' if isinstance(source, bytes) else ' in ' + str(source)}), not an ONNX model")
     sha = hashlib.sha256(data).hexdigest()
     entry = {**dict(spec_entry), "sha256": sha, "size": len(data),
              "file": str(source) if isinstance(source, Path) else None}
