@@ -3,8 +3,6 @@
 Finds faces, their 5 landmarks and their expression probabilities in :data:`LABELS` order.
 """
 
-from __future__ import annotations
-
 try:
     from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
     from .errors import (

@@ -6,11 +6,11 @@ there); ``fastfer analyze --csv`` writes the same rows.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterable, Mapping, Optional
+from pathlib import Path, PurePath
+from typing import Iterable, Mapping, Optional, Sequence
 
-from .labels import LABELS
 from .core.result import Face
+from .labels import LABELS
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 COLUMNS = (("source", "face", "x1", "y1", "x2", "y2", "score")
@@ -39,41 +39,64 @@ def face_rows(faces, source=None) -> list:
     return rows
 
 
-def _images(results) -> Iterable[tuple]:
-    """(source, faces or exception) per image, whatever shape of results was given."""
+def _images(results, sources: Optional[Sequence] = None) -> Iterable[tuple]:
+    """(source, faces or exception) per image, whatever shape of results was given; ``sources``
+    names the images of a list of results (else their index)."""
     if isinstance(results, Mapping):  # {path: faces}
+        if sources is not None:
+            raise ValueError("to_frame: results given as {path: faces} already name their sources; "
+                             "sources= is for a list of results")
         yield from results.items()
         return
     if isinstance(results, (str, bytes, Path)):
         raise TypeError("to_frame takes analysis results (a list of faces, a list of such lists, "
                         f"or {{path: faces}}), not {type(results).__name__}")
     results = list(results)
-    if all(isinstance(item, Face) for item in results):  # one image's faces (possibly none)
-        yield None, results
+    one_image = all(isinstance(item, Face) for item in results)  # one image's faces (possibly none)
+    names = _source_names(sources, 1 if one_image else len(results))
+    if one_image:
+        yield (None if names is None else names[0]), results
         return
     for index, item in enumerate(results):
         if isinstance(item, (list, tuple)) or isinstance(item, BaseException):
-            yield index, item
+            yield (index if names is None else names[index]), item
         else:
             raise TypeError(f"to_frame: item {index} is a {type(item).__name__}, expected a list of "
                             "fastfer.Face (one image) or an exception (an unreadable image)")
 
 
-def to_frame(results, columns: Optional[Iterable[str]] = None):
+def _source_names(sources: Optional[Sequence], count: int) -> Optional[list]:
+    """``sources`` as a list of ``count`` names (paths become str), or None."""
+    if sources is None:
+        return None
+    if isinstance(sources, (str, bytes, Path)) or not isinstance(sources, Iterable):
+        raise TypeError(f"to_frame: sources must be a sequence of names, one per image, got "
+                        f"{type(sources).__name__}")
+    names = [str(name) if isinstance(name, PurePath) else name for name in sources]
+    if len(names) != count:
+        raise ValueError(f"to_frame: {len(names)} sources for {count} image results; give one per image")
+    return names
+
+
+def to_frame(results, columns: Optional[Iterable[str]] = None, *, sources: Optional[Sequence] = None):
     """A pandas DataFrame with one row per face: ``source`` (the path, or the image's index in an
-    ``analyze_batch`` result; None for one image's faces), ``face`` (its index in the image),
+    ``analyze_batch`` result; None for one image's faces), ``face`` (its index in the image, an
+    integer column that is empty (<NA>) on the row of an unreadable image),
     the box ``x1 y1 x2 y2``, ``score``, the 5 landmarks (``left_eye_x`` ... ``mouth_right_y``),
     ``label``, one column per expression probability (``angry`` ... ``neutral``) and ``error``
     (the message for an unreadable image, whose row has no face).
 
     ``results``: ``FER.analyze``'s list of faces, ``analyze_batch``'s list of lists, or a dict
-    ``{path: faces}``. Needs pandas (``pip install pandas``)."""
+    ``{path: faces}``. ``sources``: the names of the images of a list result, in its order (e.g.
+    the paths given to ``analyze_batch``: ``to_frame(fer.analyze_batch(paths), sources=paths)``;
+    paths become str), in place of their indices. Needs pandas (``pip install pandas``)."""
     try:
         import pandas as pd
     except ImportError as exc:
         raise ImportError("fastfer.to_frame needs pandas: pip install pandas") from exc
-    rows = [row for source, faces in _images(results) for row in face_rows(faces, source)]
+    rows = [row for source, faces in _images(results, sources) for row in face_rows(faces, source)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["face"] = frame["face"].astype("Int64")  # an index, not a float because an error row has none
     if columns is not None:
         frame = frame[list(columns)]
     return frame

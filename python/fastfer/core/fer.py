@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import PurePath
 from typing import Iterable, Optional, Sequence
 
@@ -120,6 +121,16 @@ class FER:
         self.inference = "native" if self._pipeline is not None else "python"
         self._warm_up()
 
+    def __repr__(self) -> str:
+        """``FER(detector=..., classifier=..., inference=...)`` and the options that differ from
+        their defaults: an equal FER is ``FER(**fer.options)``."""
+        shown = {"detector": self.options["detector"], "classifier": self.options["classifier"],
+                 "inference": self.inference}
+        defaults = {name: p.default for name, p in inspect.signature(FER).parameters.items()}
+        shown.update((name, value) for name, value in self.options.items()
+                     if name not in shown and name != "inference" and value != defaults.get(name))
+        return f"FER({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
+
     def _native_pipeline(self, threads: int, providers):
         from .. import backend
 
@@ -216,7 +227,8 @@ class FER:
         the detector on every k-th frame and carries the faces between. Other options
         (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``,
         ``workers``): see :class:`fastfer.video.stream.Stream`. Decoding runs in its own thread, and
-        ``workers`` detection frames (default: the usable cores) are analysed at once.
+        ``workers`` detection frames are analysed at once (default: the usable cores divided by
+        ``threads``, at most 4).
         """
         from ..video.stream import Stream
 
