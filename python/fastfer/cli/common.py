@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import glob
 import json
 import os
@@ -64,6 +65,18 @@ def _glob_files(pattern: str, recursive: bool) -> list:
     return found
 
 
+def _missing_reason(path: Path) -> str:
+    """Why a path that does not exist cannot be read: a symlink loop and a broken link say so."""
+    if not path.is_symlink():
+        return "no such file or folder"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symlink loop (its links lead back to themselves)"
+    return f"a broken symlink (its target {os.readlink(path)} does not exist)"
+
+
 def collect_inputs(paths: Sequence[str], recursive: bool = False) -> tuple:
     """(inputs, missing): the image files named by ``paths``, in order, each once — a file as is
     (whatever its extension: the user named it), a folder's images (by extension, sorted;
@@ -85,7 +98,7 @@ def collect_inputs(paths: Sequence[str], recursive: bool = False) -> tuple:
                 missing.append(MissingInput(arg, "no files match this pattern"))
         else:
             found = []
-            missing.append(MissingInput(arg, "no such file or folder"))
+            missing.append(MissingInput(arg, _missing_reason(path)))
         for item in found:
             key = "-" if item == STDIN else os.path.realpath(item)
             if key not in seen:

@@ -196,6 +196,8 @@ class _Capture:
     def __init__(self, source, name: str, camera: bool):
         self.name, self.camera = name, camera
         self._max_pixels = get_max_pixels()
+        if camera and not -1 <= source <= 2**31 - 1:  # OpenCV takes a C int: a larger one raises cv2.error
+            raise VideoDecodeError(f"cannot open camera {name}: no such camera (indices are -1 to {2**31 - 1})")
         self._cap = cv2.VideoCapture(source)
         if not self._cap.isOpened():
             self._cap.release()
