@@ -67,7 +67,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="weight of the newest frame in each track's smoothed probabilities, "
                         f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})")
     parser.add_argument("--workers", type=common.positive_int, default=None, metavar="N",
-                        help="frames analysed at once, in threads (default: the usable cores, at most 4); "
+                        help="frames analysed at once, in threads (default: the usable cores divided by --threads, at most 4); "
                         "the output does not depend on it")
     parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N",
                         help="stop after N frames")
