@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 # scikit-build-core passes the project version; without it _core.__version__ would be empty.
-VERSION=$(sed -n 's/^__version__ *= *"\([0-9.]*\)".*/\1/p' python/fastfer/__init__.py)
+VERSION=$(sed -n 's/^__version__ *= *"\([0-9.]*\)".*/\1/p' python/fastfer/_version.py)
 cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DSKBUILD=ON -DSKBUILD_PROJECT_VERSION="$VERSION" \
   -DPython_EXECUTABLE="$PY" -Dpybind11_DIR="$("$PY" -m pybind11 --cmakedir)" >/dev/null
 cmake --build build-dev --target _core

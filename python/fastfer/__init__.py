@@ -20,7 +20,7 @@ try:
     )
     from . import _moved, compat
     from .draw import draw
-    from .core.fer import FER
+    from .api import FER
     from .core.result import Face
     from .io.image import get_max_pixels, load_image, set_max_pixels
     from .labels import LABELS
@@ -33,7 +33,7 @@ except (ValueError, RuntimeError) as _exc:  # what a bad FASTFER_* value raises 
     exit_if_command_line(_exc)
     raise
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _moved.install()
 

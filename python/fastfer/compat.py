@@ -22,21 +22,15 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Optional
 
-from .core.fer import FER
-from .labels import LABELS
+from .adapters._common import make_fer
+from .api import FER
 from .core.result import Face
+from .labels import LABELS
 from .video.smoothing import DEFAULT_ALPHA
 
 
 def _fer(fer: Optional[FER], fer_kwargs: dict) -> FER:
-    if fer is None:
-        return FER(**fer_kwargs)
-    if not isinstance(fer, FER):
-        raise TypeError(f"fer must be a fastfer.FER or None, got {type(fer).__name__}")
-    if fer_kwargs:
-        raise TypeError("pass either an existing fer or FER keyword arguments, not both "
-                        f"(got {sorted(fer_kwargs)})")
-    return fer
+    return make_fer(fer, fer_kwargs)
 
 
 def _area(face: Face) -> float:

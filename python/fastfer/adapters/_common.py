@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.fer import FER
+from ..api import FER
 
 
 def make_fer(fer: Optional[FER], options: dict) -> FER:

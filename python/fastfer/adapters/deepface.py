@@ -30,7 +30,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.fer import FER
+from ..api import FER
 from ..io.image import load_image
 from ..labels import LABELS
 from ._common import make_fer, xywh

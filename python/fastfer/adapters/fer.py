@@ -24,7 +24,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..core.fer import FER as _FastFER
+from ..api import FER as _FastFER
 from ..io.image import load_image
 from ..labels import LABELS
 from ._common import corners, make_fer, xywh

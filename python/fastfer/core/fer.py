@@ -8,14 +8,13 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from .classifier import Classifier
-from .detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, Detections, Detector
+from ..backend.runtime import ProviderRequest, create_native_session, native_inference_unavailable
 from ..errors import BackendError, Error
 from ..io.image import load_image
 from ..models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
+from .classifier import Classifier
+from .detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, Detections, Detector
 from .result import Face
-from ..backend.runtime import ProviderRequest, create_native_session, native_inference_unavailable
-from ..video.smoothing import DEFAULT_ALPHA
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
@@ -72,29 +71,10 @@ def _load_all(images: Iterable) -> tuple:
 
 
 class FER:
-    """Face detection + expression recognition, loaded and warmed once, then reused.
-
-    Args:
-        detector: detector model name (``fastfer.models.available("detector")``).
-        classifier: classifier model name (``fastfer.models.available("classifier")``).
-        providers: ONNX Runtime execution providers in priority order, e.g. ("cuda", "cpu").
-        threads: intra-op threads per model (default 1).
-        score_threshold: keep faces scoring at least this (default: the detector model's own).
-        nms_iou: IoU above which the lower-scored of two boxes is dropped.
-        max_faces: at most this many faces per image (1 to 1,000; the best are kept).
-        max_side: images whose long side exceeds this are scaled down to it (``Detector``'s
-            ``max_side``).
-        min_face: the input-size policy (``Detector``'s ``min_face``): faces shorter than this
-            many pixels are not looked for (the image is shrunk to match) and not returned;
-            0 = every face, the image at full size up to ``max_side``. Default
-            ``fastfer.models.DEFAULT_MIN_FACE``, chosen by measurement (docs/speed.md).
-        inference: "auto" (default) runs analyze/detect in fastfer's C++ pipeline (one GIL-free
-            call per image, ONNX Runtime's C API) when this build has it, else through
-            onnxruntime's Python API; "native" requires the C++ pipeline (BackendError when it is
-            missing); "python" always uses the Python path. Both give the same faces. The
-            path in use is ``self.inference``; why the native one is not, ``self.native_error``.
-    Thread-safe: one FER may serve many threads; results equal serial use.
-    """
+    """Face detection and expression recognition on images, loaded and warmed once, then reused:
+    ``analyze``, ``analyze_batch``, ``detect``. Users build ``fastfer.FER`` (:mod:`fastfer.api`),
+    which is this class with ``stream`` and ``analyze_many`` added from the outer layers (the
+    core never imports video or scale); its docstring gives the arguments."""
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
                  providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
@@ -205,34 +185,6 @@ class FER:
         for slot, image_faces in zip(where, faces):
             results[slot] = image_faces
         return results
-
-    def analyze_many(self, images: Iterable, *, workers: Optional[int] = None, mode: str = "thread"):
-        """``analyze`` for many images on every core: an iterator of one entry per input, in input
-        order, like ``analyze_batch`` (the faces, or the exception saying why the input could
-        not be read). ``workers`` (default: the usable cores) workers each build their own
-        ``FER(**self.options)``; ``mode`` "thread" (default) or "process"; with ``workers=1``
-        this FER does the work. See :mod:`fastfer.scale.parallel`."""
-        from ..scale.parallel import analyze_many
-
-        return analyze_many(images, workers=workers, mode=mode, fer=self, **self.options)
-
-    def stream(self, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA, **options):
-        """Faces of every frame of a video, followed across frames: an iterator of
-        :class:`fastfer.video.stream.StreamFrame` (``index``, ``timestamp``, ``faces``, ``image``).
-
-        ``source``: a video file, a camera index, a URL OpenCV opens, or any iterable of images.
-        Each face is a :class:`fastfer.video.stream.TrackedFace` with a ``track_id`` stable while the
-        face is tracked (never reused), ``probs`` / ``label`` smoothed per track (``smoothing``:
-        the newest frame's weight, 1 = off) and ``raw_probs`` / ``raw_label``. ``every=k`` runs
-        the detector on every k-th frame and carries the faces between. Other options
-        (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``,
-        ``workers``): see :class:`fastfer.video.stream.Stream`. Decoding runs in its own thread, and
-        ``workers`` detection frames are analysed at once (default: the usable cores divided by
-        ``threads``, at most 4).
-        """
-        from ..video.stream import Stream
-
-        return Stream(self, source, every=every, smoothing=smoothing, **options)
 
     def _analyze_with_progress(self, images: list, progress) -> list:
         """analyze_batch in chunks, reporting after each: ``progress(done, total)`` or a bar."""

@@ -36,8 +36,9 @@ from typing import Callable, Optional, Sequence
 import cv2
 import numpy as np
 
-from .. import __version__, capabilities, models
+from .. import backend, models
 from .._args import positive_int
+from .._version import __version__
 from ..core.fer import FER
 from ..core.timing import STAGES, analyze_timed
 from ..io.image import load_image
@@ -224,7 +225,8 @@ def measure(setting: Setting, images: list, modes: Sequence[str] = MODES, repeat
 def machine() -> dict:
     import onnxruntime
 
-    caps = capabilities()
+    from ..backend.runtime import native_inference_unavailable
+
     cpu = platform.processor() or platform.machine()
     try:  # Linux: the model name is more useful than "x86_64"
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -235,9 +237,10 @@ def machine() -> dict:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "onnxruntime": onnxruntime.__version__, "fastfer": __version__,
-            "inference": caps["inference"], "simd": caps["simd"],
+            "inference": "python" if native_inference_unavailable() else "native",
+            "simd": backend.native.simd_level() if backend.native is not None else None,
             # int8 is fast only with an 8-bit dot product (fastfer.models.cpu): the figures depend on it
-            "precision": caps["precision"],
+            "precision": models.PRECISION,
             "int8_dot_product": has_int8_dot_product()}
 
 
