@@ -20,8 +20,14 @@ from fastfer import models
 
 
 class IdiomaticFer:
-    def __init__(self, detector: str = "yunet", classifier: str = "fernet", min_face: int = 0,
-                 max_side: int = 1600, threads: int = 1):
+    def __init__(
+        self,
+        detector: str = "yunet",
+        classifier: str = "fernet",
+        min_face: int = 0,
+        max_side: int = 1600,
+        threads: int = 1,
+    ):
         det, cls = models.spec(detector), models.spec(classifier)
         self.kind = det.decoder["kind"]
         if self.kind not in ("yunet", "retinaface"):
@@ -81,8 +87,9 @@ class IdiomaticFer:
             for step, sizes in zip(self.decoder["steps"], self.decoder["min_sizes"]):
                 fh, fw = -(-H // step), -(-W // step)
                 i, j, m = np.meshgrid(np.arange(fh), np.arange(fw), sizes, indexing="ij")
-                rows.append(np.stack([(j.ravel() + 0.5) * step, (i.ravel() + 0.5) * step,
-                                      m.ravel(), m.ravel()], axis=1))
+                rows.append(
+                    np.stack([(j.ravel() + 0.5) * step, (i.ravel() + 0.5) * step, m.ravel(), m.ravel()], axis=1)
+                )
             self.priors_cache[key] = np.vstack(rows).astype(np.float32)
         priors = self.priors_cache[key]
         score = out["scores"][0, :, 1]
@@ -131,10 +138,15 @@ class IdiomaticFer:
             half = max(bw, bh) * (0.5 + self.margin)
             cx, cy = x + bw / 2, y + bh / 2
             # The square crop, as an affine warp (handles faces at the image border).
-            m = np.float32([[self.size / (2 * half), 0, -(cx - half) * self.size / (2 * half)],
-                            [0, self.size / (2 * half), -(cy - half) * self.size / (2 * half)]])
-            crops.append(cv2.warpAffine(gray, m, (self.size, self.size), flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_REPLICATE))
+            m = np.float32(
+                [
+                    [self.size / (2 * half), 0, -(cx - half) * self.size / (2 * half)],
+                    [0, self.size / (2 * half), -(cy - half) * self.size / (2 * half)],
+                ]
+            )
+            crops.append(
+                cv2.warpAffine(gray, m, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            )
         batch = ((np.stack(crops).astype(np.float32) - 127.5) / 127.5)[:, None]
         start = time.perf_counter()
         (probs,) = self.cls.run(None, {self.cls.get_inputs()[0].name: batch})

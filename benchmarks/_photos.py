@@ -19,9 +19,18 @@ SHARED = Path(os.environ.get("FASTFER_SHARED", "").strip() or ROOT.parent / "sha
 PHOTOS = SHARED / "data" / "photos"
 SHIPPED = Path(fastfer.__file__).parent / "data" / "astronaut.jpg"
 # 1 to 3 faces each (stage_group has 11 and the collage 6: they are crowds, not these photos).
-FEW_FACES = ["alex_lacamoire_smiling.jpg", "angry_man.jpg", "astronaut.jpg", "biden_portrait.jpg",
-             "crying_woman.jpg", "lin_manuel_miranda_speaking.jpg", "obama_portrait.jpg",
-             "portrait_woman.jpg", "tom_cruise_smiling.jpg", "two_people.jpg"]
+FEW_FACES = [
+    "alex_lacamoire_smiling.jpg",
+    "angry_man.jpg",
+    "astronaut.jpg",
+    "biden_portrait.jpg",
+    "crying_woman.jpg",
+    "lin_manuel_miranda_speaking.jpg",
+    "obama_portrait.jpg",
+    "portrait_woman.jpg",
+    "tom_cruise_smiling.jpg",
+    "two_people.jpg",
+]
 GREY = 114
 
 
@@ -34,7 +43,7 @@ def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     resized = cv2.resize(image, (nw, nh), interpolation=interpolation)
     frame = np.full((height, width, 3), GREY, np.uint8)
     top, left = (height - nh) // 2, (width - nw) // 2
-    frame[top:top + nh, left:left + nw] = resized
+    frame[top : top + nh, left : left + nw] = resized
     return frame
 
 

@@ -24,7 +24,7 @@ def _frames(count: int) -> list:
     for _ in range(count):
         canvas = np.full((480, 640, 3), 120, np.uint8)
         x = int(rng.integers(0, 128))
-        canvas[:, x:x + 512] = astronaut[16:496]
+        canvas[:, x : x + 512] = astronaut[16:496]
         frames.append(canvas)
     return frames
 

@@ -81,6 +81,7 @@ def test_to_gray(benchmark, frame_1080p, level):
 
 # --- face input: 16 faces of a 1080p frame -> 16x1x64x64 grey in [-1, 1] -----------------------
 
+
 def _face_boxes(n: int = 16) -> np.ndarray:
     rng = np.random.default_rng(3)
     xy = rng.uniform(0, 1700, (n, 2)) * [1, 0.5]
@@ -105,8 +106,9 @@ def test_face_input_boxes_baseline(benchmark, frame_1080p):
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             s = side / 64
             m = np.array([[s, 0, cx - side / 2 + 0.5 * s - 0.5], [0, s, cy - side / 2 + 0.5 * s - 0.5]])
-            crop = cv2.warpAffine(frame_1080p, m, (64, 64), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_REPLICATE)
+            crop = cv2.warpAffine(
+                frame_1080p, m, (64, 64), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+            )
             crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY))
         return ((np.stack(crops).astype(np.float32) - 127.5) / 127.5)[:, None]
 
@@ -118,8 +120,7 @@ def test_face_input_boxes_baseline(benchmark, frame_1080p):
 def test_face_input_boxes(benchmark, frame_1080p, level):
     boxes = _face_boxes()
     with simd(level) as core:
-        out = benchmark(core.face_input, frame_1080p, boxes, size=64, gray=True, mean=127.5,
-                        scale=1 / 127.5)
+        out = benchmark(core.face_input, frame_1080p, boxes, size=64, gray=True, mean=127.5, scale=1 / 127.5)
     assert out.shape == (16, 1, 64, 64)
 
 

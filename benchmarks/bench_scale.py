@@ -49,12 +49,17 @@ def measure(benchmark, run, count: int, baseline=None) -> None:
         func()
         times[key].append(time.perf_counter() - start)
 
-    benchmark.pedantic(lambda: timed("run", run), setup=(lambda: timed("baseline", baseline)) if baseline else None,
-                       rounds=ROUNDS, iterations=1)
+    benchmark.pedantic(
+        lambda: timed("run", run),
+        setup=(lambda: timed("baseline", baseline)) if baseline else None,
+        rounds=ROUNDS,
+        iterations=1,
+    )
     benchmark.extra_info["images_per_s"] = count / statistics.median(times["run"])
     if baseline:
         benchmark.extra_info["ratio_vs_1_worker_interleaved"] = statistics.median(
-            b / r for b, r in zip(times["baseline"], times["run"]))
+            b / r for b, r in zip(times["baseline"], times["run"])
+        )
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +123,8 @@ def steady_images_per_s(fastfer_ray, paths, count: int) -> float:
     starting actor makes this err low, never high)."""
     arrivals = []
     for batch in fastfer_ray.analyze(paths, actors=count, batch_size=8).iter_batches(
-            batch_size=None, batch_format="pyarrow"):
+        batch_size=None, batch_format="pyarrow"
+    ):
         arrivals.append((time.perf_counter(), set(batch.column("path").to_pylist())))
     if len(arrivals) <= count:
         return float("nan")
@@ -139,4 +145,5 @@ def test_ray_two_actors_after_start(benchmark, ray_cluster, paths):
     benchmark.extra_info["images_per_s_1_actor_after_start"] = statistics.median(rates[1])
     benchmark.extra_info["images_per_s_2_actors_after_start"] = statistics.median(rates[2])
     benchmark.extra_info["ratio_after_start_interleaved"] = statistics.median(
-        two / one for one, two in zip(rates[1], rates[2]))
+        two / one for one, two in zip(rates[1], rates[2])
+    )

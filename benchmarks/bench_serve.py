@@ -48,7 +48,7 @@ def images_640x480(count: int = 16) -> list:
     for k in range(count):
         canvas = np.full((480, 640, 3), 180, np.uint8)
         x, y = (k * 37) % 128, (k * 11) % 32
-        canvas[:480 - y, x:x + 512] = photo[y:480, :512][:, : 640 - x]
+        canvas[: 480 - y, x : x + 512] = photo[y:480, :512][:, : 640 - x]
         ok, data = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
         out.append(data.tobytes())
     return out
@@ -82,8 +82,12 @@ def in_process(images: list, seconds: float, threads: int = 1) -> dict:
     for worker in workers:
         worker.join()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"images_per_s": len(latencies) / wall, **percentiles(latencies), "cores": cpu / wall,
-            "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies))}
+    return {
+        "images_per_s": len(latencies) / wall,
+        **percentiles(latencies),
+        "cores": cpu / wall,
+        "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies)),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -120,8 +124,9 @@ def load(port: int, images: list, clients: int, seconds: float) -> tuple:
     """(latencies of the 200s, Counter of statuses, wall seconds) of ``clients`` for ``seconds``."""
     latencies, statuses, lock = [], Counter(), threading.Lock()
     stop = time.monotonic() + seconds
-    threads = [threading.Thread(target=_client, args=(port, images, stop, latencies, statuses, lock))
-               for _ in range(clients)]
+    threads = [
+        threading.Thread(target=_client, args=(port, images, stop, latencies, statuses, lock)) for _ in range(clients)
+    ]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -131,8 +136,9 @@ def load(port: int, images: list, clients: int, seconds: float) -> tuple:
 
 
 def levels(images: list, seconds: float, log_dir: Path) -> list:
-    server = ServeProcess("--workers", "2", "--queue", "64", "--log-level", "warning",
-                          log_path=log_dir / "bench_server.log")
+    server = ServeProcess(
+        "--workers", "2", "--queue", "64", "--log-level", "warning", log_path=log_dir / "bench_server.log"
+    )
     try:
         load(server.port, images, 2, 2.0)  # warm: connections, allocator, caches
         rows = []
@@ -140,17 +146,25 @@ def levels(images: list, seconds: float, log_dir: Path) -> list:
             cpu = cpu_seconds(server.proc.pid)
             latencies, statuses, wall = load(server.port, images, clients, seconds)
             cpu = cpu_seconds(server.proc.pid) - cpu
-            rows.append({"clients": clients, "images_per_s": len(latencies) / wall, **percentiles(latencies),
-                         "statuses": dict(statuses), "cores": cpu / wall,
-                         "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies))})
+            rows.append(
+                {
+                    "clients": clients,
+                    "images_per_s": len(latencies) / wall,
+                    **percentiles(latencies),
+                    "statuses": dict(statuses),
+                    "cores": cpu / wall,
+                    "cpu_ms_per_image": 1000 * cpu / max(1, len(latencies)),
+                }
+            )
         return rows
     finally:
         server.stop()
 
 
 def flood(images: list, seconds: float, log_dir: Path) -> dict:
-    server = ServeProcess("--workers", "2", "--queue", str(FLOOD_QUEUE), "--log-level", "warning",
-                          log_path=log_dir / "flood_server.log")
+    server = ServeProcess(
+        "--workers", "2", "--queue", str(FLOOD_QUEUE), "--log-level", "warning", log_path=log_dir / "flood_server.log"
+    )
     try:
         rss, done = [], threading.Event()
 
@@ -166,8 +180,13 @@ def flood(images: list, seconds: float, log_dir: Path) -> dict:
         done.set()
         sampler.join()
         after = server.request("GET", "/healthz").status
-        return {"statuses": dict(statuses), "rss_mib_before": before, "rss_mib": rss,
-                "healthz_after": after, "exit_code": server.stop()}
+        return {
+            "statuses": dict(statuses),
+            "rss_mib_before": before,
+            "rss_mib": rss,
+            "healthz_after": after,
+            "exit_code": server.stop(),
+        }
     finally:
         server.stop()
 
@@ -179,35 +198,45 @@ def run(seconds: float) -> dict:
         base2 = in_process(images, seconds, threads=2)
         rows = levels(images, seconds, Path(tmp))
         flooded = flood(images, 2 * seconds, Path(tmp))
-    return {"in_process": base, "in_process_2": base2, "levels": rows, "flood": flooded,
-            "load_average": os.getloadavg()}
+    return {
+        "in_process": base,
+        "in_process_2": base2,
+        "levels": rows,
+        "flood": flooded,
+        "load_average": os.getloadavg(),
+    }
 
 
 def report(result: dict) -> str:
     base, rows = result["in_process"], result["levels"]
-    lines = [f"load average {result['load_average'][0]:.1f}; in-process FER.analyze (1 thread): "
-             f"p50 {base['p50']:.1f} ms, p90 {base['p90']:.1f}, p99 {base['p99']:.1f}, "
-             f"{base['images_per_s']:.1f} images/s; 2 threads over one FER: "
-             f"{result['in_process_2']['images_per_s']:.1f} images/s "
-             f"({result['in_process_2']['images_per_s'] / base['images_per_s']:.2f}x, the most the server's "
-             "2 workers can reach on this machine now)",
-             f"in-process CPU: {base['cores']:.2f} cores, {base['cpu_ms_per_image']:.1f} ms per image (1 thread); "
-             f"{result['in_process_2']['cores']:.2f} cores, {result['in_process_2']['cpu_ms_per_image']:.1f} ms "
-             "per image (2 threads)",
-             "| clients | p50 ms | p90 ms | p99 ms | images/s | × 1 client | server cores | server CPU ms/image "
-             "| answers |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"load average {result['load_average'][0]:.1f}; in-process FER.analyze (1 thread): "
+        f"p50 {base['p50']:.1f} ms, p90 {base['p90']:.1f}, p99 {base['p99']:.1f}, "
+        f"{base['images_per_s']:.1f} images/s; 2 threads over one FER: "
+        f"{result['in_process_2']['images_per_s']:.1f} images/s "
+        f"({result['in_process_2']['images_per_s'] / base['images_per_s']:.2f}x, the most the server's "
+        "2 workers can reach on this machine now)",
+        f"in-process CPU: {base['cores']:.2f} cores, {base['cpu_ms_per_image']:.1f} ms per image (1 thread); "
+        f"{result['in_process_2']['cores']:.2f} cores, {result['in_process_2']['cpu_ms_per_image']:.1f} ms "
+        "per image (2 threads)",
+        "| clients | p50 ms | p90 ms | p99 ms | images/s | × 1 client | server cores | server CPU ms/image | answers |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     one = rows[0]["images_per_s"]
     for row in rows:
-        lines.append(f"| {row['clients']} | {row['p50']:.1f} | {row['p90']:.1f} | {row['p99']:.1f} | "
-                     f"{row['images_per_s']:.1f} | {row['images_per_s'] / one:.2f} | {row['cores']:.2f} | "
-                     f"{row['cpu_ms_per_image']:.1f} | {row['statuses']} |")
+        lines.append(
+            f"| {row['clients']} | {row['p50']:.1f} | {row['p90']:.1f} | {row['p99']:.1f} | "
+            f"{row['images_per_s']:.1f} | {row['images_per_s'] / one:.2f} | {row['cores']:.2f} | "
+            f"{row['cpu_ms_per_image']:.1f} | {row['statuses']} |"
+        )
     lines.append(f"1 client p50 - in-process p50: {rows[0]['p50'] - base['p50']:+.1f} ms")
     f = result["flood"]
     rss = [mib for _, mib in f["rss_mib"]]
-    lines.append(f"flood ({FLOOD_CLIENTS} clients, queue {FLOOD_QUEUE}): answers {f['statuses']}; RSS MiB "
-                 f"before {f['rss_mib_before']}, during min {min(rss)} max {max(rss)} "
-                 f"(samples {rss}); /healthz after: {f['healthz_after']}; exit code {f['exit_code']}")
+    lines.append(
+        f"flood ({FLOOD_CLIENTS} clients, queue {FLOOD_QUEUE}): answers {f['statuses']}; RSS MiB "
+        f"before {f['rss_mib_before']}, during min {min(rss)} max {max(rss)} "
+        f"(samples {rss}); /healthz after: {f['healthz_after']}; exit code {f['exit_code']}"
+    )
     return "\n".join(lines)
 
 

@@ -47,7 +47,7 @@ def _interleaved(sides: dict, images: list, rounds: int) -> dict:
     for r in range(rounds):
         spent = dict.fromkeys(names, 0.0)
         for img in images:
-            for name in (names if r % 2 == 0 else names[::-1]):
+            for name in names if r % 2 == 0 else names[::-1]:
                 start = time.perf_counter()
                 sides[name](img)
                 spent[name] += time.perf_counter() - start
@@ -65,10 +65,15 @@ def test_default_vs_previous_default(benchmark, images):
     new, old = fastfer.FER(threads=1), fastfer.FER(threads=1, **PREVIOUS_DEFAULT)
     sides = {"default": new.analyze, "previous": old.analyze}
     medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
-    benchmark.extra_info.update({
-        "default_ms": 1e3 * medians["default"], "previous_default_ms": 1e3 * medians["previous"],
-        "speedup_vs_previous_default": medians["previous"] / medians["default"],
-        "faces_default": _faces(new.analyze, images), "faces_previous_default": _faces(old.analyze, images)})
+    benchmark.extra_info.update(
+        {
+            "default_ms": 1e3 * medians["default"],
+            "previous_default_ms": 1e3 * medians["previous"],
+            "speedup_vs_previous_default": medians["previous"] / medians["default"],
+            "faces_default": _faces(new.analyze, images),
+            "faces_previous_default": _faces(old.analyze, images),
+        }
+    )
 
 
 @pytest.mark.benchmark(group="speed: the default's precision (this CPU's choice) vs the other one")
@@ -80,10 +85,15 @@ def test_default_precision_vs_the_other(benchmark, images):
     alternative = fastfer.FER(*models.default_models(other), threads=1)
     sides = {"default": default.analyze, "other": alternative.analyze}
     medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
-    benchmark.extra_info.update({
-        "default_precision": models.PRECISION, "cpu_int8_dot_product": cpu.has_int8_dot_product(),
-        "default_ms": 1e3 * medians["default"], f"{other}_ms": 1e3 * medians["other"],
-        "speedup_vs_other_precision": medians["other"] / medians["default"]})
+    benchmark.extra_info.update(
+        {
+            "default_precision": models.PRECISION,
+            "cpu_int8_dot_product": cpu.has_int8_dot_product(),
+            "default_ms": 1e3 * medians["default"],
+            f"{other}_ms": 1e3 * medians["other"],
+            "speedup_vs_other_precision": medians["other"] / medians["default"],
+        }
+    )
 
 
 @pytest.mark.benchmark(group="speed: default FER vs the same models in cv2 + numpy + onnxruntime")
@@ -91,8 +101,9 @@ def test_default_vs_idiomatic(benchmark, images):
     fer = fastfer.FER(threads=1)
     if fer.inference != "native":
         pytest.skip(f"compares the native pipeline: {fer.native_error}")
-    plain = IdiomaticFer(fer.detector.spec.name, fer.classifier.spec.name,
-                              min_face=fer.detector.min_face, max_side=fer.detector.max_side)
+    plain = IdiomaticFer(
+        fer.detector.spec.name, fer.classifier.spec.name, min_face=fer.detector.min_face, max_side=fer.detector.max_side
+    )
     outside = []
 
     def native(img):
@@ -104,11 +115,16 @@ def test_default_vs_idiomatic(benchmark, images):
 
     sides = {"fastfer": native, "idiomatic": plain}
     medians = benchmark.pedantic(_interleaved, args=(sides, images, ROUNDS), rounds=1, iterations=1)
-    benchmark.extra_info.update({
-        "fastfer_ms": 1e3 * medians["fastfer"], "idiomatic_ms": 1e3 * medians["idiomatic"],
-        "speedup_vs_idiomatic": medians["idiomatic"] / medians["fastfer"],
-        "fastfer_outside_onnxruntime_share": float(np.median(outside)),
-        "faces_fastfer": _faces(fer.analyze, images), "faces_idiomatic": _faces(plain, images)})
+    benchmark.extra_info.update(
+        {
+            "fastfer_ms": 1e3 * medians["fastfer"],
+            "idiomatic_ms": 1e3 * medians["idiomatic"],
+            "speedup_vs_idiomatic": medians["idiomatic"] / medians["fastfer"],
+            "fastfer_outside_onnxruntime_share": float(np.median(outside)),
+            "faces_fastfer": _faces(fer.analyze, images),
+            "faces_idiomatic": _faces(plain, images),
+        }
+    )
 
 
 @pytest.mark.benchmark(group="speed: two Python threads over one FER(threads=1)")
@@ -126,13 +142,17 @@ def test_two_threads_vs_one(benchmark, images):
 
     def measure():
         for r in range(max(2, ROUNDS // 2)):
-            for n in ((1, 2) if r % 2 == 0 else (2, 1)):
+            for n in (1, 2) if r % 2 == 0 else (2, 1):
                 (one if n == 1 else two).append(throughput(n))
 
     benchmark.pedantic(measure, rounds=1, iterations=1)
-    benchmark.extra_info.update({
-        "images_per_s_1_thread": float(np.median(one)), "images_per_s_2_threads": float(np.median(two)),
-        "two_thread_scaling": float(np.median(two) / np.median(one))})
+    benchmark.extra_info.update(
+        {
+            "images_per_s_1_thread": float(np.median(one)),
+            "images_per_s_2_threads": float(np.median(two)),
+            "two_thread_scaling": float(np.median(two) / np.median(one)),
+        }
+    )
 
 
 def test_defaults_are_what_the_readme_says():

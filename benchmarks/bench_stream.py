@@ -85,11 +85,16 @@ def test_stream_videocapture_analyze_loop_baseline(benchmark, fer, video):
 
 
 @pytest.mark.benchmark(group=GROUP)
-@pytest.mark.parametrize("every,between,workers", [
-    (1, "reuse", None), (1, "reuse", 1), (3, "reuse", None), (3, "reuse", 1), (3, "classify", None)],
-    ids=["every1", "every1-workers1", "every3-reuse", "every3-reuse-workers1", "every3-classify"])
+@pytest.mark.parametrize(
+    "every,between,workers",
+    [(1, "reuse", None), (1, "reuse", 1), (3, "reuse", None), (3, "reuse", 1), (3, "classify", None)],
+    ids=["every1", "every1-workers1", "every3-reuse", "every3-reuse-workers1", "every3-classify"],
+)
 def test_stream(benchmark, fer, video, every, between, workers):
     with fer.stream(video, workers=workers) as probe:  # opened only to read its worker count
         benchmark.extra_info["workers"] = probe.workers
-    run(benchmark, lambda: sum(1 for _ in fer.stream(video, every=every, between=between, workers=workers)),
-        loop=lambda: loop_over(fer, video))
+    run(
+        benchmark,
+        lambda: sum(1 for _ in fer.stream(video, every=every, between=between, workers=workers)),
+        loop=lambda: loop_over(fer, video),
+    )

@@ -21,8 +21,9 @@ def wider_dev_images(count: int) -> list:
 
 def photos() -> list:
     """The photo the package ships, then the team's photos when they are beside the checkout."""
-    return [SHIPPED_PHOTO] + (sorted(p for p in PHOTOS.glob("*.jpg") if p.name != SHIPPED_PHOTO.name)
-                              if PHOTOS.is_dir() else [])
+    return [SHIPPED_PHOTO] + (
+        sorted(p for p in PHOTOS.glob("*.jpg") if p.name != SHIPPED_PHOTO.name) if PHOTOS.is_dir() else []
+    )
 
 
 def write_corrupt(folder: Path) -> Path:

@@ -32,7 +32,7 @@ def face_patches(fer: fastfer.FER, side: int, count: int = 4) -> list:
         x1, y1, x2, y2 = fer.detect(img)[0].box
         cx, cy, half = (x1 + x2) / 2, (y1 + y2) / 2, margin * max(x2 - x1, y2 - y1)
         top, left = int(max(0, cy - half)), int(max(0, cx - half))
-        crop = img[top:int(cy + half), left:int(cx + half)]
+        crop = img[top : int(cy + half), left : int(cx + half)]
         patch = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
         if not PHOTOS.is_dir() and i:  # one face four times: tell them apart a little
             patch = cv2.flip(patch, 1) if i % 2 else patch
@@ -62,15 +62,14 @@ def crossing_scene(width: int, height: int, side: int) -> list:
     apart by 2/3 of a face, so that they overlap while both stay visible)."""
     low = height - side - 10
     return [
-        Path(0, 10, 10, width - side - 10, 10),                      # crosses left to right ...
+        Path(0, 10, 10, width - side - 10, 10),  # crosses left to right ...
         Path(1, width - side - 10, 10 + 0.6 * side, 10, 10 + 0.6 * side),  # ... this one, right to left
-        Path(2, -side, low, width * 0.35 - side / 2, low),           # enters from the left
-        Path(3, width * 0.55, low, width + side * 0.6, low),         # leaves to the right
+        Path(2, -side, low, width * 0.35 - side / 2, low),  # enters from the left
+        Path(3, width * 0.55, low, width + side * 0.6, low),  # leaves to the right
     ]
 
 
-def render(scene: list, patches: list, width: int, height: int, frames: int,
-           noise: float = 0.0, seed: int = 0):
+def render(scene: list, patches: list, width: int, height: int, frames: int, noise: float = 0.0, seed: int = 0):
     """The frames (a generator of H×W×3 BGR uint8) of ``scene``; ``noise``: the standard
     deviation of Gaussian pixel noise added to each frame."""
     rng = np.random.default_rng(seed)
@@ -84,7 +83,7 @@ def render(scene: list, patches: list, width: int, height: int, frames: int,
             side = patch.shape[0]
             cx1, cy1, cx2, cy2 = max(x, 0), max(y, 0), min(x + side, width), min(y + side, height)
             if cx2 > cx1 and cy2 > cy1:
-                canvas[cy1:cy2, cx1:cx2] = patch[cy1 - y:cy2 - y, cx1 - x:cx2 - x]
+                canvas[cy1:cy2, cx1:cx2] = patch[cy1 - y : cy2 - y, cx1 - x : cx2 - x]
         if noise:
             canvas = np.clip(canvas + rng.normal(0, noise, canvas.shape), 0, 255).astype(np.uint8)
         yield canvas

@@ -44,8 +44,9 @@ class ServeProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")
         command = [sys.executable, "-m", "fastfer", "serve", "--port", str(self.port), *options]
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -62,8 +63,9 @@ class ServeProcess:
         self.stop()
         raise RuntimeError(f"fastfer serve was not ready within {START_TIMEOUT_S:g} s: {self.log()}")
 
-    def request(self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None,
-                timeout: float = 60) -> Response:
+    def request(
+        self, method: str, path: str, body: Optional[bytes] = None, headers: Optional[dict] = None, timeout: float = 60
+    ) -> Response:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -112,8 +114,12 @@ def multipart(files: list, boundary: Optional[str] = None) -> tuple:
     boundary = boundary or uuid.uuid4().hex
     parts = []
     for name, filename, data in files:
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-                     "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
@@ -152,8 +158,12 @@ def ws_handshake(port: int, path: str = "/v1/stream") -> socket.socket:
     """A raw socket past a WebSocket handshake, for frames no client library would send."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
     answer = b""
     while b"\r\n\r\n" not in answer:
         answer += sock.recv(4096)
@@ -161,8 +171,9 @@ def ws_handshake(port: int, path: str = "/v1/stream") -> socket.socket:
     return sock
 
 
-def ws_frame(payload: bytes, opcode: int = 2, fin: bool = True, masked: bool = True, rsv: int = 0,
-             declared: Optional[int] = None) -> bytes:
+def ws_frame(
+    payload: bytes, opcode: int = 2, fin: bool = True, masked: bool = True, rsv: int = 0, declared: Optional[int] = None
+) -> bytes:
     """One WebSocket frame as given (a client must mask; ``declared``: a length other than the
     payload's)."""
     size = len(payload) if declared is None else declared

@@ -8,10 +8,13 @@ from _paths import shared_absent
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "needs_shared(*paths): reads these paths of ../shared (FASTFER_SHARED); skipped when absent")
+        "markers", "needs_shared(*paths): reads these paths of ../shared (FASTFER_SHARED); skipped when absent"
+    )
     config.addinivalue_line(
-        "markers", "extended: the extended suite (data-dependent, sanitizers, fuzzing, soak, Ray, C++ "
-        "example, browser): left out by default (pyproject.toml addopts); run with -m extended")
+        "markers",
+        "extended: the extended suite (data-dependent, sanitizers, fuzzing, soak, Ray, C++ "
+        "example, browser): left out by default (pyproject.toml addopts); run with -m extended",
+    )
 
 
 # tryfirst: before pytest's own hook deselects by -m, so that `-m "not extended"` (the default,

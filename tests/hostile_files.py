@@ -38,6 +38,7 @@ def _pattern(width: int, height: int) -> np.ndarray:
 
 # --- JPEG ------------------------------------------------------------------------------------
 
+
 def _jpeg_segments(data: bytes) -> list:
     """(marker, segment bytes) up to and including SOS + the rest of the file (cv2's output)."""
     pos, out = 2, []
@@ -47,7 +48,7 @@ def _jpeg_segments(data: bytes) -> list:
             out.append((marker, data[pos:]))
             return out
         (length,) = struct.unpack_from(">H", data, pos + 2)
-        out.append((marker, data[pos:pos + 2 + length]))
+        out.append((marker, data[pos : pos + 2 + length]))
         pos += 2 + length
 
 
@@ -95,8 +96,7 @@ def jpeg_frame_after_scan() -> bytes:
     allocated for the first frame and fails at the second (a duplicate frame header)."""
     tables, sof, scan = _jpeg_parts()
     scan = scan[:-2]  # without EOI
-    return (b"\xff\xd8" + tables + _sof(sof, SMALL, SMALL) + scan + _sof(sof, BIG_W, BIG_H)
-            + tables + scan + b"\xff\xd9")
+    return b"\xff\xd8" + tables + _sof(sof, SMALL, SMALL) + scan + _sof(sof, BIG_W, BIG_H) + tables + scan + b"\xff\xd9"
 
 
 def jpeg_progressive_big() -> bytes:
@@ -114,6 +114,7 @@ def jpeg_frame_in_comment() -> bytes:
 
 # --- PNG / APNG -------------------------------------------------------------------------------
 
+
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -123,8 +124,11 @@ def _ihdr(width: int, height: int) -> bytes:
 
 
 def _idat(width: int, height: int) -> bytes:
-    rows = b"".join(b"\x00" + bytes(range(3 * width)) for _ in range(height)) if width < 80 else \
-        b"".join(b"\x00" + bytes(3 * width) for _ in range(height))
+    rows = (
+        b"".join(b"\x00" + bytes(range(3 * width)) for _ in range(height))
+        if width < 80
+        else b"".join(b"\x00" + bytes(3 * width) for _ in range(height))
+    )
     return _chunk(b"IDAT", zlib.compress(rows))
 
 
@@ -137,26 +141,36 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def png_big() -> bytes:
     """A plain PNG whose header says BIG but whose data is a few bytes."""
-    return PNG_SIGNATURE + _ihdr(BIG_W, BIG_H) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + \
-        _chunk(b"IEND", b"")
+    return PNG_SIGNATURE + _ihdr(BIG_W, BIG_H) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _chunk(b"IEND", b"")
 
 
 def apng_frame_larger_than_canvas() -> bytes:
-    return (PNG_SIGNATURE + _ihdr(SMALL, SMALL) + _chunk(b"acTL", struct.pack(">II", 1, 0))
-            + _fctl(0, BIG_W, BIG_H) + _idat(SMALL, SMALL) + _chunk(b"IEND", b""))
+    return (
+        PNG_SIGNATURE
+        + _ihdr(SMALL, SMALL)
+        + _chunk(b"acTL", struct.pack(">II", 1, 0))
+        + _fctl(0, BIG_W, BIG_H)
+        + _idat(SMALL, SMALL)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def apng_second_frame_offset() -> bytes:
     frame = zlib.compress(b"".join(b"\x00" + bytes(3 * SMALL) for _ in range(SMALL)))
-    return (PNG_SIGNATURE + _ihdr(SMALL, SMALL) + _chunk(b"acTL", struct.pack(">II", 2, 0))
-            + _fctl(0, SMALL, SMALL) + _idat(SMALL, SMALL)
-            + _fctl(1, SMALL, SMALL, BIG_W, BIG_H) + _chunk(b"fdAT", struct.pack(">I", 2) + frame)
-            + _chunk(b"IEND", b""))
+    return (
+        PNG_SIGNATURE
+        + _ihdr(SMALL, SMALL)
+        + _chunk(b"acTL", struct.pack(">II", 2, 0))
+        + _fctl(0, SMALL, SMALL)
+        + _idat(SMALL, SMALL)
+        + _fctl(1, SMALL, SMALL, BIG_W, BIG_H)
+        + _chunk(b"fdAT", struct.pack(">I", 2) + frame)
+        + _chunk(b"IEND", b"")
+    )
 
 
 def png_second_header_larger() -> bytes:
-    return PNG_SIGNATURE + _ihdr(SMALL, SMALL) + _ihdr(BIG_W, BIG_H) + _idat(SMALL, SMALL) + \
-        _chunk(b"IEND", b"")
+    return PNG_SIGNATURE + _ihdr(SMALL, SMALL) + _ihdr(BIG_W, BIG_H) + _idat(SMALL, SMALL) + _chunk(b"IEND", b"")
 
 
 # --- GIF ---------------------------------------------------------------------------------------
@@ -185,6 +199,7 @@ def gif_big_screen() -> bytes:
 
 # --- WebP --------------------------------------------------------------------------------------
 
+
 def _riff(chunks: bytes) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
 
@@ -198,7 +213,7 @@ def _vp8l(width: int, height: int) -> bytes:
     data = _encode(".webp", np.full((height, width, 3), 77, np.uint8), (cv2.IMWRITE_WEBP_QUALITY, 101))
     assert data[12:16] == b"VP8L"
     (size,) = struct.unpack_from("<I", data, 16)
-    return data[12:20 + size + (size & 1)]
+    return data[12 : 20 + size + (size & 1)]
 
 
 def _u24(value: int) -> bytes:
@@ -215,8 +230,9 @@ def webp_small_canvas_big_bitstream() -> bytes:
 
 def webp_animation_frame_larger_than_canvas() -> bytes:
     frame = _u24(0) + _u24(0) + _u24(BIG_W - 1) + _u24(BIG_H - 1) + _u24(100) + b"\x00"
-    return _riff(_vp8x(0x02, SMALL, SMALL) + _webp_chunk(b"ANIM", bytes(6))
-                 + _webp_chunk(b"ANMF", frame + _vp8l(BIG_W, BIG_H)))
+    return _riff(
+        _vp8x(0x02, SMALL, SMALL) + _webp_chunk(b"ANIM", bytes(6)) + _webp_chunk(b"ANMF", frame + _vp8l(BIG_W, BIG_H))
+    )
 
 
 def webp_second_bitstream_big() -> bytes:
@@ -225,13 +241,23 @@ def webp_second_bitstream_big() -> bytes:
 
 # --- TIFF --------------------------------------------------------------------------------------
 
+
 def _tiff(order: str, pages: list, duplicate_width=None, loop: bool = False) -> bytes:
     """Grey 8-bit uncompressed pages (width, height), each with its own strip of zeros."""
     magic = b"II*\x00" if order == "<" else b"MM\x00*"
     out = bytearray(magic + struct.pack(order + "I", 8))
     for index, (width, height) in enumerate(pages):
-        entries = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1),
-                   (273, 4, 0), (277, 3, 1), (278, 4, height), (279, 4, SMALL * SMALL)]
+        entries = [
+            (256, 4, width),
+            (257, 4, height),
+            (258, 3, 8),
+            (259, 3, 1),
+            (262, 3, 1),
+            (273, 4, 0),
+            (277, 3, 1),
+            (278, 4, height),
+            (279, 4, SMALL * SMALL),
+        ]
         if duplicate_width is not None:
             entries.insert(1, (256, 4, duplicate_width))
         ifd = len(out)
@@ -240,8 +266,7 @@ def _tiff(order: str, pages: list, duplicate_width=None, loop: bool = False) -> 
         out += struct.pack(order + "H", len(entries))
         for tag, kind, value in entries:
             value = strip if tag == 273 else value
-            packed = struct.pack(order + "H", value) + b"\x00\x00" if kind == 3 else \
-                struct.pack(order + "I", value)
+            packed = struct.pack(order + "H", value) + b"\x00\x00" if kind == 3 else struct.pack(order + "I", value)
             out += struct.pack(order + "HHI", tag, kind, 1) + packed
         last = index == len(pages) - 1
         next_ifd = ifd if loop and last else (0 if last else strip + SMALL * SMALL)
@@ -268,6 +293,7 @@ def tiff_big_endian_big() -> bytes:
 
 # --- BMP ---------------------------------------------------------------------------------------
 
+
 def _bmp(info: bytes) -> bytes:
     pixels = bytes(3 * 4 * SMALL)
     offset = 14 + len(info)
@@ -283,10 +309,11 @@ def bmp_core_header_big() -> bytes:
 
 
 def bmp_most_negative_height() -> bytes:
-    return _bmp(struct.pack("<IiiHHIIiiII", 40, 1, -2**31, 1, 24, 0, 0, 0, 0, 0, 0))
+    return _bmp(struct.pack("<IiiHHIIiiII", 40, 1, -(2**31), 1, 24, 0, 0, 0, 0, 0, 0))
 
 
 # --- PNM / PAM ---------------------------------------------------------------------------------
+
 
 def ppm_size_after_comment() -> bytes:
     return b"P6\n# %d %d\n%d %d\n255\n" % (SMALL, SMALL, BIG_W, BIG_H) + bytes(3 * SMALL * SMALL)
@@ -297,13 +324,15 @@ def pgm_comment_ends_at_carriage_return() -> bytes:
 
 
 def pam_repeated_width() -> bytes:
-    return (b"P7\nWIDTH %d\nHEIGHT %d\nWIDTH %d\nDEPTH 3\nMAXVAL 255\nENDHDR\n"
-            % (SMALL, BIG_H, BIG_W) + bytes(3 * SMALL * SMALL))
+    return b"P7\nWIDTH %d\nHEIGHT %d\nWIDTH %d\nDEPTH 3\nMAXVAL 255\nENDHDR\n" % (SMALL, BIG_H, BIG_W) + bytes(
+        3 * SMALL * SMALL
+    )
 
 
 def pam_big() -> bytes:
-    return (b"P7\nWIDTH %d\nHEIGHT %d\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n"
-            % (BIG_W, BIG_H) + bytes(3 * SMALL * SMALL))
+    return b"P7\nWIDTH %d\nHEIGHT %d\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" % (BIG_W, BIG_H) + bytes(
+        3 * SMALL * SMALL
+    )
 
 
 _GENERATORS = {

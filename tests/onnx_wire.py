@@ -65,36 +65,66 @@ def node(op: str, inputs: list, outputs: list, attributes: list = (), domain: st
     return out + (field(7, domain) if domain else b"")
 
 
-def graph(nodes: list = (), initializers: list = (), sparse_initializers: list = (),
-          inputs: list = (), outputs: list = (), name: str = "g") -> bytes:
-    return (b"".join(field(1, n) for n in nodes) + field(2, name)
-            + b"".join(field(5, t) for t in initializers)
-            + b"".join(field(11, v) for v in inputs) + b"".join(field(12, v) for v in outputs)
-            + b"".join(field(15, s) for s in sparse_initializers))
+def graph(
+    nodes: list = (),
+    initializers: list = (),
+    sparse_initializers: list = (),
+    inputs: list = (),
+    outputs: list = (),
+    name: str = "g",
+) -> bytes:
+    return (
+        b"".join(field(1, n) for n in nodes)
+        + field(2, name)
+        + b"".join(field(5, t) for t in initializers)
+        + b"".join(field(11, v) for v in inputs)
+        + b"".join(field(12, v) for v in outputs)
+        + b"".join(field(15, s) for s in sparse_initializers)
+    )
 
 
 def model(graph_bytes: bytes, functions: list = (), training_info: list = (), opset: int = 13) -> bytes:
-    return (number(1, 8) + field(8, field(1, "") + number(2, opset)) + field(7, graph_bytes)
-            + b"".join(field(20, t) for t in training_info)
-            + b"".join(field(25, f) for f in functions))
+    return (
+        number(1, 8)
+        + field(8, field(1, "") + number(2, opset))
+        + field(7, graph_bytes)
+        + b"".join(field(20, t) for t in training_info)
+        + b"".join(field(25, f) for f in functions)
+    )
 
 
 def classifier(width: int, size: int = 48) -> bytes:
     """image (N, 1, size, size) -> Flatten -> MatMul (size², width) -> Softmax -> probs (N, width)."""
     weights = np.random.default_rng(width).normal(0, 0.01, (size * size, width)).astype(np.float32)
-    nodes = [node("Flatten", ["image"], ["flat"], [field(1, "axis") + number(20, 2) + number(3, 1)]),
-             node("MatMul", ["flat", "W"], ["logits"]),
-             node("Softmax", ["logits"], ["probs"], [field(1, "axis") + number(20, 2) + number(3, 1)])]
-    return model(graph(nodes, [tensor("W", weights)], inputs=[value_info("image", ["N", 1, size, size])],
-                       outputs=[value_info("probs", ["N", width])]))
+    nodes = [
+        node("Flatten", ["image"], ["flat"], [field(1, "axis") + number(20, 2) + number(3, 1)]),
+        node("MatMul", ["flat", "W"], ["logits"]),
+        node("Softmax", ["logits"], ["probs"], [field(1, "axis") + number(20, 2) + number(3, 1)]),
+    ]
+    return model(
+        graph(
+            nodes,
+            [tensor("W", weights)],
+            inputs=[value_info("image", ["N", 1, size, size])],
+            outputs=[value_info("probs", ["N", width])],
+        )
+    )
 
 
-def identity_model(extra_nodes: list = (), initializers: list = (), sparse_initializers: list = (),
-                   functions: list = (), training_info: list = ()) -> bytes:
+def identity_model(
+    extra_nodes: list = (),
+    initializers: list = (),
+    sparse_initializers: list = (),
+    functions: list = (),
+    training_info: list = (),
+) -> bytes:
     """x -> Identity -> y, with whatever extra parts a test needs around it."""
     nodes = [node("Identity", ["x"], ["y"]), *extra_nodes]
-    return model(graph(nodes, initializers, sparse_initializers, [value_info("x", [1])],
-                       [value_info("y", [1])]), functions, training_info)
+    return model(
+        graph(nodes, initializers, sparse_initializers, [value_info("x", [1])], [value_info("y", [1])]),
+        functions,
+        training_info,
+    )
 
 
 def external_tensor_placements() -> dict:
@@ -102,13 +132,23 @@ def external_tensor_placements() -> dict:
     ext, ext_sparse = tensor("ext", external=True), sparse("ext", external=True)
     sub = graph(initializers=[ext], name="sub")
     const = lambda *attrs: node("Constant", [], ["c"], list(attrs))  # noqa: E731
-    function = (field(1, "f") + field(4, "a") + field(5, "b")
-                + field(7, node("Identity", ["a"], ["b"], [attribute("value", ATTR_TENSOR, 5, ext)]))
-                + field(9, field(1, "") + number(2, 13)) + field(10, "local"))
-    function_default = (field(1, "f") + field(4, "a") + field(5, "b")
-                        + field(7, node("Identity", ["a"], ["b"]))
-                        + field(9, field(1, "") + number(2, 13)) + field(10, "local")
-                        + field(11, attribute("value", ATTR_TENSOR, 5, ext)))
+    function = (
+        field(1, "f")
+        + field(4, "a")
+        + field(5, "b")
+        + field(7, node("Identity", ["a"], ["b"], [attribute("value", ATTR_TENSOR, 5, ext)]))
+        + field(9, field(1, "") + number(2, 13))
+        + field(10, "local")
+    )
+    function_default = (
+        field(1, "f")
+        + field(4, "a")
+        + field(5, "b")
+        + field(7, node("Identity", ["a"], ["b"]))
+        + field(9, field(1, "") + number(2, 13))
+        + field(10, "local")
+        + field(11, attribute("value", ATTR_TENSOR, 5, ext))
+    )
     return {
         "graph initializer": identity_model(initializers=[ext]),
         "sparse initializer": identity_model(sparse_initializers=[ext_sparse]),
@@ -117,7 +157,8 @@ def external_tensor_placements() -> dict:
         "node attribute SPARSE_TENSOR": identity_model([const(attribute("v", ATTR_SPARSE, 22, ext_sparse))]),
         "node attribute SPARSE_TENSORS": identity_model([const(attribute("v", ATTR_SPARSES, 23, ext_sparse))]),
         "node attribute GRAPH": identity_model(
-            [node("If", ["c"], ["o"], [attribute("then_branch", ATTR_GRAPH, 6, sub)])]),
+            [node("If", ["c"], ["o"], [attribute("then_branch", ATTR_GRAPH, 6, sub)])]
+        ),
         "node attribute GRAPHS": identity_model([node("X", [], ["o"], [attribute("gs", ATTR_GRAPHS, 11, sub)])]),
         "function node attribute": identity_model(functions=[function]),
         "function attribute default": identity_model(functions=[function_default]),

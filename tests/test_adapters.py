@@ -39,6 +39,7 @@ def deepface(model):
 
 # ------------------------------------------------------------------------ the fer package
 
+
 def check_fer_face(entry: dict, image: np.ndarray) -> None:
     assert list(entry) == ["box", "emotions"]
     box = entry["box"]
@@ -58,9 +59,12 @@ def test_fer_detect_emotions_has_the_fer_packages_shape(model, photo):
     check_fer_face(faces[0], photo)
     json.dumps(faces)  # plain Python values
     expected = model.analyze(photo)[0]
-    assert faces[0]["box"] == [round(expected.box[0]), round(expected.box[1]),
-                               round(expected.box[2]) - round(expected.box[0]),
-                               round(expected.box[3]) - round(expected.box[1])]
+    assert faces[0]["box"] == [
+        round(expected.box[0]),
+        round(expected.box[1]),
+        round(expected.box[2]) - round(expected.box[0]),
+        round(expected.box[3]) - round(expected.box[1]),
+    ]
     assert list(faces[0]["emotions"].values()) == [round(float(p), 2) for p in expected.probs]
     assert max(faces[0]["emotions"], key=faces[0]["emotions"].get) == "happy"
     assert detector.detect_emotions(str(SHIPPED_PHOTO)) == faces  # a path, as fer takes
@@ -104,6 +108,7 @@ def test_fer_face_rectangles_and_find_faces(model, photo):
 
 # ------------------------------------------------------------------------------ deepface
 
+
 def check_deepface_result(result: dict, image: np.ndarray) -> None:
     assert set(result) == {"emotion", "dominant_emotion", "region", "face_confidence"}
     emotion = result["emotion"]
@@ -135,8 +140,7 @@ def test_deepface_analyze_has_deepfaces_shape(deepface, model, photo):
     # deepface names the eyes from the person's side: the left eye is on the image's right
     assert region["left_eye"][0] > region["right_eye"][0]
     expected = model.analyze(photo)[0]
-    np.testing.assert_allclose(list(result["emotion"].values()), 100 * expected.probs / expected.probs.sum(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(list(result["emotion"].values()), 100 * expected.probs / expected.probs.sum(), rtol=1e-5)
     assert deepface.analyze(str(SHIPPED_PHOTO), actions="emotion") == results  # a path; one action as str
     assert deepface.analyze(photo) == results  # emotion is the default here
 
@@ -160,8 +164,9 @@ def test_deepface_refuses_what_fastfer_does_not_estimate(deepface, photo):
     with pytest.raises(ValueError):
         deepface.analyze(photo, actions=[])
     # deepface's other arguments are accepted
-    results = deepface.analyze(photo, actions=["emotion"], detector_backend="retinaface", align=False,
-                               expand_percentage=10, silent=True)
+    results = deepface.analyze(
+        photo, actions=["emotion"], detector_backend="retinaface", align=False, expand_percentage=10, silent=True
+    )
     assert results[0]["dominant_emotion"] == "happy"
 
 

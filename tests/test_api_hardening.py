@@ -24,27 +24,42 @@ from fastfer.backend import kernels
 from fastfer.backend.runtime import native_inference_unavailable
 from fastfer.core.classifier import Classifier
 
-NATIVE = pytest.param("native", marks=pytest.mark.skipif(
-    native_inference_unavailable() is not None, reason=f"native inference: {native_inference_unavailable()}"))
+NATIVE = pytest.param(
+    "native",
+    marks=pytest.mark.skipif(
+        native_inference_unavailable() is not None, reason=f"native inference: {native_inference_unavailable()}"
+    ),
+)
 INFERENCE = ["python", NATIVE]
 CLASSIFIER_SPEC = {
-    "task": "classifier", "labels": list(fastfer.LABELS), "outputs": {"probs": "probs"},
-    "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [48, 48],
-              "mean": 127.5, "scale": 1 / 127.5},
+    "task": "classifier",
+    "labels": list(fastfer.LABELS),
+    "outputs": {"probs": "probs"},
+    "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [48, 48], "mean": 127.5, "scale": 1 / 127.5},
 }
 # BlazeFace's spec (fixed 128×128, letterboxed: a wide image leaves padding at the bottom).
-BLAZEFACE_SPEC = {k: v for k, v in models.spec("blazeface_short").to_dict().items()
-                  if k not in ("name", "file", "sha256", "size")}
-BLAZEFACE_ANCHORS = kernels.make_anchors(128, 128, BLAZEFACE_SPEC["decoder"]["steps"],
-                                         BLAZEFACE_SPEC["decoder"]["min_sizes"],
-                                         BLAZEFACE_SPEC["decoder"]["offset"])
+BLAZEFACE_SPEC = {
+    k: v for k, v in models.spec("blazeface_short").to_dict().items() if k not in ("name", "file", "sha256", "size")
+}
+BLAZEFACE_ANCHORS = kernels.make_anchors(
+    128,
+    128,
+    BLAZEFACE_SPEC["decoder"]["steps"],
+    BLAZEFACE_SPEC["decoder"]["min_sizes"],
+    BLAZEFACE_SPEC["decoder"]["offset"],
+)
 # RetinaFace's decoder at a fixed 64×64 input: 168 anchors.
-RETINAFACE_SPEC = {k: v for k, v in models.spec("retinaface_mbv2").to_dict().items()
-                   if k not in ("name", "file", "sha256", "size")}
+RETINAFACE_SPEC = {
+    k: v for k, v in models.spec("retinaface_mbv2").to_dict().items() if k not in ("name", "file", "sha256", "size")
+}
 RETINAFACE_SPEC["input"] = {**RETINAFACE_SPEC["input"], "size": [64, 64]}
-RETINAFACE_ANCHORS = kernels.make_anchors(64, 64, RETINAFACE_SPEC["decoder"]["steps"],
-                                          RETINAFACE_SPEC["decoder"]["min_sizes"],
-                                          RETINAFACE_SPEC["decoder"]["offset"])
+RETINAFACE_ANCHORS = kernels.make_anchors(
+    64,
+    64,
+    RETINAFACE_SPEC["decoder"]["steps"],
+    RETINAFACE_SPEC["decoder"]["min_sizes"],
+    RETINAFACE_SPEC["decoder"]["offset"],
+)
 
 
 def _ints(name: str, values) -> bytes:
@@ -71,22 +86,33 @@ def constant_classifier(probs, follow_batch: bool = True) -> bytes:
     """48×48 grey faces -> the row ``probs`` for every face (one row only unless ``follow_batch``)."""
     row = np.asarray(probs, np.float32).reshape(1, -1)
     nodes = _batch_zeros("image", follow_batch, 2) + [node("Add", ["z", "row"], ["probs"])]
-    return model(graph(nodes, [tensor("zero", np.zeros((1, 1))), tensor("row", row)],
-                       inputs=[value_info("image", ["N", 1, 48, 48])], outputs=[value_info("probs", ["N", "C"])]))
+    return model(
+        graph(
+            nodes,
+            [tensor("zero", np.zeros((1, 1))), tensor("row", row)],
+            inputs=[value_info("image", ["N", 1, 48, 48])],
+            outputs=[value_info("probs", ["N", "C"])],
+        )
+    )
 
 
 def widening_classifier() -> bytes:
     """N faces -> (N, 6 + N) probabilities: 7 columns for one face (the load check), more for more."""
     nodes = _batch_zeros("image", True, 2) + [
         node("Transpose", ["z"], ["zt"], [_ints("perm", (1, 0))]),
-        node("MatMul", ["z", "zt"], ["square"]),            # (N, N) zeros
+        node("MatMul", ["z", "zt"], ["square"]),  # (N, N) zeros
         node("Add", ["square", "seventh"], ["extra"]),
-        node("Add", ["z", "six"], ["first"]),               # (N, 6)
-        node("Concat", ["first", "extra"], ["probs"], [_int("axis", 1)])]
-    inits = [tensor("zero", np.zeros((1, 1))), tensor("seventh", np.full((1, 1), 1 / 7)),
-             tensor("six", np.full((1, 6), 1 / 7))]
-    return model(graph(nodes, inits, inputs=[value_info("image", ["N", 1, 48, 48])],
-                       outputs=[value_info("probs", ["N", "C"])]))
+        node("Add", ["z", "six"], ["first"]),  # (N, 6)
+        node("Concat", ["first", "extra"], ["probs"], [_int("axis", 1)]),
+    ]
+    inits = [
+        tensor("zero", np.zeros((1, 1))),
+        tensor("seventh", np.full((1, 1), 1 / 7)),
+        tensor("six", np.full((1, 6), 1 / 7)),
+    ]
+    return model(
+        graph(nodes, inits, inputs=[value_info("image", ["N", 1, 48, 48])], outputs=[value_info("probs", ["N", "C"])])
+    )
 
 
 def constant_detector(outputs: dict, input_dims: list, follow_batch: bool = True) -> bytes:
@@ -97,8 +123,14 @@ def constant_detector(outputs: dict, input_dims: list, follow_batch: bool = True
     for name, value in outputs.items():
         nodes.append(node("Add", ["z", f"{name}_value"], [name]))
         inits.append(tensor(f"{name}_value", np.asarray(value, np.float32)[None]))
-    return model(graph(nodes, inits, inputs=[value_info("image", input_dims)],
-                       outputs=[value_info(name, ["N", "A", "W"]) for name in outputs]))
+    return model(
+        graph(
+            nodes,
+            inits,
+            inputs=[value_info("image", input_dims)],
+            outputs=[value_info(name, ["N", "A", "W"]) for name in outputs],
+        )
+    )
 
 
 def _nearest_anchor(anchors: np.ndarray, cx: float, cy: float) -> int:
@@ -158,6 +190,7 @@ def _fer(inference: str, **options) -> FER:
 
 # --- B9: analyze_many keeps the results of what it took before its input failed -------------------
 
+
 def _failing_inputs(image, good: int):
     for _ in range(good):
         yield image
@@ -177,14 +210,17 @@ def test_analyze_many_yields_the_results_taken_before_its_input_raised(photo, go
 
 # --- B10: hostile classifiers ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("inference", INFERENCE)
 def test_a_classifier_that_ignores_the_batch_is_a_model_error(inference, two_faces):
-    name = _register("test_api_batchless", constant_classifier(np.full(7, 1 / 7), follow_batch=False),
-                     CLASSIFIER_SPEC)
+    name = _register("test_api_batchless", constant_classifier(np.full(7, 1 / 7), follow_batch=False), CLASSIFIER_SPEC)
     fer = _fer(inference, classifier=name)  # one face at the load check and the warm-up: fine
     crops = np.full((3, 48, 48), 128, np.uint8)
-    with pytest.raises(ModelError, match=r"'test_api_batchless': classifier output 'probs' has shape \(1, 7\) "
-                                         r"for 3 faces; expected \(3, 7\)"):
+    with pytest.raises(
+        ModelError,
+        match=r"'test_api_batchless': classifier output 'probs' has shape \(1, 7\) "
+        r"for 3 faces; expected \(3, 7\)",
+    ):
         fer.classify(crops)
     assert len(fer.detect(two_faces)) == 2
     with pytest.raises(ModelError, match=r"has shape \(1, 7\) for 2 faces; expected \(2, 7\)"):
@@ -222,6 +258,7 @@ def test_logits_may_be_any_finite_number():
 
 # --- B10: hostile detectors --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def padding_detector() -> str:
     """Two faces: one in the content of a 128×64 image, one wholly in the letterbox padding below."""
@@ -249,16 +286,32 @@ def test_the_python_detector_drops_a_box_in_the_padding(padding_detector, photo)
 
 HOSTILE_DETECTORS = {
     # name: (how its outputs are made, the message)
-    "nan_scores": (lambda: _register_blazeface("test_api_nan_scores", {
-        "regressors": np.zeros((896, 16)), "scores": np.full((896, 1), np.nan)}), "NaN or infinity"),
-    "wide_regressors": (lambda: _register_blazeface("test_api_wide_regressors", {
-        "regressors": np.zeros((896, 18)), "scores": np.full((896, 1), -50.0)}), "detector output"),
-    "few_anchors": (lambda: _register_blazeface("test_api_few_anchors", {
-        "regressors": np.zeros((895, 16)), "scores": np.full((895, 1), -50.0)}), "detector output"),
-    "score_3e38": (lambda: _register_retinaface("test_api_score_3e38", retinaface_outputs(score=3e38)),
-                   r"detector score .* is outside \[0, 1\]"),
-    "box_3e38": (lambda: _register_retinaface("test_api_box_3e38", retinaface_outputs(box_delta=3e38)),
-                 r"its box or landmark outputs are out of range \("),
+    "nan_scores": (
+        lambda: _register_blazeface(
+            "test_api_nan_scores", {"regressors": np.zeros((896, 16)), "scores": np.full((896, 1), np.nan)}
+        ),
+        "NaN or infinity",
+    ),
+    "wide_regressors": (
+        lambda: _register_blazeface(
+            "test_api_wide_regressors", {"regressors": np.zeros((896, 18)), "scores": np.full((896, 1), -50.0)}
+        ),
+        "detector output",
+    ),
+    "few_anchors": (
+        lambda: _register_blazeface(
+            "test_api_few_anchors", {"regressors": np.zeros((895, 16)), "scores": np.full((895, 1), -50.0)}
+        ),
+        "detector output",
+    ),
+    "score_3e38": (
+        lambda: _register_retinaface("test_api_score_3e38", retinaface_outputs(score=3e38)),
+        r"detector score .* is outside \[0, 1\]",
+    ),
+    "box_3e38": (
+        lambda: _register_retinaface("test_api_box_3e38", retinaface_outputs(box_delta=3e38)),
+        r"its box or landmark outputs are out of range \(",
+    ),
 }
 
 
@@ -274,16 +327,19 @@ def test_bad_detector_outputs_are_a_model_error_at_the_warm_up(inference, case):
 
 def test_a_detector_that_ignores_the_batch_is_a_model_error(photo):
     # The Python path runs the images of a fixed-size model in one batch (the native one, one by one).
-    name = _register_blazeface("test_api_batchless_detector", blazeface_outputs([(0.5, 0.5, 40.0)]),
-                               follow_batch=False)
+    name = _register_blazeface("test_api_batchless_detector", blazeface_outputs([(0.5, 0.5, 40.0)]), follow_batch=False)
     fer = _fer("python", detector=name, min_face=0)
     assert len(fer.analyze(photo)) == 1
-    with pytest.raises(ModelError, match=r"'test_api_batchless_detector': detector output 'regressors' has "
-                                         r"shape \(1, 896, 16\) for a batch of 2"):
+    with pytest.raises(
+        ModelError,
+        match=r"'test_api_batchless_detector': detector output 'regressors' has "
+        r"shape \(1, 896, 16\) for a batch of 2",
+    ):
         fer.analyze_batch([photo, photo])
 
 
 # --- B11: odd arguments ------------------------------------------------------------------------------
+
 
 def test_a_camera_index_beyond_any_camera_is_a_video_error():
     fer = FER()
@@ -341,12 +397,14 @@ def test_the_command_says_a_symlink_loop_is_one(tmp_path):
 
 # --- C4: the Python API ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("inference", INFERENCE)
 def test_the_repr_of_fer_shows_its_models_and_options(inference):
     fer = FER(inference=inference, min_face=0, threads=2)
     text = repr(fer)
-    assert text.startswith(f"FER(detector={fer.options['detector']!r}, "
-                           f"classifier={fer.options['classifier']!r}, inference={inference!r}")
+    assert text.startswith(
+        f"FER(detector={fer.options['detector']!r}, classifier={fer.options['classifier']!r}, inference={inference!r}"
+    )
     assert "min_face=0" in text and "threads=2" in text and "nms_iou" not in text  # defaults left out
     assert eval(text, {"FER": FER}).options == fer.options
 
@@ -382,4 +440,3 @@ def test_the_stream_docs_give_the_default_workers_the_code_uses():
     stream = fer.stream([np.zeros((32, 32, 3), np.uint8)])
     assert stream.workers == expected
     stream.close()
-

@@ -36,8 +36,7 @@ def test_analyze_timed_gives_analyzes_faces_and_a_consistent_split(inference):
 def test_analyze_timed_refuses_what_is_not_a_fer():
     with pytest.raises(TypeError, match="fastfer.FER"):
         analyze_timed(object(), str(SHIPPED_PHOTO))
-    assert isinstance(analyze_timed(fastfer.FER("blazeface_short"), np.zeros((32, 32, 3), np.uint8))[1],
-                      StageTimes)
+    assert isinstance(analyze_timed(fastfer.FER("blazeface_short"), np.zeros((32, 32, 3), np.uint8))[1], StageTimes)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +47,22 @@ def one_photo(tmp_path_factory):
 
 
 def test_bench_json_report_is_complete_and_consistent(one_photo, capsys):
-    code = main(["bench", "--detectors", "blazeface_short", "--min-face", "0", "--scenes", "640x480,crowd",
-                 "--repeat", "2", "--photos", str(one_photo), "--json"])
+    code = main(
+        [
+            "bench",
+            "--detectors",
+            "blazeface_short",
+            "--min-face",
+            "0",
+            "--scenes",
+            "640x480,crowd",
+            "--repeat",
+            "2",
+            "--photos",
+            str(one_photo),
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["machine"]["cores"] >= 1 and report["repeat"] == 2 and report["warmup_passes"] == 1
@@ -83,13 +96,18 @@ def test_bench_json_report_is_complete_and_consistent(one_photo, capsys):
 
 
 def test_bench_table_and_usage_errors(one_photo, capsys):
-    assert main(["bench", "--detectors", "blazeface_short", "--precision", "fp32", "--quick",
-                 "--photos", str(one_photo)]) == 0
+    assert (
+        main(["bench", "--detectors", "blazeface_short", "--precision", "fp32", "--quick", "--photos", str(one_photo)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "blazeface_short" in out and "640x480" in out and "img/s" in out
-    for argv, message in [(["--scenes", "4k"], "unknown scene"), (["--detectors", "nope"], "no model named"),
-                          (["--detectors", "fernet"], "not a detector"),
-                          (["--photos", str(one_photo / "missing")], "not a folder")]:
+    for argv, message in [
+        (["--scenes", "4k"], "unknown scene"),
+        (["--detectors", "nope"], "no model named"),
+        (["--detectors", "fernet"], "not a detector"),
+        (["--photos", str(one_photo / "missing")], "not a folder"),
+    ]:
         assert main(["bench", "--photos", str(one_photo), *argv]) == 2
         assert message in capsys.readouterr().err
 
@@ -98,9 +116,17 @@ def test_pareto_plot_is_a_png_of_every_setting(tmp_path):
     rows = []
     for i, name in enumerate(["a", "b"]):  # the report's shape, as bench.pareto builds it
         ap = {"easy": 0.9 - 0.1 * i, "medium": 0.8, "hard": 0.5 + 0.1 * i}
-        rows.append({"detector": name, "classifier": "fernet", "precision": "fp32", "min_face": 0,
-                     "ap": {"official": ap, "min_face": ap, "min_face_eval": 32, "images": 3},
-                     "ms_640x480": 5.0 * (i + 1), "ms_1920x1080": 20.0 * (i + 1)})
+        rows.append(
+            {
+                "detector": name,
+                "classifier": "fernet",
+                "precision": "fp32",
+                "min_face": 0,
+                "ap": {"official": ap, "min_face": ap, "min_face_eval": 32, "images": 3},
+                "ms_640x480": 5.0 * (i + 1),
+                "ms_1920x1080": 20.0 * (i + 1),
+            }
+        )
     report = {"machine": bench.machine(), "repeat": 1, "wider_images": 3, "rows": rows}
     bench.write_pareto_png(report, tmp_path / "p.png")
     image = cv2.imread(str(tmp_path / "p.png"))

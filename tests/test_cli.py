@@ -22,13 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # Every model the package's manifest lists (at least the ones that have always shipped).
 SHIPPED_MODELS = set(json.loads((ROOT / "python" / "fastfer" / "models" / "manifest.json").read_text())["models"])
 assert {"retinaface_mbv2", "blazeface_short", "blazeface_full", "mini_xception", "fernet"} <= SHIPPED_MODELS
-needs_photos = pytest.mark.skipif(not (PHOTOS / "two_people.jpg").exists(),
-                                  reason="../shared/data/photos is not beside the checkout")
+needs_photos = pytest.mark.skipif(
+    not (PHOTOS / "two_people.jpg").exists(), reason="../shared/data/photos is not beside the checkout"
+)
 
 
 def fastfer_cli(*args, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600
+    )
 
 
 def json_lines(out: subprocess.CompletedProcess) -> dict:
@@ -122,8 +124,9 @@ def test_draw_writes_decodable_pngs_without_name_clashes(photos, tmp_path):
     other.mkdir()
     shutil.copy(photos / "astronaut.jpg", other / "astronaut.jpg")
     outdir = tmp_path / "out" / "drawn"  # created, parents included
-    out = fastfer_cli("analyze", photos / "astronaut.jpg", other / "astronaut.jpg",
-                      photos / "two_people.jpg", "--draw", outdir)
+    out = fastfer_cli(
+        "analyze", photos / "astronaut.jpg", other / "astronaut.jpg", photos / "two_people.jpg", "--draw", outdir
+    )
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in outdir.iterdir()) == ["astronaut.png", "astronaut_2.png", "two_people.png"]
     for name, source in [("astronaut.png", "astronaut.jpg"), ("two_people.png", "two_people.jpg")]:
@@ -215,8 +218,10 @@ def test_no_inputs_is_a_usage_error_and_a_missing_path_is_like_an_unreadable_fil
         assert out.stderr.startswith("fastfer: error:") and message in out.stderr, out.stderr
         assert "Traceback" not in out.stderr
     # Issue 10: a path that does not exist is reported like an unreadable file (exit 1).
-    missing = {(tmp_path / "missing.jpg",): "missing.jpg: error: no such file or folder",
-               (str(tmp_path / "*.jpg"),): "*.jpg: error: no files match"}
+    missing = {
+        (tmp_path / "missing.jpg",): "missing.jpg: error: no such file or folder",
+        (str(tmp_path / "*.jpg"),): "*.jpg: error: no files match",
+    }
     for args, message in missing.items():
         out = fastfer_cli("analyze", *args)
         assert out.returncode == 1, (args, out.stderr)

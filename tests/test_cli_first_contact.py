@@ -28,8 +28,7 @@ from fastfer.eval import bench
 def fastfer_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     """``python -m fastfer ARGS``; arguments may be bytes (file names that are not UTF-8)."""
     argv = [a if isinstance(a, bytes) else str(a) for a in args]
-    return subprocess.run([sys.executable, "-m", "fastfer", *argv], capture_output=True, cwd=cwd,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", "fastfer", *argv], capture_output=True, cwd=cwd, timeout=600)
 
 
 def err_lines(run: subprocess.CompletedProcess) -> list:
@@ -52,6 +51,7 @@ def small_video(path: Path, frames: int = 6) -> Path:
 
 
 # ------------------------------------------------------------------ B6: outputs that are inputs
+
 
 def test_a_csv_that_is_an_input_is_refused_and_the_input_kept(tmp_path):
     photo = tmp_path / "same.jpg"
@@ -110,6 +110,7 @@ def test_a_video_output_that_is_its_input_is_refused_and_the_video_kept(tmp_path
 
 # ------------------------------------------------------------------ B7: names that are not UTF-8
 
+
 def test_csv_takes_a_file_name_that_is_not_utf8_as_the_json_lines_do(tmp_path):
     raw = os.fsencode(tmp_path) + b"/caf\xe9.jpg"
     try:
@@ -134,11 +135,17 @@ def test_csv_takes_a_file_name_that_is_not_utf8_as_the_json_lines_do(tmp_path):
 
 # ------------------------------------------------------------------ C3: the command line
 
-@pytest.mark.parametrize("args", [["analyze", "--threads", "0", str(EXAMPLE)],
-                                  ["analyze", "--min-face", "-1", str(EXAMPLE)],
-                                  ["analyze", "--max-faces", "many", str(EXAMPLE)],
-                                  ["video", "--every", "0", "x.mp4"],
-                                  ["analyse", str(EXAMPLE)]])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", "--threads", "0", str(EXAMPLE)],
+        ["analyze", "--min-face", "-1", str(EXAMPLE)],
+        ["analyze", "--max-faces", "many", str(EXAMPLE)],
+        ["video", "--every", "0", "x.mp4"],
+        ["analyse", str(EXAMPLE)],
+    ],
+)
 def test_an_option_out_of_range_is_one_line_without_the_usage(args):
     run = fastfer_cli(*args)
     assert run.returncode == 2
@@ -160,7 +167,7 @@ def test_opencv_and_ffmpeg_print_nothing_of_their_own(tmp_path):
         writer.write(np.full((120, 160, 3), 20 * i, np.uint8))
     writer.release()
     data = (tmp_path / "whole.mp4").read_bytes()
-    (tmp_path / "cut.mp4").write_bytes(data[:len(data) // 2])  # no moov atom: FFmpeg complains
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])  # no moov atom: FFmpeg complains
     for args in (["video", tmp_path / "cut.mp4"], ["video", "--camera", "57"]):
         run = fastfer_cli(*args)
         assert run.returncode == 2
@@ -170,9 +177,11 @@ def test_opencv_and_ffmpeg_print_nothing_of_their_own(tmp_path):
 
 def test_ray_that_is_not_installed_says_how_to_install_it(tmp_path):
     # Ray is made unimportable in this one process, as in an installation without the extra.
-    code = ("import sys; sys.modules['ray'] = None\n"
-            "from fastfer.cli import main\n"
-            f"sys.exit(main(['analyze', '--ray', {str(EXAMPLE)!r}, '--parquet', {str(tmp_path / 'out')!r}]))")
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from fastfer.cli import main\n"
+        f"sys.exit(main(['analyze', '--ray', {str(EXAMPLE)!r}, '--parquet', {str(tmp_path / 'out')!r}]))"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=600)
     assert run.returncode == 2
     lines = err_lines(run)
@@ -216,7 +225,7 @@ def test_models_descriptions_are_cut_between_words_with_an_ellipsis():
     lines = run.stdout.decode().splitlines()
     start = lines[0].index("description")
     specs = {name: models.spec(name) for name in models.available()}
-    shown = {line.split()[0]: line[start:] for line in lines[1:1 + len(specs)]}
+    shown = {line.split()[0]: line[start:] for line in lines[1 : 1 + len(specs)]}
     assert set(shown) == set(specs)
     for name, text in shown.items():
         full = " ".join(specs[name].description.split()).rstrip(".")
@@ -230,8 +239,24 @@ def test_models_descriptions_are_cut_between_words_with_an_ellipsis():
 
 def test_bench_quick_reports_no_percentile_from_too_few_latencies(tmp_path, capsys):
     # An empty --photos folder: the shipped photo alone, as without ../shared.
-    assert main(["bench", "--quick", "--detectors", "blazeface_short", "--precision", "fp32",
-                 "--min-face", "0", "--photos", str(tmp_path), "--json"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--detectors",
+                "blazeface_short",
+                "--precision",
+                "fp32",
+                "--min-face",
+                "0",
+                "--photos",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["scenes"]["640x480"]["images"] == 1 and report["repeat"] == 2
     latency = report["results"][0]["analyze"]["latency_ms"]
@@ -239,7 +264,22 @@ def test_bench_quick_reports_no_percentile_from_too_few_latencies(tmp_path, caps
     for q, needed in bench.PERCENTILE_SAMPLES.items():
         assert (latency[f"p{q}"] is None) == (latency["samples"] < needed), latency
     assert latency["min"] <= latency["p50"] <= latency["max"]
-    assert main(["bench", "--quick", "--detectors", "blazeface_short", "--precision", "fp32",
-                 "--min-face", "0", "--photos", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--detectors",
+                "blazeface_short",
+                "--precision",
+                "fp32",
+                "--min-face",
+                "0",
+                "--photos",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("blazeface_short")]
     assert len(row) == 1 and row[0].split()[7] == "-"  # p99: not from 20 latencies

@@ -100,8 +100,9 @@ def readme_steps(tmp_path_factory):
         script = "set -euo pipefail\n" + "\n".join(commands[:-1]) + f"\necho '{OUTPUT_MARK}'\n" + commands[-1] + "\n"
         proc = subprocess.run(["bash", "-c", script], cwd=clone, env=env, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
-            pytest.fail(f"README step failed ({proc.returncode}):\n{script}\n"
-                        f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+            pytest.fail(
+                f"README step failed ({proc.returncode}):\n{script}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            )
         return proc.stdout
 
     before = bash(build_lib)
@@ -111,8 +112,13 @@ def readme_steps(tmp_path_factory):
         line = next((out for out in before.splitlines() if "fastfer: native ONNX Runtime session" in out), "")
         pytest.skip(f"fastfer::Session/Pipeline not built here: {line.strip() or 'no ONNX Runtime C API header'}")
     output = bash(run_example).split(OUTPUT_MARK, 1)[1].strip()
-    return {"prefix": prefix, "example": _executable(clone / "build-example"),
-            "ppm": clone / "astronaut.ppm", "output": output, "shown": shown}
+    return {
+        "prefix": prefix,
+        "example": _executable(clone / "build-example"),
+        "ppm": clone / "astronaut.ppm",
+        "output": output,
+        "shown": shown,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -144,12 +150,14 @@ def _parse(stdout: str):
     faces = []
     for line in stdout.splitlines():
         fields = dict(item.split("=", 1) for item in line.split())
-        faces.append({
-            "box": tuple(float(v) for v in fields["box"].split(",")),
-            "score": float(fields["score"]),
-            "label": fields["label"],
-            "prob": float(fields["prob"]),
-        })
+        faces.append(
+            {
+                "box": tuple(float(v) for v in fields["box"].split(",")),
+                "score": float(fields["score"]),
+                "label": fields["label"],
+                "prob": float(fields["prob"]),
+            }
+        )
     return faces
 
 
@@ -230,7 +238,8 @@ def test_add_subdirectory(tmp_path, astronaut_ppm, ort_library):
         "cmake_minimum_required(VERSION 3.18)\n"
         "project(parent LANGUAGES CXX)\n"
         f'add_subdirectory("{ROOT.as_posix()}" fastfer)\n'
-        f'add_subdirectory("{EXAMPLE.as_posix()}" example)\n')
+        f'add_subdirectory("{EXAMPLE.as_posix()}" example)\n'
+    )
     build = tmp_path / "build"
     env = _env()
     _run(["cmake", "-S", parent, "-B", build, "-DCMAKE_BUILD_TYPE=Release"], env=env, timeout=600)
@@ -241,13 +250,14 @@ def test_add_subdirectory(tmp_path, astronaut_ppm, ort_library):
     _check_astronaut(proc.stdout)
 
 
-
 def test_example_refuses_hostile_paths_without_reading_them(example, astronaut_ppm, ort_library, tmp_path):
     """Issue 13: the example reads regular files only, up to a size limit, and holds images to a
     pixel cap: devices, FIFOs, huge sparse files and oversized headers fail fast with a message."""
+
     def run(models_dir, image):
-        proc = subprocess.run([str(example), str(models_dir), str(image), ort_library],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [str(example), str(models_dir), str(image), ort_library], capture_output=True, text=True, timeout=120
+        )
         assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
         return proc.stderr
 

@@ -22,8 +22,10 @@ X86_AVX2 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse4_1 avx
 ARM_DOT = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp sha512\n"
 
 
-@pytest.mark.parametrize("text, arch, fast", [(X86_VNNI, "x86_64", True), (X86_AVX2, "x86_64", False),
-                                              (ARM_DOT, "aarch64", True), (X86_VNNI, "aarch64", False)])
+@pytest.mark.parametrize(
+    "text, arch, fast",
+    [(X86_VNNI, "x86_64", True), (X86_AVX2, "x86_64", False), (ARM_DOT, "aarch64", True), (X86_VNNI, "aarch64", False)],
+)
 def test_the_flags_decide(tmp_path, text, arch, fast):
     path = tmp_path / "cpuinfo"
     path.write_text(text)
@@ -48,12 +50,18 @@ def test_this_machine_gets_the_models_its_flags_call_for():
 
 def _defaults_under(value: str) -> subprocess.CompletedProcess:
     code = "import json, fastfer; print(json.dumps(fastfer.capabilities()['default_models']))"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, FASTFER_PRECISION=value))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, FASTFER_PRECISION=value),
+    )
 
 
-@pytest.mark.parametrize("value, expected", [("int8", ["retinaface_mbv2_int8", "fernet_int8"]),
-                                             (" FP32 ", ["retinaface_mbv2", "fernet"])])
+@pytest.mark.parametrize(
+    "value, expected", [("int8", ["retinaface_mbv2_int8", "fernet_int8"]), (" FP32 ", ["retinaface_mbv2", "fernet"])]
+)
 def test_the_environment_overrides_the_cpu(value, expected):
     run = _defaults_under(value)
     assert run.returncode == 0, run.stderr

@@ -54,13 +54,17 @@ RETINA_SIZES = [[16, 32], [64, 128], [256, 512]]
 
 # --- anchors --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("height, width, steps, sizes, count", [
-    (480, 640, RETINA_STEPS, RETINA_SIZES, 12_600),   # 60*80*2 + 30*40*2 + 15*20*2
-    (128, 128, [8, 16], [[128, 128], [128] * 6], 896),  # 16*16*2 + 8*8*6
-    (192, 192, [4], [[192]], 2_304),                  # 48*48
-    (100, 100, [32], [[10]], 16),                     # ceil(100/32) = 4 per side
-    (1, 1, [64], [[1, 2, 3]], 3),
-])
+
+@pytest.mark.parametrize(
+    "height, width, steps, sizes, count",
+    [
+        (480, 640, RETINA_STEPS, RETINA_SIZES, 12_600),  # 60*80*2 + 30*40*2 + 15*20*2
+        (128, 128, [8, 16], [[128, 128], [128] * 6], 896),  # 16*16*2 + 8*8*6
+        (192, 192, [4], [[192]], 2_304),  # 48*48
+        (100, 100, [32], [[10]], 16),  # ceil(100/32) = 4 per side
+        (1, 1, [64], [[1, 2, 3]], 3),
+    ],
+)
 def test_anchor_counts(k, height, width, steps, sizes, count):
     a = k.make_anchors(height, width, steps, sizes)
     assert a.dtype == np.float32 and a.shape == (count, 4) and a.flags.c_contiguous
@@ -86,8 +90,8 @@ def test_retinaface_anchor_values(k):
 def test_blazeface_anchor_values(k):
     a = k.make_anchors(128, 128, [8, 16], [[128, 128], [128] * 6])
     assert np.all(a[:, 2:] == 1.0)
-    assert a[0, 0] == a[0, 1] == np.float32(1 / 32)       # 0.5*8/128
-    assert a[512, 0] == a[512, 1] == np.float32(1 / 16)   # first anchor of the stride-16 level
+    assert a[0, 0] == a[0, 1] == np.float32(1 / 32)  # 0.5*8/128
+    assert a[512, 0] == a[512, 1] == np.float32(1 / 16)  # first anchor of the stride-16 level
     assert np.array_equal(a[512:518], np.repeat(a[512:513], 6, axis=0))
     assert a[-1, 0] == a[-1, 1] == np.float32(7.5 * 16 / 128)
     full = k.make_anchors(192, 192, [4], [[192]])
@@ -103,27 +107,31 @@ def test_anchor_offset_and_non_square(k):
 
 def test_anchor_argument_types(k):
     ref = k.make_anchors(480, 640, RETINA_STEPS, RETINA_SIZES)
-    other = k.make_anchors(np.int64(480), np.int32(640), (8, 16, 32),
-                           np.array(RETINA_SIZES, dtype=np.float64), offset=np.float32(0.5))
+    other = k.make_anchors(
+        np.int64(480), np.int32(640), (8, 16, 32), np.array(RETINA_SIZES, dtype=np.float64), offset=np.float32(0.5)
+    )
     assert np.array_equal(ref, other)
 
 
-@pytest.mark.parametrize("args, kwargs", [
-    ((0, 640, [8], [[16]]), {}),
-    ((480, -1, [8], [[16]]), {}),
-    ((480, 640, [8, 16], [[16]]), {}),           # lengths differ
-    ((480, 640, [], []), {}),                    # no level
-    ((480, 640, [0], [[16]]), {}),               # stride 0
-    ((480, 640, [-8], [[16]]), {}),
-    ((480, 640, [8], [[]]), {}),                 # empty level
-    ((480, 640, [8], [[0.0]]), {}),
-    ((480, 640, [8], [[-16]]), {}),
-    ((480, 640, [8], [[float("nan")]]), {}),
-    ((480, 640, [8], [[float("inf")]]), {}),
-    ((480, 640, [8], [[16]]), {"offset": float("nan")}),
-    ((100_000, 100_000, [1], [[1]]), {}),        # 1e10 anchors: refused before allocating
-    ((2**40, 2**40, [1, 2], [[1], [1]]), {}),    # counts that overflow int64 are refused too
-])
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((0, 640, [8], [[16]]), {}),
+        ((480, -1, [8], [[16]]), {}),
+        ((480, 640, [8, 16], [[16]]), {}),  # lengths differ
+        ((480, 640, [], []), {}),  # no level
+        ((480, 640, [0], [[16]]), {}),  # stride 0
+        ((480, 640, [-8], [[16]]), {}),
+        ((480, 640, [8], [[]]), {}),  # empty level
+        ((480, 640, [8], [[0.0]]), {}),
+        ((480, 640, [8], [[-16]]), {}),
+        ((480, 640, [8], [[float("nan")]]), {}),
+        ((480, 640, [8], [[float("inf")]]), {}),
+        ((480, 640, [8], [[16]]), {"offset": float("nan")}),
+        ((100_000, 100_000, [1], [[1]]), {}),  # 1e10 anchors: refused before allocating
+        ((2**40, 2**40, [1, 2], [[1], [1]]), {}),  # counts that overflow int64 are refused too
+    ],
+)
 def test_anchor_bad_values(k, args, kwargs):
     with pytest.raises(ValueError):
         k.make_anchors(*args, **kwargs)
@@ -135,15 +143,18 @@ def test_anchor_limit(k):
         k.make_anchors(5_000, 10_000, [1], [[1.0, 1.0]])
 
 
-@pytest.mark.parametrize("args", [
-    (480.0, 640, [8], [[16]]),
-    (480, 640, [8.0], [[16]]),
-    (480, 640, "8", [[16]]),
-    (480, 640, ["8"], [[16]]),
-    (480, 640, [8], [["16"]]),
-    (480, 640, [8], [16]),            # a level that is not a list
-    (480, 640, [8], "16"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (480.0, 640, [8], [[16]]),
+        (480, 640, [8.0], [[16]]),
+        (480, 640, "8", [[16]]),
+        (480, 640, ["8"], [[16]]),
+        (480, 640, [8], [["16"]]),
+        (480, 640, [8], [16]),  # a level that is not a list
+        (480, 640, [8], "16"),
+    ],
+)
 def test_anchor_bad_types(k, args):
     with pytest.raises(TypeError):
         k.make_anchors(*args)
@@ -156,6 +167,7 @@ def test_anchor_offset_type(k):
 
 # --- decoding -------------------------------------------------------------------------------------
 
+
 def test_decode_boxes_by_hand(k):
     # prior (cx, cy, w, h) = (0.5, 0.5, 0.2, 0.4), variances (0.1, 0.2):
     #   cx = 0.5 + 1 * 0.1 * 0.2 = 0.52        cy = 0.5 + (-2) * 0.1 * 0.4 = 0.42
@@ -167,8 +179,7 @@ def test_decode_boxes_by_hand(k):
     assert out.dtype == np.float32 and out.shape == (1, 4)
     np.testing.assert_allclose(out, [[0.42, 0.02, 0.62, 0.82]], rtol=1e-6, atol=1e-7)
     # Zero deltas give the prior itself as corners: (0.4, 0.3, 0.6, 0.7).
-    np.testing.assert_allclose(k.decode_boxes(np.zeros((1, 4)), priors), [[0.4, 0.3, 0.6, 0.7]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(k.decode_boxes(np.zeros((1, 4)), priors), [[0.4, 0.3, 0.6, 0.7]], rtol=1e-6)
     # variances (1, 1) in pixels: prior (100, 50, 20, 10), deltas (0.5, 0, 0, 0)
     #   cx = 100 + 0.5 * 20 = 110 -> (100, 45, 120, 55)
     out = k.decode_boxes([[0.5, 0, 0, 0]], [[100, 50, 20, 10]], variances=(1, 1))
@@ -193,45 +204,51 @@ def test_decode_landmarks_by_hand(k):
 def test_decode_dtypes_and_empty(k):
     priors = np.array([[0.5, 0.5, 0.2, 0.4], [0.1, 0.2, 0.3, 0.4]])
     deltas = np.array([[1, 2, 0, 1], [0, 0, 1, 0]], dtype=np.int32)
-    np.testing.assert_allclose(k.decode_boxes(deltas, priors),
-                               k.decode_boxes(deltas.astype(np.float32),
-                                              priors.astype(np.float32)), rtol=1e-6)
+    np.testing.assert_allclose(
+        k.decode_boxes(deltas, priors), k.decode_boxes(deltas.astype(np.float32), priors.astype(np.float32)), rtol=1e-6
+    )
     assert k.decode_boxes([], []).shape == (0, 4)
     assert k.decode_boxes(np.zeros((0, 4)), np.zeros((0, 4))).dtype == np.float32
     assert k.decode_landmarks(np.zeros((0, 10)), []).shape == (0, 10)
 
 
-@pytest.mark.parametrize("call", [
-    lambda k: k.decode_boxes(np.zeros((2, 3)), np.zeros((2, 4))),
-    lambda k: k.decode_boxes(np.zeros((2, 4)), np.zeros((3, 4))),
-    lambda k: k.decode_boxes(np.zeros(4), np.zeros(4)),
-    lambda k: k.decode_boxes(np.zeros((1, 2, 4)), np.zeros((1, 4))),
-    lambda k: k.decode_boxes([[np.nan, 0, 0, 0]], [[0, 0, 1, 1]]),
-    lambda k: k.decode_boxes([[0, 0, 0, 0]], [[0, 0, np.inf, 1]]),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1,)),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1, 0.2, 0.3)),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1, 0.0)),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(np.nan, 0.2)),
-    lambda k: k.decode_landmarks(np.zeros((1, 3)), np.zeros((1, 4))),
-    lambda k: k.decode_landmarks(np.zeros((1, 0)), np.zeros((1, 4))),
-    lambda k: k.decode_landmarks(np.zeros(10), np.zeros((1, 4))),
-    lambda k: k.decode_landmarks([], []),
-    lambda k: k.decode_landmarks(np.zeros((2, 10)), np.zeros((1, 4))),
-    lambda k: k.decode_landmarks(np.zeros((1, 10)), np.zeros((1, 4)), variance=-0.1),
-    lambda k: k.decode_landmarks(np.full((1, 10), np.nan), np.zeros((1, 4))),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k: k.decode_boxes(np.zeros((2, 3)), np.zeros((2, 4))),
+        lambda k: k.decode_boxes(np.zeros((2, 4)), np.zeros((3, 4))),
+        lambda k: k.decode_boxes(np.zeros(4), np.zeros(4)),
+        lambda k: k.decode_boxes(np.zeros((1, 2, 4)), np.zeros((1, 4))),
+        lambda k: k.decode_boxes([[np.nan, 0, 0, 0]], [[0, 0, 1, 1]]),
+        lambda k: k.decode_boxes([[0, 0, 0, 0]], [[0, 0, np.inf, 1]]),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1,)),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1, 0.2, 0.3)),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(0.1, 0.0)),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=(np.nan, 0.2)),
+        lambda k: k.decode_landmarks(np.zeros((1, 3)), np.zeros((1, 4))),
+        lambda k: k.decode_landmarks(np.zeros((1, 0)), np.zeros((1, 4))),
+        lambda k: k.decode_landmarks(np.zeros(10), np.zeros((1, 4))),
+        lambda k: k.decode_landmarks([], []),
+        lambda k: k.decode_landmarks(np.zeros((2, 10)), np.zeros((1, 4))),
+        lambda k: k.decode_landmarks(np.zeros((1, 10)), np.zeros((1, 4)), variance=-0.1),
+        lambda k: k.decode_landmarks(np.full((1, 10), np.nan), np.zeros((1, 4))),
+    ],
+)
 def test_decode_bad_values(k, call):
     with pytest.raises(ValueError):
         call(k)
 
 
-@pytest.mark.parametrize("call", [
-    lambda k: k.decode_boxes([["a", "b", "c", "d"]], np.zeros((1, 4))),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4), dtype=bool)),
-    lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=("a", "b")),
-    lambda k: k.decode_landmarks(np.zeros((1, 10)), np.zeros((1, 4)), variance="0.1"),
-    lambda k: k.decode_landmarks([["x", "y"]], np.zeros((1, 4))),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k: k.decode_boxes([["a", "b", "c", "d"]], np.zeros((1, 4))),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4), dtype=bool)),
+        lambda k: k.decode_boxes(np.zeros((1, 4)), np.zeros((1, 4)), variances=("a", "b")),
+        lambda k: k.decode_landmarks(np.zeros((1, 10)), np.zeros((1, 4)), variance="0.1"),
+        lambda k: k.decode_landmarks([["x", "y"]], np.zeros((1, 4))),
+    ],
+)
 def test_decode_bad_types(k, call):
     with pytest.raises(TypeError):
         call(k)
@@ -239,12 +256,13 @@ def test_decode_bad_types(k, call):
 
 # --- NMS: hand-checked ----------------------------------------------------------------------------
 
+
 def test_nms_iou_equal_to_threshold_is_kept(k):
     # A = [0,0,10,10] (area 100), B = [0,0,10,5] (area 50): inter 50, union 100, IoU exactly 0.5.
     boxes = [[0, 0, 10, 10], [0, 0, 10, 5]]
     scores = [0.9, 0.8]
-    assert k.nms(boxes, scores, 0.5).tolist() == [0, 1]       # 0.5 > 0.5 is false
-    assert k.nms(boxes, scores, 0.49).tolist() == [0]         # 0.5 > 0.49
+    assert k.nms(boxes, scores, 0.5).tolist() == [0, 1]  # 0.5 > 0.5 is false
+    assert k.nms(boxes, scores, 0.49).tolist() == [0]  # 0.5 > 0.49
     out = k.nms(boxes, scores, 0.5)
     assert out.dtype == np.int64 and out.ndim == 1
 
@@ -282,7 +300,7 @@ def test_nms_score_threshold_top_k_max_output(k):
     boxes = [[0, 0, 1, 1], [2, 0, 3, 1], [4, 0, 5, 1], [6, 0, 7, 1]]
     scores = [0.2, 0.9, 0.5, 0.7]
     assert k.nms(boxes, scores, 0.5).tolist() == [1, 3, 2, 0]
-    assert k.nms(boxes, scores, 0.5, score_threshold=0.5).tolist() == [1, 3, 2]   # >= kept
+    assert k.nms(boxes, scores, 0.5, score_threshold=0.5).tolist() == [1, 3, 2]  # >= kept
     assert k.nms(boxes, scores, 0.5, score_threshold=0.95).tolist() == []
     assert k.nms(boxes, scores, 0.5, top_k=2).tolist() == [1, 3]
     assert k.nms(boxes, scores, 0.5, max_output=3).tolist() == [1, 3, 2]
@@ -331,48 +349,55 @@ def test_nms_accepts_non_contiguous(k):
     assert k.nms(big[:, :4], scores, 0.5).tolist() == [1, 2]
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda k: k.nms([[0, 0, 1]], [1.0], 0.5), "boxes"),
-    (lambda k: k.nms(np.zeros((1, 1, 4)), [1.0], 0.5), "boxes"),
-    (lambda k: k.nms([0, 0, 1, 1], [1.0], 0.5), "boxes"),
-    (lambda k: k.nms([[0, 0, np.nan, 1]], [1.0], 0.5), "boxes"),
-    (lambda k: k.nms([[0, -np.inf, 1, 1]], [1.0], 0.5), "boxes"),
-    # 1e300 is finite in float64 but inf in float32, the precision the kernels work in.
-    (lambda k: k.nms([[0, 0, 1, 1], [0, 0, 1e300, 1]], [1.0, 1.0], 0.5), "boxes"),
-    (lambda k: k.nms([[0, 0, 1, 1], [2, 0, 1, 1]], [1.0, 1.0], 0.5), "boxes"),  # x2 < x1
-    (lambda k: k.nms([[0, 1, 1, 0]], [1.0], 0.5), "boxes"),                      # y2 < y1
-    (lambda k: k.nms([[0, 0, 1, 1]], [np.nan], 0.5), "scores"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [[1.0]], 0.5), "scores"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0, 2.0], 0.5), "scores"),                # lengths differ
-    (lambda k: k.nms([], [1.0], 0.5), "scores"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], -0.1), "iou_threshold"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 1.01), "iou_threshold"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], float("nan")), "iou_threshold"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, score_threshold=float("nan")), "score_threshold"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, top_k=-1), "top_k"),
-    (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, max_output=-2), "max_output"),
-    (lambda k: k.nms([], [], 0.5, top_k=-1), "top_k"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda k: k.nms([[0, 0, 1]], [1.0], 0.5), "boxes"),
+        (lambda k: k.nms(np.zeros((1, 1, 4)), [1.0], 0.5), "boxes"),
+        (lambda k: k.nms([0, 0, 1, 1], [1.0], 0.5), "boxes"),
+        (lambda k: k.nms([[0, 0, np.nan, 1]], [1.0], 0.5), "boxes"),
+        (lambda k: k.nms([[0, -np.inf, 1, 1]], [1.0], 0.5), "boxes"),
+        # 1e300 is finite in float64 but inf in float32, the precision the kernels work in.
+        (lambda k: k.nms([[0, 0, 1, 1], [0, 0, 1e300, 1]], [1.0, 1.0], 0.5), "boxes"),
+        (lambda k: k.nms([[0, 0, 1, 1], [2, 0, 1, 1]], [1.0, 1.0], 0.5), "boxes"),  # x2 < x1
+        (lambda k: k.nms([[0, 1, 1, 0]], [1.0], 0.5), "boxes"),  # y2 < y1
+        (lambda k: k.nms([[0, 0, 1, 1]], [np.nan], 0.5), "scores"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [[1.0]], 0.5), "scores"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0, 2.0], 0.5), "scores"),  # lengths differ
+        (lambda k: k.nms([], [1.0], 0.5), "scores"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], -0.1), "iou_threshold"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 1.01), "iou_threshold"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], float("nan")), "iou_threshold"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, score_threshold=float("nan")), "score_threshold"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, top_k=-1), "top_k"),
+        (lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, max_output=-2), "max_output"),
+        (lambda k: k.nms([], [], 0.5, top_k=-1), "top_k"),
+    ],
+)
 def test_nms_bad_values(k, call, match):
     with pytest.raises(ValueError, match=match):
         call(k)
 
 
-@pytest.mark.parametrize("call", [
-    lambda k: k.nms([["a", "b", "c", "d"]], [1.0], 0.5),
-    lambda k: k.nms([[0, 0, 1, 1]], ["x"], 0.5),
-    lambda k: k.nms(np.ones((1, 4), dtype=bool), [1.0], 0.5),
-    lambda k: k.nms([[0, 0, 1, 1]], [1.0], "0.5"),
-    lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, score_threshold="0.1"),
-    lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, top_k=1.5),
-    lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, max_output="3"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k: k.nms([["a", "b", "c", "d"]], [1.0], 0.5),
+        lambda k: k.nms([[0, 0, 1, 1]], ["x"], 0.5),
+        lambda k: k.nms(np.ones((1, 4), dtype=bool), [1.0], 0.5),
+        lambda k: k.nms([[0, 0, 1, 1]], [1.0], "0.5"),
+        lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, score_threshold="0.1"),
+        lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, top_k=1.5),
+        lambda k: k.nms([[0, 0, 1, 1]], [1.0], 0.5, max_output="3"),
+    ],
+)
 def test_nms_bad_types(k, call):
     with pytest.raises(TypeError):
         call(k)
 
 
 # --- NMS: against an obvious implementation, and native against numpy -----------------------------
+
 
 def obvious_nms(boxes, scores, iou_threshold, score_threshold=None, top_k=0, max_output=0):
     """The definition, one pair at a time, in the float32 arithmetic both twins document."""
@@ -423,17 +448,23 @@ def nms_case(draw, max_boxes=40):
     else:
         score = st.floats(0, 1, width=32)
     scores = [draw(score) for _ in range(n)]
-    iou = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.25, 1 / 3, 0.4, 0.5, 0.7, 1.0]),
-                         st.floats(0, 1)))
+    iou = draw(st.one_of(st.sampled_from([0.0, 0.1, 0.25, 1 / 3, 0.4, 0.5, 0.7, 1.0]), st.floats(0, 1)))
     score_threshold = draw(st.one_of(st.none(), st.floats(0, 1)))
     top_k = draw(st.integers(0, n + 2))
     max_output = draw(st.integers(0, n + 2))
-    return (np.array(boxes, dtype=np.float32).reshape(n, 4), np.array(scores, dtype=np.float32),
-            iou, score_threshold, top_k, max_output)
+    return (
+        np.array(boxes, dtype=np.float32).reshape(n, 4),
+        np.array(scores, dtype=np.float32),
+        iou,
+        score_threshold,
+        top_k,
+        max_output,
+    )
 
 
-PROPERTY = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 @PROPERTY
@@ -449,20 +480,22 @@ def test_reference_nms_matches_obvious(case):
 @given(nms_case())
 def test_native_nms_matches_reference_on_every_simd_level(case):
     boxes, scores, iou, score_threshold, top_k, max_output = case
-    want = reference.nms(boxes, scores, iou, score_threshold=score_threshold, top_k=top_k,
-                         max_output=max_output)
+    want = reference.nms(boxes, scores, iou, score_threshold=score_threshold, top_k=top_k, max_output=max_output)
     for level in simd_levels():
         with simd_level(level):
-            got = native.nms(boxes, scores, iou, score_threshold=score_threshold, top_k=top_k,
-                             max_output=max_output)
+            got = native.nms(boxes, scores, iou, score_threshold=score_threshold, top_k=top_k, max_output=max_output)
         assert got.dtype == np.int64
         assert got.tolist() == want.tolist(), level
 
 
 @needs_native
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1), iou=st.floats(0, 1),
-       spread=st.sampled_from([50.0, 300.0, 1000.0]))
+@given(
+    n=st.integers(0, 3000),
+    seed=st.integers(0, 2**32 - 1),
+    iou=st.floats(0, 1),
+    spread=st.sampled_from([50.0, 300.0, 1000.0]),
+)
 def test_native_nms_matches_reference_many_boxes(n, seed, iou, spread):
     # Long rows exercise the vector bodies and their tails on every SIMD level.
     rng = np.random.default_rng(seed)
@@ -478,28 +511,42 @@ def test_native_nms_matches_reference_many_boxes(n, seed, iou, spread):
 
 # --- decode and anchors: native against numpy -----------------------------------------------------
 
+
 @needs_native
 @settings(max_examples=100, deadline=None)
-@given(n=st.integers(0, 300), points=st.integers(1, 6), seed=st.integers(0, 2**32 - 1),
-       v0=st.floats(0.01, 2), v1=st.floats(0.01, 2))
+@given(
+    n=st.integers(0, 300),
+    points=st.integers(1, 6),
+    seed=st.integers(0, 2**32 - 1),
+    v0=st.floats(0.01, 2),
+    v1=st.floats(0.01, 2),
+)
 def test_native_decode_matches_reference(n, points, seed, v0, v1):
     rng = np.random.default_rng(seed)
     priors = np.hstack([rng.uniform(0, 1, (n, 2)), rng.uniform(0.01, 1, (n, 2))]).astype(np.float32)
     deltas = rng.normal(0, 3, (n, 4)).astype(np.float32)
-    np.testing.assert_allclose(native.decode_boxes(deltas, priors, (v0, v1)),
-                               reference.decode_boxes(deltas, priors, (v0, v1)), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(
+        native.decode_boxes(deltas, priors, (v0, v1)),
+        reference.decode_boxes(deltas, priors, (v0, v1)),
+        rtol=1e-6,
+        atol=0,
+    )
     marks = rng.normal(0, 3, (n, 2 * points)).astype(np.float32)
-    np.testing.assert_allclose(native.decode_landmarks(marks, priors, v0),
-                               reference.decode_landmarks(marks, priors, v0), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(
+        native.decode_landmarks(marks, priors, v0), reference.decode_landmarks(marks, priors, v0), rtol=1e-6, atol=0
+    )
 
 
 @needs_native
 @settings(max_examples=100, deadline=None)
-@given(height=st.integers(1, 700), width=st.integers(1, 700),
-       levels=st.lists(st.tuples(st.integers(1, 64),
-                                 st.lists(st.floats(0.5, 600), min_size=1, max_size=4)),
-                       min_size=1, max_size=4),
-       offset=st.floats(-1, 2))
+@given(
+    height=st.integers(1, 700),
+    width=st.integers(1, 700),
+    levels=st.lists(
+        st.tuples(st.integers(1, 64), st.lists(st.floats(0.5, 600), min_size=1, max_size=4)), min_size=1, max_size=4
+    ),
+    offset=st.floats(-1, 2),
+)
 def test_native_anchors_match_reference(height, width, levels, offset):
     steps = [s for s, _ in levels]
     sizes = [m for _, m in levels]

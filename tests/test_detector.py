@@ -25,10 +25,20 @@ DETECTORS = ["retinaface_mbv2", "blazeface_short", "blazeface_full"]
 ASTRONAUT_FACE = [178, 60, 270, 181]  # x1, y1, x2, y2
 TWO_PEOPLE_FACES = [[237, 23, 387, 226], [792, 43, 941, 256]]
 # Faces counted by eye on the annotated photos (RetinaFace found each one, and nothing else).
-FACE_COUNTS = {"bald_guys_collage": 24, "stage_group": 11, "two_people": 2, "astronaut": 1,
-               "obama_portrait": 1, "biden_portrait": 1, "lin_manuel_miranda_speaking": 1,
-               "alex_lacamoire_smiling": 1, "tom_cruise_smiling": 1, "angry_man": 1,
-               "crying_woman": 1, "portrait_woman": 1}
+FACE_COUNTS = {
+    "bald_guys_collage": 24,
+    "stage_group": 11,
+    "two_people": 2,
+    "astronaut": 1,
+    "obama_portrait": 1,
+    "biden_portrait": 1,
+    "lin_manuel_miranda_speaking": 1,
+    "alex_lacamoire_smiling": 1,
+    "tom_cruise_smiling": 1,
+    "angry_man": 1,
+    "crying_woman": 1,
+    "portrait_woman": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +122,7 @@ def test_boxes_map_back_at_any_input_size(detectors, astronaut, side, min_iou):
 def test_boxes_map_back_on_odd_canvases(detectors, astronaut, canvas, offset):
     img = np.full((*canvas, 3), 90, np.uint8)
     (h, w), (y, x) = canvas, offset
-    img[y:y + 512, x:x + 512] = astronaut[: h - y, : w - x]
+    img[y : y + 512, x : x + 512] = astronaut[: h - y, : w - x]
     found = detectors["retinaface_mbv2"].detect(img)
     assert len(found) == 1
     assert iou(found.boxes[0], np.array(ASTRONAUT_FACE) + [x, y, x, y]) > 0.9
@@ -140,13 +150,16 @@ def test_max_faces_keeps_the_best(astronaut):
     np.testing.assert_array_equal(found.scores, everything.scores[:5])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"score_threshold": 1.5}, "score_threshold"),
-    ({"nms_iou": -0.1}, "nms_iou"),
-    ({"max_faces": 0}, "max_faces"),
-    ({"max_faces": MAX_FACES + 1}, "capped"),
-    ({"max_side": 0}, "max_side"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"score_threshold": 1.5}, "score_threshold"),
+        ({"nms_iou": -0.1}, "nms_iou"),
+        ({"max_faces": 0}, "max_faces"),
+        ({"max_faces": MAX_FACES + 1}, "capped"),
+        ({"max_side": 0}, "max_side"),
+    ],
+)
 def test_detector_arguments_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Detector("retinaface_mbv2", **kwargs)
@@ -180,6 +193,7 @@ def test_one_detector_from_many_threads_gives_the_serial_results(detectors, astr
 
 # --- classifier ---------------------------------------------------------------------------------
 
+
 def test_the_classifier_says_the_astronaut_is_happy(detectors, astronaut):
     found = detectors["retinaface_mbv2"].detect(astronaut)
     probs = Classifier().classify_boxes(astronaut, found.boxes)
@@ -193,7 +207,7 @@ def test_the_classifier_says_the_astronaut_is_happy(detectors, astronaut):
 def test_classify_takes_grey_or_colour_crops_of_any_size(astronaut):
     x1, y1, x2, y2 = ASTRONAUT_FACE
     side = max(x2 - x1, y2 - y1)
-    crop = astronaut[y1:y1 + side, x1 - 15:x1 - 15 + side]
+    crop = astronaut[y1 : y1 + side, x1 - 15 : x1 - 15 + side]
     classifier = Classifier()
     colour = classifier.classify(crop[None])
     grey = classifier.classify(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)[None])
@@ -204,12 +218,15 @@ def test_classify_takes_grey_or_colour_crops_of_any_size(astronaut):
     assert classifier.classify(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
 
 
-@pytest.mark.parametrize("faces, error", [
-    (np.zeros((2, 48, 48), np.float32), TypeError),
-    (np.zeros((2, 48, 48, 4), np.uint8), ValueError),
-    (np.zeros((48,), np.uint8), ValueError),
-    ("faces", TypeError),
-])
+@pytest.mark.parametrize(
+    "faces, error",
+    [
+        (np.zeros((2, 48, 48), np.float32), TypeError),
+        (np.zeros((2, 48, 48, 4), np.uint8), ValueError),
+        (np.zeros((48,), np.uint8), ValueError),
+        ("faces", TypeError),
+    ],
+)
 def test_classify_refuses_bad_crops(faces, error):
     with pytest.raises(error):
         Classifier().classify(faces)

@@ -31,13 +31,18 @@ def missing_site_packages() -> list[str]:
 def test_site_builds_strictly(tmp_path):
     missing = missing_site_packages()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (pip install \".[docs]\")")
+        pytest.skip(f'{", ".join(missing)} not installed (pip install ".[docs]")')
     site = tmp_path / "site"
     # strict: a broken link or anchor, a page left out of the nav, or a docstring that names a
     # parameter the signature lacks fails the build.
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (site / "index.html").is_file()
     api = (site / "api" / "index.html").read_text()

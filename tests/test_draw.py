@@ -38,7 +38,7 @@ def changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def around(mask: np.ndarray, box, margin: int) -> np.ndarray:
     x1, y1, x2, y2 = (int(round(v)) for v in box)
-    return mask[max(0, y1 - margin):y2 + margin, max(0, x1 - margin):x2 + margin]
+    return mask[max(0, y1 - margin) : y2 + margin, max(0, x1 - margin) : x2 + margin]
 
 
 def left_edge_pixel(out: np.ndarray, box) -> np.ndarray:
@@ -105,7 +105,7 @@ def test_faces_at_the_border(fer, astronaut, astronaut_faces):
     # Real faces cut by the image border: the astronaut cropped through her face, at the top
     # left and at the bottom right.
     x1, y1, x2, y2 = (int(v) for v in astronaut_faces[0].box)
-    for crop in (astronaut[y1 + 20:, x1 + 20:], astronaut[:y2 - 20, :x2 - 20]):
+    for crop in (astronaut[y1 + 20 :, x1 + 20 :], astronaut[: y2 - 20, : x2 - 20]):
         faces = fer.analyze(crop)
         assert len(faces) == 1, "the cut face should still be found"
         assert changed(draw(crop, faces), crop).any()
@@ -113,8 +113,13 @@ def test_faces_at_the_border(fer, astronaut, astronaut_faces):
     h, w = astronaut.shape[:2]
     probs = astronaut_faces[0].probs
     marks = np.array([[-20, -20], [w + 5, 10], [10, h + 5], [w // 2, h // 2], [-1, h - 1]], np.float32)
-    corners = [(-40, -30, 60, 80), (w - 50, -10, w + 40, 90), (-5, h - 70, 80, h + 30),
-               (w - 90, h - 90, w + 1000, h + 1000), (-100, -100, w + 100, h + 100)]
+    corners = [
+        (-40, -30, 60, 80),
+        (w - 50, -10, w + 40, 90),
+        (-5, h - 70, 80, h + 30),
+        (w - 90, h - 90, w + 1000, h + 1000),
+        (-100, -100, w + 100, h + 100),
+    ]
     edge = [fastfer.Face.build(box, 0.9, marks, probs) for box in corners]
     edge.append(fastfer.Face.build((0, 0, w, h), 0.5, marks))  # label None, whole image
     out = draw(astronaut, edge)
@@ -141,15 +146,22 @@ def test_sizes_scale_with_the_image(fer, astronaut):
         (face,) = fer.analyze(img)
         out = draw(img, [face])
         x1, y1, _, y2 = (int(round(v)) for v in face.box)
-        row = out[(y1 + y2) // 2, max(0, x1 - 60):x1 + 60].astype(int)
+        row = out[(y1 + y2) // 2, max(0, x1 - 60) : x1 + 60].astype(int)
         widths.append(int((np.abs(row - np.array(PALETTE["happy"])).max(axis=1) <= 2).sum()))
     assert 1 <= widths[0] < widths[1]
     assert widths[1] >= 5
 
 
 def test_rejects_what_is_not_faces(astronaut, astronaut_faces):
-    for bad in (astronaut_faces[0], "happy", None, 3, [astronaut_faces[0].to_dict()], [None],
-                (f for f in astronaut_faces)):
+    for bad in (
+        astronaut_faces[0],
+        "happy",
+        None,
+        3,
+        [astronaut_faces[0].to_dict()],
+        [None],
+        (f for f in astronaut_faces),
+    ):
         with pytest.raises(TypeError):
             draw(astronaut, bad)
 
@@ -191,7 +203,7 @@ def assert_readable(layout, faces, shape):
     for i, item in enumerate(layout):
         x1, y1, x2, y2 = item.rect
         assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h, f"{item} leaves the image"
-        for other in rects[i + 1:]:
+        for other in rects[i + 1 :]:
             assert not overlaps(item.rect, other), f"{item.rect} overlaps {other}"
         for j, face in enumerate(faces):
             box = tuple(np.clip(np.round(face.box), 0, [w, h, w, h]))
@@ -202,9 +214,17 @@ def assert_readable(layout, faces, shape):
                 assert not overlaps(item.rect, box), f"{item} covers face {j}"
 
 
-@pytest.mark.parametrize("photo", [
-    pytest.param(path, marks=needs_shared(path), id=name) for name, path in
-    [("stage", PHOTOS / "stage_group.jpg"), ("collage", PHOTOS / "bald_guys_collage.jpg"), ("wider-stand", CROWD)]])
+@pytest.mark.parametrize(
+    "photo",
+    [
+        pytest.param(path, marks=needs_shared(path), id=name)
+        for name, path in [
+            ("stage", PHOTOS / "stage_group.jpg"),
+            ("collage", PHOTOS / "bald_guys_collage.jpg"),
+            ("wider-stand", CROWD),
+        ]
+    ],
+)
 def test_labels_and_charts_never_cover_a_face_or_each_other(fer, photo):
     img = fastfer.load_image(photo)
     faces = fer.analyze(img)
@@ -256,7 +276,7 @@ def test_options_leave_out_bars_landmarks_and_small_faces(fer, astronaut, astron
     dots = draw(astronaut, astronaut_faces, landmarks=True)
     no_dots = draw(astronaut, astronaut_faces, landmarks=False)
     lx, ly = (int(v) for v in astronaut_faces[0].landmarks[2])  # the nose
-    assert changed(dots, no_dots)[ly - 2:ly + 3, lx - 2:lx + 3].any()
+    assert changed(dots, no_dots)[ly - 2 : ly + 3, lx - 2 : lx + 3].any()
     boxed, layout = draw(astronaut, astronaut_faces, min_face=10_000, return_layout=True)
     assert layout == [] and changed(boxed, astronaut).any(), "the box alone"
     for bad in ({"bars": 1}, {"landmarks": "no"}, {"track_ids": None}):

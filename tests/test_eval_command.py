@@ -28,8 +28,12 @@ def small_copy(tmp_path: Path, count: int = 6) -> Path:
 def test_eval_widerface_prints_json_and_writes_the_pr_curves(tmp_path):
     data = small_copy(tmp_path / "data")
     png = tmp_path / "pr.png"
-    out = subprocess.run([sys.executable, "-m", "fastfer", "eval", "widerface", str(data), "--json",
-                          "--png", str(png)], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastfer", "eval", "widerface", str(data), "--json", "--png", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     ap = json.loads(out.stdout)
     assert set(ap) == {"easy", "medium", "hard"}
@@ -40,11 +44,29 @@ def test_eval_widerface_prints_json_and_writes_the_pr_curves(tmp_path):
 
 def test_eval_widerface_table_and_a_missing_folder(tmp_path):
     data = small_copy(tmp_path / "data", count=2)
-    out = subprocess.run([sys.executable, "-m", "fastfer", "eval", "widerface", str(data),
-                          "--detector", "blazeface_short", "--png", str(tmp_path / "pr.png")],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastfer",
+            "eval",
+            "widerface",
+            str(data),
+            "--detector",
+            "blazeface_short",
+            "--png",
+            str(tmp_path / "pr.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert "easy" in out.stdout and "hard" in out.stdout and "blazeface_short" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "fastfer", "eval", "widerface", str(tmp_path / "nowhere")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fastfer", "eval", "widerface", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode != 0 and "nowhere" in bad.stderr

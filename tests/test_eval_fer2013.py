@@ -21,8 +21,9 @@ needs_npz = needs_shared(NPZ)
 
 
 def fastfer_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                          text=True, timeout=600, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True, text=True, timeout=600, cwd=cwd
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,12 +99,15 @@ def test_kaggle_csv_reads_back_identical(data, tmp_path):
 
 
 @needs_npz
-@pytest.mark.parametrize("bad, message", [
-    ((3, "1 2 3", "Training"), "2304"),
-    ((9, None, "Training"), "emotion 9"),
-    (("x", None, "Training"), "integers"),
-    ((3, None, "Validation"), "Usage"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ((3, "1 2 3", "Training"), "2304"),
+        ((9, None, "Training"), "emotion 9"),
+        (("x", None, "Training"), "integers"),
+        ((3, None, "Validation"), "Usage"),
+    ],
+)
 def test_kaggle_csv_bad_rows_name_their_line(data, tmp_path, bad, message):
     images, labels, _ = data
     good = (labels[0], " ".join(map(str, images[0].ravel())), "Training")
@@ -152,8 +156,13 @@ def test_kaggle_image_folder_reads_labels_and_splits(data, tmp_path):
 
 
 def expression_folder(root: Path, images) -> Path:
-    for name, rows in {"Anger": [32298, 32299], "happiness": [35886], "SAD": [0], "contempt": [1, 2],
-                       "surprised": [28709]}.items():
+    for name, rows in {
+        "Anger": [32298, 32299],
+        "happiness": [35886],
+        "SAD": [0],
+        "contempt": [1, 2],
+        "surprised": [28709],
+    }.items():
         (root / name).mkdir(parents=True)
         for i in rows:
             assert cv2.imwrite(str(root / name / f"{i}.png"), images[i])
@@ -166,8 +175,8 @@ def test_folder_mapping_is_case_insensitive_and_skips_unknown(data, tmp_path):
     files, labels, skipped = fer2013.read_folder(root)
     names = [LABELS[label] for label in labels]
     assert sorted(zip((f.parent.name for f in files), names)) == sorted(
-        [("Anger", "angry"), ("Anger", "angry"), ("SAD", "sad"), ("happiness", "happy"),
-         ("surprised", "surprise")])
+        [("Anger", "angry"), ("Anger", "angry"), ("SAD", "sad"), ("happiness", "happy"), ("surprised", "surprise")]
+    )
     assert skipped == {"contempt": 2}
     assert fer2013.FOLDER_NAMES["afraid"] == LABELS.index("fear")
     assert "calm" not in fer2013.FOLDER_NAMES
@@ -194,8 +203,7 @@ def test_command_private_test_accuracy_and_png(tmp_path):
 @needs_npz
 def test_command_on_csv_and_kaggle_folder_tables(data, tmp_path):
     images, labels, splits = data
-    write_csv(tmp_path / "fer2013.csv", [(labels[i], " ".join(map(str, images[i].ravel())), splits[i])
-                                         for i in ROWS])
+    write_csv(tmp_path / "fer2013.csv", [(labels[i], " ".join(map(str, images[i].ravel())), splits[i]) for i in ROWS])
     out = fastfer_cli("eval", "fer2013", tmp_path / "fer2013.csv", "--split", "all", "--png", tmp_path / "a.png")
     assert out.returncode == 0, out.stderr
     assert "accuracy" in out.stdout and "neutral" in out.stdout and (tmp_path / "a.png").is_file()
@@ -221,8 +229,12 @@ def test_command_eval_folder(data, tmp_path):
 
 def test_command_bad_paths_exit_2(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    for args in (("fer2013", tmp_path / "nowhere.npz"), ("fer2013", tmp_path / "notes.txt"),
-                 ("folder", tmp_path / "nowhere"), ("folder", tmp_path)):
+    for args in (
+        ("fer2013", tmp_path / "nowhere.npz"),
+        ("fer2013", tmp_path / "notes.txt"),
+        ("folder", tmp_path / "nowhere"),
+        ("folder", tmp_path),
+    ):
         out = fastfer_cli("eval", *args)
         assert out.returncode == 2, (args, out.stderr)
         assert out.stderr.startswith("fastfer: error: ") and str(args[1].name) in out.stderr
@@ -231,8 +243,7 @@ def test_command_bad_paths_exit_2(tmp_path):
 @needs_npz
 def test_command_missing_split_and_bad_batch_exit_2(data, tmp_path):
     images, labels, splits = data
-    write_csv(tmp_path / "train.csv", [(labels[i], " ".join(map(str, images[i].ravel())), splits[i])
-                                       for i in ROWS[:2]])
+    write_csv(tmp_path / "train.csv", [(labels[i], " ".join(map(str, images[i].ravel())), splits[i]) for i in ROWS[:2]])
     out = fastfer_cli("eval", "fer2013", tmp_path / "train.csv", "--split", "PublicTest")
     assert out.returncode == 2 and "no PublicTest rows" in out.stderr, out.stderr
     out = fastfer_cli("eval", "fer2013", NPZ, "--batch", "0")

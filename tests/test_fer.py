@@ -17,8 +17,14 @@ SHARED = SHARED_DATA
 pytestmark = needs_shared(PHOTOS)
 
 # Expressions a person agrees with on these photos (see ../shared/data/README.md).
-AGREED_LABELS = {"astronaut": "happy", "tom_cruise_smiling": "happy", "alex_lacamoire_smiling": "happy",
-                 "obama_portrait": "happy", "angry_man": "angry", "crying_woman": "sad"}
+AGREED_LABELS = {
+    "astronaut": "happy",
+    "tom_cruise_smiling": "happy",
+    "alex_lacamoire_smiling": "happy",
+    "obama_portrait": "happy",
+    "angry_man": "angry",
+    "crying_woman": "sad",
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,14 @@ def test_a_corrupt_file_raises_an_error_naming_it(fer, tmp_path):
 def test_analyze_batch_survives_a_bad_image_in_the_middle(fer, tmp_path):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
-    inputs = [PHOTOS / "astronaut.jpg", PHOTOS / "two_people.jpg", bad, no_face_image(),
-              PHOTOS / "angry_man.jpg", tmp_path / "missing.jpg"]
+    inputs = [
+        PHOTOS / "astronaut.jpg",
+        PHOTOS / "two_people.jpg",
+        bad,
+        no_face_image(),
+        PHOTOS / "angry_man.jpg",
+        tmp_path / "missing.jpg",
+    ]
     results = fer.analyze_batch(inputs)
     assert len(results) == len(inputs)
     assert isinstance(results[2], fastfer.Error) and "broken.png" in str(results[2])
@@ -99,9 +111,11 @@ def test_analyze_batch_survives_a_bad_image_in_the_middle(fer, tmp_path):
 # manifest entry, so this checks that the shipped ONNX file and fastfer's input path reproduce it;
 # mini-Xception's was measured through fastfer when it was converted, fernet_int8's by
 # tools/models/quantize.py.
-PRIVATE_TEST_ACCURACY = {"fernet": fastfer.models.spec("fernet").source["summary"]["private_acc"],
-                         "fernet_int8": fastfer.models.spec("fernet_int8").source["fer2013_private_test"]["int8"],
-                         "mini_xception": 0.655}
+PRIVATE_TEST_ACCURACY = {
+    "fernet": fastfer.models.spec("fernet").source["summary"]["private_acc"],
+    "fernet_int8": fastfer.models.spec("fernet_int8").source["fer2013_private_test"]["int8"],
+    "mini_xception": 0.655,
+}
 
 
 @pytest.mark.parametrize("classifier", sorted(PRIVATE_TEST_ACCURACY))
@@ -112,7 +126,7 @@ def test_classify_reaches_the_measured_level_on_fer2013_private_test(classifier)
     private = data["usage"] == "PrivateTest"
     images, labels = data["images"][private], data["labels"][private]
     fer = fastfer.FER(classifier=classifier)
-    probs = np.concatenate([fer.classify(images[i:i + 512]) for i in range(0, len(images), 512)])
+    probs = np.concatenate([fer.classify(images[i : i + 512]) for i in range(0, len(images), 512)])
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     assert len(images) == 3589
     # fernet_int8 has 7-bit weights (tools/models/quantize.py), so it reads the same with and

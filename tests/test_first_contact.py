@@ -27,8 +27,14 @@ EXPECTED_COLUMNS = 26  # source, face, box (4), score, landmarks (10), label, 7 
 
 def fastfer_cli(*args, env=None, stdin=None, cwd=None) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                          env=full_env, input=stdin, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)],
+        capture_output=True,
+        env=full_env,
+        input=stdin,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +49,7 @@ def astronaut_face():
 
 
 # --- item 3: the API never reinterprets what it is given ----------------------------------------
+
 
 def test_one_bgr_crop_is_classified_as_one_face(fer, astronaut_face):
     image, face = astronaut_face
@@ -80,6 +87,7 @@ def test_analyze_batch_reports_progress(fer):
 
 # --- item 5: results as tables ----------------------------------------------------------------
 
+
 def test_to_frame_has_one_row_per_face_and_one_per_unreadable_image(fer, tmp_path):
     pd = pytest.importorskip("pandas")
     bad = tmp_path / "broken.jpg"
@@ -114,6 +122,7 @@ def test_analyze_csv_writes_the_rows_of_to_frame(tmp_path):
 
 # --- item 4: the command line ------------------------------------------------------------------
 
+
 def test_a_missing_path_is_reported_and_the_rest_analysed(tmp_path):
     run = fastfer_cli("analyze", tmp_path / "typo.jpg", EXAMPLE, "--json")
     assert run.returncode == 1
@@ -139,8 +148,9 @@ def test_draw_onto_an_existing_file_is_one_clear_line(tmp_path, capsys):
     assert err.strip() == f"fastfer: error: --draw {target}: exists and is not a folder"
 
 
-@pytest.mark.parametrize("variable, value", [("FASTFER_MAX_PIXELS", "lots"), ("FASTFER_BACKEND", "gpu"),
-                                             ("FASTFER_PRECISION", "int4")])
+@pytest.mark.parametrize(
+    "variable, value", [("FASTFER_MAX_PIXELS", "lots"), ("FASTFER_BACKEND", "gpu"), ("FASTFER_PRECISION", "int4")]
+)
 def test_bad_environment_values_are_one_line_not_a_traceback(variable, value):
     run = fastfer_cli("models", env={variable: value})
     assert run.returncode == 2
@@ -209,6 +219,7 @@ def test_the_top_level_help_has_no_markup(capsys):
 
 # --- item 6: numbered evaluation folders --------------------------------------------------------
 
+
 @pytest.mark.parametrize("order", ["fer2013", "rafdb", "affectnet"])
 def test_eval_folder_reads_numbered_folders_in_each_order(tmp_path, order, capsys):
     names = fer2013.ORDERS[order]
@@ -234,8 +245,15 @@ def test_one_based_numbering_is_read_as_such(tmp_path):
         (tmp_path / str(number)).mkdir()
         cv2.imwrite(str(tmp_path / str(number) / "x.png"), np.zeros((8, 8), np.uint8))
     files, labels, _ = fer2013.read_folder(tmp_path, "rafdb")
-    assert [fastfer.LABELS[label] for label in labels] == ["surprise", "fear", "disgust", "happy", "sad",
-                                                            "angry", "neutral"]
+    assert [fastfer.LABELS[label] for label in labels] == [
+        "surprise",
+        "fear",
+        "disgust",
+        "happy",
+        "sad",
+        "angry",
+        "neutral",
+    ]
 
 
 def test_a_video_given_to_analyze_points_to_fastfer_video(tmp_path):

@@ -42,8 +42,7 @@ def _skip_reason():
 
 
 # Extended suite (CONTRIBUTING.md): fuzzing runs for minutes.
-pytestmark = [pytest.mark.extended,
-              pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
+pytestmark = [pytest.mark.extended, pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +59,17 @@ def test_a_bounded_fuzz_round_finds_nothing(target, sanitized, tmp_path):
     if target == "ppm" and not sanitized:
         pytest.skip(f"the PPM target links the sanitized core library: {sanitize.unavailable()}")
     report_file = tmp_path / "report.json"
-    command = [sys.executable, str(HERE / "fuzz" / "run.py"), target, "--seconds", str(SECONDS),
-               "--artifacts", str(tmp_path), "--json", str(report_file)]
+    command = [
+        sys.executable,
+        str(HERE / "fuzz" / "run.py"),
+        target,
+        "--seconds",
+        str(SECONDS),
+        "--artifacts",
+        str(tmp_path),
+        "--json",
+        str(report_file),
+    ]
     if sanitized:
         command.append("--sanitize")
     out = subprocess.run(command, capture_output=True, text=True, timeout=3 * SECONDS + 900)

@@ -55,8 +55,7 @@ def test_header_size_bounds_what_the_decoder_produces(name):
         assert width * height >= decoded.shape[0] * decoded.shape[1]
 
 
-@pytest.mark.parametrize("fmt, options", [("PNG", {}), ("GIF", {}), ("WEBP", {"lossless": True}),
-                                          ("TIFF", {})])
+@pytest.mark.parametrize("fmt, options", [("PNG", {}), ("GIF", {}), ("WEBP", {"lossless": True}), ("TIFF", {})])
 def test_honest_multi_frame_files_load_at_their_size(fmt, options):
     """No false alarms: animations and multi-page files that Pillow writes (APNG, GIF, animated
     WebP, multi-page TIFF) load at their canvas size, and the cap still applies to them."""
@@ -105,8 +104,7 @@ def test_decoded_size_is_checked_even_when_a_header_reader_is_fooled(monkeypatch
 def _run_python(code: str, **env) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "OPENCV_IO_MAX_IMAGE_PIXELS"}
     environment.update(PYTHONPATH=PACKAGE_ROOT, **env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=environment, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=120)
 
 
 @pytest.mark.parametrize("cap, opencv_limit", [("1000", "100000000"), ("200000000", "200000000")])
@@ -148,6 +146,7 @@ def test_opencv_limit_is_reported_as_image_too_large():
 
 
 # --- paths that are not image files (item 2) -----------------------------------------------------
+
 
 def _load_within(path, seconds: float = 20.0, **kwargs):
     """load_image(path) in a thread: the exception it raised, or a failure if it blocks."""
@@ -231,6 +230,7 @@ def test_symlink_to_a_device_is_refused(tmp_path):
 
 # --- the command line: a refused image inside a batch (item 1) ---------------------------------
 
+
 def test_cli_reports_a_lying_file_in_a_batch_and_goes_on(tmp_path):
     """`fastfer analyze` over a batch whose middle image is refused by the cap: no traceback, the
     refused file named on stderr, the images before and after it still analysed."""
@@ -244,8 +244,9 @@ def test_cli_reports_a_lying_file_in_a_batch_and_goes_on(tmp_path):
     cap = max(width * height, 1000)
     assert cap < BIG  # the photo fits the cap, the lying file does not
     args = ["analyze", "--json", "--batch-size", "3", "--max-pixels", str(cap), EXAMPLE, lying, after]
-    result = subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]

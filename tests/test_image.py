@@ -61,6 +61,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 # --- accepted inputs ---------------------------------------------------------------------------
 
+
 def test_path_as_str_and_pathlike(tmp_path, bgr):
     path = tmp_path / "face.png"
     path.write_bytes(png_bytes(bgr))
@@ -166,8 +167,7 @@ ENCODINGS = [
 
 def encoded_samples(bgr: np.ndarray) -> list[tuple[str, bytes]]:
     gray = bgr[:, :, 0].copy()
-    return [(fmt, encode(ext, gray if ext in (".pgm", ".pbm") else bgr, params))
-            for ext, fmt, params in ENCODINGS]
+    return [(fmt, encode(ext, gray if ext in (".pgm", ".pbm") else bgr, params)) for ext, fmt, params in ENCODINGS]
 
 
 @pytest.mark.parametrize("index", range(len(ENCODINGS)), ids=[e[0] + str(e[2]) for e in ENCODINGS])
@@ -209,8 +209,7 @@ def test_bmp_core_header_and_top_down_rows():
 @pytest.mark.parametrize("width_type", [3, 4])
 def test_tiff_byte_orders_and_tag_types(order, width_type):
     magic = b"II*\x00" if order == "<" else b"MM\x00*"
-    width_value = (struct.pack(order + "H", 640) + b"\x00\x00" if width_type == 3
-                   else struct.pack(order + "I", 640))
+    width_value = struct.pack(order + "H", 640) + b"\x00\x00" if width_type == 3 else struct.pack(order + "I", 640)
     entries = [
         struct.pack(order + "HHI", 254, 4, 1) + bytes(4),  # NewSubfileType, ignored
         struct.pack(order + "HHI", 256, width_type, 1) + width_value,
@@ -241,16 +240,19 @@ def test_jpeg_with_large_app_segments_and_fill_bytes(bgr):
     np.testing.assert_array_equal(load_image(data), load_image(jpeg))
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"\xff\xd8\xff\xe0\x00\x00" + bytes(100), "length 0"),
-    (b"\xff\xd8\xff\xe0\x00\x01" + bytes(100), "length 1"),
-    (b"\xff\xd8\xff\xda\x00\x08" + bytes(100), "before any frame"),
-    (b"\xff\xd8\xff\xd9", "before any frame"),
-    (b"\xff\xd8" + b"\xff" * 1000, "truncated"),
-    (b"\xff\xd8\xff\xe0\x10\x00" + bytes(100), "truncated"),
-    (b"\xff\xd8\xff\xc0\x00\x11\x08", "truncated"),
-    (b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x00\x00\x10", "size 16x0"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xff\xd8\xff\xe0\x00\x00" + bytes(100), "length 0"),
+        (b"\xff\xd8\xff\xe0\x00\x01" + bytes(100), "length 1"),
+        (b"\xff\xd8\xff\xda\x00\x08" + bytes(100), "before any frame"),
+        (b"\xff\xd8\xff\xd9", "before any frame"),
+        (b"\xff\xd8" + b"\xff" * 1000, "truncated"),
+        (b"\xff\xd8\xff\xe0\x10\x00" + bytes(100), "truncated"),
+        (b"\xff\xd8\xff\xc0\x00\x11\x08", "truncated"),
+        (b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x00\x00\x10", "size 16x0"),
+    ],
+)
 def test_hostile_jpeg_headers_fail_cleanly(data, message):
     with pytest.raises(ImageDecodeError, match=message):
         image_size(data)
@@ -268,25 +270,45 @@ def test_every_prefix_gives_the_size_or_a_decode_error(bgr):
             image_size(data[:3])
 
 
-@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n\x00\x00", b"BM\x00", b"GIF89a\x01",
-                                  b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"II*\x00\x08\x00\x00\x00",
-                                  b"MM\x00*\x00\x00\xff\xff", b"P6\n13 ", b"P7\nWIDTH 3\n"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        b"BM\x00",
+        b"GIF89a\x01",
+        b"RIFF\x00\x00\x00\x00WEBPVP8 ",
+        b"II*\x00\x08\x00\x00\x00",
+        b"MM\x00*\x00\x00\xff\xff",
+        b"P6\n13 ",
+        b"P7\nWIDTH 3\n",
+    ],
+)
 def test_truncated_headers(data):
     with pytest.raises(ImageDecodeError):
         image_size(data)
 
 
-@pytest.mark.parametrize("data", [b"hello world, not an image",
-                                  b"RIFF\x24\x00\x00\x00WAVEfmt ",
-                                  b"\x00\x00\x00\x0cjP  \r\n\x87\n"])  # JPEG 2000: not sized
+@pytest.mark.parametrize(
+    "data", [b"hello world, not an image", b"RIFF\x24\x00\x00\x00WAVEfmt ", b"\x00\x00\x00\x0cjP  \r\n\x87\n"]
+)  # JPEG 2000: not sized
 def test_unknown_format_lists_the_supported_ones(data):
     with pytest.raises(ImageDecodeError, match="not recognised") as info:
         image_size(data)
     assert all(fmt in str(info.value) for fmt in SUPPORTED_FORMATS)
 
 
-SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"BM", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP",
-              b"II*\x00", b"MM\x00*", b"P5 ", b"P7\n"]
+SIGNATURES = [
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"BM",
+    b"GIF89a",
+    b"RIFF\x00\x00\x00\x00WEBP",
+    b"II*\x00",
+    b"MM\x00*",
+    b"P5 ",
+    b"P7\n",
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -301,6 +323,7 @@ def test_random_headers_never_crash(signature, tail):
 
 # --- pixel cap ---------------------------------------------------------------------------------
 
+
 def test_cap_applies_to_every_input_kind(tmp_path):
     square = np.zeros((20, 20, 3), np.uint8)
     path = tmp_path / "square.png"
@@ -308,6 +331,7 @@ def test_cap_applies_to_every_input_kind(tmp_path):
     sources = [path, str(path), png_bytes(square), square, square[:, :, 0]]
     try:
         from PIL import Image
+
         sources.append(Image.new("RGB", (20, 20)))
     except ImportError:
         pass
@@ -333,8 +357,11 @@ def test_oversized_png_header_is_refused_without_decoding(tmp_path):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     # Well-formed chunks (a chunk longer than the file is refused as truncated before the size).
-    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">II", 100_000, 100_000) + b"\x08\x02\x00\x00\x00")
-            + chunk(b"IDAT", os.urandom(1000)))
+    bomb = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">II", 100_000, 100_000) + b"\x08\x02\x00\x00\x00")
+        + chunk(b"IDAT", os.urandom(1000))
+    )
     with pytest.raises(ImageTooLargeError, match=r"100000x100000 = 10,000,000,000 pixels"):
         load_image(bomb)
     path = tmp_path / "bomb.png"
@@ -359,8 +386,7 @@ def run_python(code: str, env_value: str | None) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = PACKAGE_ROOT
     if env_value is not None:
         env["FASTFER_MAX_PIXELS"] = env_value
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("env_value, expected", [(None, 100_000_000), ("1234", 1234), (" 5 ", 5)])
@@ -378,6 +404,7 @@ def test_bad_environment_cap_fails_at_import(env_value):
 
 
 # --- errors ------------------------------------------------------------------------------------
+
 
 def test_corrupt_file_names_the_file(tmp_path, bgr):
     path = tmp_path / "corrupt.png"
@@ -421,8 +448,7 @@ def test_wrong_dtype(dtype):
     assert isinstance(info.value, ValueError)
 
 
-@pytest.mark.parametrize("shape", [(12,), (2, 2, 3, 1), (4, 4, 2), (4, 4, 5),
-                                   (0, 5), (5, 0, 3), (0, 0, 1)])
+@pytest.mark.parametrize("shape", [(12,), (2, 2, 3, 1), (4, 4, 2), (4, 4, 5), (0, 5), (5, 0, 3), (0, 0, 1)])
 def test_wrong_shape_or_empty(shape):
     with pytest.raises(InvalidImageError, match=r"got shape \(" + ", ".join(map(str, shape))):
         load_image(np.zeros(shape, np.uint8))

@@ -27,11 +27,12 @@ def test_the_default_classifier_has_an_int8_version():
 def test_int8_entry_matches_its_current_fp32_source(name):
     spec = models.spec(name)
     fp32 = models.spec(spec.source["quantized_from"])
-    assert spec.source["quantized_from"] == name[:-len("_int8")]
+    assert spec.source["quantized_from"] == name[: -len("_int8")]
     # A replaced fp32 model (e.g. a retrained fernet.onnx) makes its int8 version stale: rerun
     # `tools/models/quantize.py NAME` (see its docstring) to rebuild it from the new file.
     assert spec.source["fp32_sha256"] == fp32.sha256, (
-        f"{name} was quantised from another {fp32.name}.onnx: rerun tools/models/quantize.py {fp32.name}")
+        f"{name} was quantised from another {fp32.name}.onnx: rerun tools/models/quantize.py {fp32.name}"
+    )
     assert spec.source["quantizer"] == "tools/models/quantize.py" and spec.source["calibration"]
     for key in SAME_AS_FP32:  # after an edit of the fp32 entry: tools/models/quantize.py --sync
         assert getattr(spec, key) == getattr(fp32, key), f"{key}: run tools/models/quantize.py --sync"
@@ -43,7 +44,7 @@ def test_int8_entry_matches_its_current_fp32_source(name):
 @pytest.mark.parametrize("name", [n for n in INT8 if MANIFEST[n]["task"] == "classifier"])
 def test_int8_classifier_agrees_with_fp32_on_a_photo(name):
     photo = fastfer.load_image(SHIPPED_PHOTO)
-    fp32 = fastfer.FER(classifier=name[:-len("_int8")], threads=1).analyze(photo)
+    fp32 = fastfer.FER(classifier=name[: -len("_int8")], threads=1).analyze(photo)
     int8 = fastfer.FER(classifier=name, threads=1).analyze(photo)
     assert [f.label for f in int8] == [f.label for f in fp32] == ["happy"]
     # Rounding to 8 bits moves probabilities a little; 0.05 is the tolerance stated here.
@@ -53,7 +54,7 @@ def test_int8_classifier_agrees_with_fp32_on_a_photo(name):
 @pytest.mark.parametrize("name", [n for n in INT8 if MANIFEST[n]["task"] == "detector"])
 def test_int8_detector_finds_the_fp32_faces(name):
     photo = fastfer.load_image(SHIPPED_PHOTO)
-    fp32 = fastfer.FER(detector=name[:-len("_int8")], threads=1).detect(photo)
+    fp32 = fastfer.FER(detector=name[: -len("_int8")], threads=1).detect(photo)
     int8 = fastfer.FER(detector=name, threads=1).detect(photo)
     assert len(int8) == len(fp32) >= 1
     # Boxes within 4% of the face size of each other (8-bit activations shift edges slightly).
@@ -103,7 +104,7 @@ def test_int8_landmarks_stay_near_fp32(name):
     # The tolerance the README states: within 6% of the eye distance on the shipped photo (the
     # measured median over 85 faces is 2.2% for RetinaFace: tools/measure_int8_landmarks.py).
     photo = fastfer.load_image(SHIPPED_PHOTO)
-    fp32 = fastfer.FER(detector=name[:-len("_int8")], threads=1).detect(photo)[0]
+    fp32 = fastfer.FER(detector=name[: -len("_int8")], threads=1).detect(photo)[0]
     int8 = fastfer.FER(detector=name, threads=1).detect(photo)[0]
     ref = np.asarray(fp32.landmarks)
     eyes = np.linalg.norm(ref[0] - ref[1])

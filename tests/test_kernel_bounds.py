@@ -43,10 +43,11 @@ def image(h=8, w=8, value=255):
 def test_both_twins_publish_the_same_limits():
     assert native.MAX_NMS_CANDIDATES == reference.detect.MAX_NMS_CANDIDATES == 1 << 15
     assert native.MAX_ANCHORS == reference.detect.MAX_ANCHORS
-    assert native.MAX_NMS_BOX_AREA == reference.detect.MAX_NMS_BOX_AREA == 2.0 ** 127
+    assert native.MAX_NMS_BOX_AREA == reference.detect.MAX_NMS_BOX_AREA == 2.0**127
 
 
 # --- NMS: a cap on candidates, finite IoU tests ----------------------------------------------------
+
 
 def disjoint_boxes(n):
     """n unit boxes on a grid, none overlapping: the quadratic worst case of greedy NMS."""
@@ -57,24 +58,27 @@ def disjoint_boxes(n):
 
 
 def test_nms_refuses_more_candidates_than_its_limit(k):
-    boxes, scores = disjoint_boxes(10 ** 6)  # took 340 s natively before the cap
+    boxes, scores = disjoint_boxes(10**6)  # took 340 s natively before the cap
     with pytest.raises(ValueError, match="candidates, above the limit of 32768"):
         k.nms(boxes, scores, 0.5)
 
 
 def test_nms_takes_any_number_of_boxes_when_top_k_or_the_threshold_bounds_the_candidates(k):
-    boxes, scores = disjoint_boxes(10 ** 6)
+    boxes, scores = disjoint_boxes(10**6)
     np.testing.assert_array_equal(k.nms(boxes, scores, 0.5, top_k=50), np.arange(50))
     # scores fall linearly from 1 to 0: the 100 best are above this threshold
     kept = k.nms(boxes, scores, 0.5, score_threshold=float(scores[99]))
     np.testing.assert_array_equal(kept, np.arange(100))
 
 
-@pytest.mark.parametrize("box", [
-    [-3e38, -3e38, 3e38, 3e38],  # x2 - x1 overflows to inf
-    [-3e38, 0.0, 3e38, 0.0],     # inf * 0 = NaN area
-    [0.0, 0.0, 1.5e19, 1.5e19],  # area 2.25e38: finite alone, but two of them sum to inf
-])
+@pytest.mark.parametrize(
+    "box",
+    [
+        [-3e38, -3e38, 3e38, 3e38],  # x2 - x1 overflows to inf
+        [-3e38, 0.0, 3e38, 0.0],  # inf * 0 = NaN area
+        [0.0, 0.0, 1.5e19, 1.5e19],  # area 2.25e38: finite alone, but two of them sum to inf
+    ],
+)
 def test_nms_refuses_boxes_whose_iou_would_be_nan(k, box):
     boxes = np.array([box, box], np.float32)
     with pytest.raises(ValueError, match="row 0 is too large"):
@@ -87,13 +91,16 @@ def test_nms_on_the_largest_boxes_allowed_still_suppresses_overlaps(k):
     np.testing.assert_array_equal(k.nms(boxes, [1.0, 0.9], 0.0), [0])
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"max_output": 2 ** 63}, ValueError),
-    ({"top_k": 2 ** 64}, ValueError),
-    ({"top_k": -(2 ** 70)}, ValueError),
-    ({"max_output": 1.5}, TypeError),
-    ({"top_k": "3"}, TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"max_output": 2**63}, ValueError),
+        ({"top_k": 2**64}, ValueError),
+        ({"top_k": -(2**70)}, ValueError),
+        ({"max_output": 1.5}, TypeError),
+        ({"top_k": "3"}, TypeError),
+    ],
+)
 def test_nms_integer_arguments_beyond_int64_are_refused_alike(k, kwargs, error):
     with pytest.raises(error):
         k.nms([[0, 0, 1, 1]], [1.0], 0.5, **kwargs)
@@ -101,23 +108,30 @@ def test_nms_integer_arguments_beyond_int64_are_refused_alike(k, kwargs, error):
 
 # --- anchors and decoding: never an inf or NaN in the result ----------------------------------
 
-@pytest.mark.parametrize("args, error", [
-    ((2 ** 64, 64, [8], [[16]]), ValueError),
-    ((64, 2 ** 63, [8], [[16]]), ValueError),
-    ((64, 64, [2 ** 70], [[16]]), ValueError),
-    ((64.0, 64, [8], [[16]]), TypeError),
-    ((64, 64, "8", [[16]]), TypeError),
-])
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        ((2**64, 64, [8], [[16]]), ValueError),
+        ((64, 2**63, [8], [[16]]), ValueError),
+        ((64, 64, [2**70], [[16]]), ValueError),
+        ((64.0, 64, [8], [[16]]), TypeError),
+        ((64, 64, "8", [[16]]), TypeError),
+    ],
+)
 def test_make_anchors_integers_are_refused_alike(k, args, error):
     with pytest.raises(error):
         k.make_anchors(*args)
 
 
-@pytest.mark.parametrize("min_sizes, offset", [
-    ([[1e300]], 0.5),   # size / width overflows float32
-    ([[16]], 1e300),    # the centres overflow float32
-    ([[16]], -1e300),
-])
+@pytest.mark.parametrize(
+    "min_sizes, offset",
+    [
+        ([[1e300]], 0.5),  # size / width overflows float32
+        ([[16]], 1e300),  # the centres overflow float32
+        ([[16]], -1e300),
+    ],
+)
 def test_make_anchors_refuses_values_beyond_float32(k, min_sizes, offset):
     with pytest.raises(ValueError, match="outside the float32 range"):
         k.make_anchors(64, 64, [64], min_sizes, offset)
@@ -153,12 +167,17 @@ def test_decode_landmarks_refuses_points_beyond_float32(k):
 
 # --- image kernels: bounded outputs, finite normalisation ----------------------------------------
 
-@pytest.mark.parametrize("call", [
-    lambda k: k.resize(image(), 10 ** 6, 10 ** 6),
-    lambda k: k.resize(image(), 10 ** 6, 2000),
-    lambda k: k.detector_input(image(), fixed_size=(65536, 65536)),
-    lambda k: k.face_input(image(), boxes=np.tile([[0, 0, 4, 4]], (100, 1)), size=4096),
-], ids=["resize 1e6x1e6", "resize 1e6x2000", "detector_input 65536^2", "face_input 100x4096^2"])
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k: k.resize(image(), 10**6, 10**6),
+        lambda k: k.resize(image(), 10**6, 2000),
+        lambda k: k.detector_input(image(), fixed_size=(65536, 65536)),
+        lambda k: k.face_input(image(), boxes=np.tile([[0, 0, 4, 4]], (100, 1)), size=4096),
+    ],
+    ids=["resize 1e6x1e6", "resize 1e6x2000", "detector_input 65536^2", "face_input 100x4096^2"],
+)
 def test_outputs_above_the_limit_are_refused_before_allocating(k, call):
     with pytest.raises(ValueError, match="268435456"):
         call(k)
@@ -190,8 +209,13 @@ def test_normalisation_just_inside_float32_is_finite(k):
     assert np.all(np.isfinite(tensor)) and tensor.max() == np.float32(255.0) * np.float32(1e36)
 
 
-@pytest.mark.parametrize("box, margin", [([-1e308, 0, 1e308, 4], 0.0),   # width overflows
-                                         ([0, 0, 1e308, 4], 1.0)])      # the margin overflows it
+@pytest.mark.parametrize(
+    "box, margin",
+    [
+        ([-1e308, 0, 1e308, 4], 0.0),  # width overflows
+        ([0, 0, 1e308, 4], 1.0),
+    ],
+)  # the margin overflows it
 def test_face_input_refuses_boxes_whose_crop_map_is_not_finite(k, box, margin):
     with pytest.raises(ValueError, match="transform has NaN or infinity"):
         k.face_input(image(), boxes=[box], size=4, margin=margin)
@@ -211,8 +235,10 @@ def test_face_input_refuses_non_finite_boxes(k, box):
         k.face_input(image(), boxes=[box], size=4)
 
 
-@pytest.mark.skipif(bool(os.environ.get("FASTFER_SANITIZED")),
-                    reason="AddressSanitizer reserves terabytes of address space: no RLIMIT_AS under it")
+@pytest.mark.skipif(
+    bool(os.environ.get("FASTFER_SANITIZED")),
+    reason="AddressSanitizer reserves terabytes of address space: no RLIMIT_AS under it",
+)
 def test_a_broadcast_view_too_large_to_copy_fails_alike_without_eating_memory():
     """10^9 boxes as a broadcast view: both twins raise MemoryError under a 3 GiB address-space
     limit (the copy needs 15-30 GiB), in a child process so the limit stays there."""
@@ -244,23 +270,32 @@ def test_a_broadcast_view_too_large_to_copy_fails_alike_without_eating_memory():
 
 # --- a model whose output is NaN never yields a label ----------------------------------------
 
+
 def constant_classifier(value: float, size: int = 64) -> bytes:
     """(N, 1, size, size) -> (N, 7): probs = mean(image) * value. NaN or inf: every output is
     NaN or infinite (inf * 0 too), as a broken or hostile model's would be."""
     axes = field(1, "axes") + number(20, 7) + b"".join(number(8, a) for a in (1, 2, 3))  # INTS
     keepdims = field(1, "keepdims") + number(20, 2) + number(3, 1)  # INT
-    nodes = [node("ReduceMean", ["image"], ["mean"], [axes, keepdims]),
-             node("Flatten", ["mean"], ["flat"], [field(1, "axis") + number(20, 2) + number(3, 1)]),
-             node("Mul", ["flat", "value"], ["probs"])]
-    return model(graph(nodes, [tensor("value", np.full((1, 7), value, np.float32))],
-                       inputs=[value_info("image", ["N", 1, size, size])],
-                       outputs=[value_info("probs", ["N", 7])]))
+    nodes = [
+        node("ReduceMean", ["image"], ["mean"], [axes, keepdims]),
+        node("Flatten", ["mean"], ["flat"], [field(1, "axis") + number(20, 2) + number(3, 1)]),
+        node("Mul", ["flat", "value"], ["probs"]),
+    ]
+    return model(
+        graph(
+            nodes,
+            [tensor("value", np.full((1, 7), value, np.float32))],
+            inputs=[value_info("image", ["N", 1, size, size])],
+            outputs=[value_info("probs", ["N", 7])],
+        )
+    )
 
 
 @pytest.fixture(scope="module", params=[float("nan"), float("inf")], ids=["nan", "inf"])
 def broken_classifier(request):
-    entry = {k: v for k, v in models.spec("mini_xception").to_dict().items()
-             if k not in ("name", "file", "sha256", "size")}
+    entry = {
+        k: v for k, v in models.spec("mini_xception").to_dict().items() if k not in ("name", "file", "sha256", "size")
+    }
     name = f"test_constant_{request.param}_classifier"
     models.register(name, constant_classifier(request.param), entry, replace=True)
     return name
@@ -279,8 +314,12 @@ def test_the_native_pipeline_refuses_non_finite_model_output(broken_classifier):
     if reason:
         pytest.skip(f"native inference unavailable: {reason}")
     detector, classifier = models.spec(models.DEFAULT_DETECTOR), models.spec(broken_classifier)
-    pipeline = native.Pipeline(runtime.create_native_session(detector.name), detector.to_dict(),
-                               runtime.create_native_session(classifier.name), classifier.to_dict())
+    pipeline = native.Pipeline(
+        runtime.create_native_session(detector.name),
+        detector.to_dict(),
+        runtime.create_native_session(classifier.name),
+        classifier.to_dict(),
+    )
     photo = fastfer.load_image(str(SHIPPED_PHOTO))
     with pytest.raises(ModelError, match="NaN or infinity"):
         pipeline.analyze(photo)
@@ -295,6 +334,7 @@ def test_fer_refuses_a_model_with_non_finite_output_when_built(broken_classifier
 
 
 # --- YuNet's score kernel: linear, clamped, never NaN --------------------------------------------
+
 
 def test_yunet_scores_stay_in_the_unit_interval_for_extreme_heads(k):
     heads = np.array([-3e38, -1.0, 0.0, 0.25, 1.0, 2.0, 3e38], np.float32)

@@ -144,13 +144,16 @@ def test_the_old_module_paths_warn_and_give_the_new_modules():
         assert module is importlib.import_module(f"fastfer.{new}")
     # `import fastfer.stream` and train.py's `from fastfer import fer2013, kernels`, in a fresh
     # interpreter (here they are imported already)
-    code = ("import warnings; warnings.simplefilter('error'); import fastfer\n"
-            "try:\n    import fastfer.stream\nexcept DeprecationWarning as w: print(w)\n"
-            "warnings.simplefilter('ignore'); import fastfer.stream, fastfer.video.stream as s\n"
-            "from fastfer import fer2013, kernels\n"
-            "print(fastfer.stream is s, kernels.nms is fastfer.backend.kernels.nms, fer2013.__name__)")
+    code = (
+        "import warnings; warnings.simplefilter('error'); import fastfer\n"
+        "try:\n    import fastfer.stream\nexcept DeprecationWarning as w: print(w)\n"
+        "warnings.simplefilter('ignore'); import fastfer.stream, fastfer.video.stream as s\n"
+        "from fastfer import fer2013, kernels\n"
+        "print(fastfer.stream is s, kernels.nms is fastfer.backend.kernels.nms, fer2013.__name__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == [
-        "fastfer.stream moved to fastfer.video.stream; import it from there (the old path goes in the "
-        "next release)", "True True fastfer.eval.fer2013"]
+        "fastfer.stream moved to fastfer.video.stream; import it from there (the old path goes in the next release)",
+        "True True fastfer.eval.fer2013",
+    ]

@@ -13,8 +13,9 @@ WIDER = SHARED_DATA / "detection" / "wider_val_dev"
 
 
 def fastfer(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_analyze_min_face_drops_faces_under_it():
@@ -35,15 +36,15 @@ def test_analyze_refuses_a_negative_min_face():
 @needs_shared(WIDER)
 def test_eval_widerface_min_face_reports_both_protocols(tmp_path):
     data = small_copy(tmp_path / "data", count=4)
-    out = fastfer("eval", "widerface", data, "--detector", "yunet", "--min-face", 40, "--json",
-                  "--png", tmp_path / "pr.png")
+    out = fastfer(
+        "eval", "widerface", data, "--detector", "yunet", "--min-face", 40, "--json", "--png", tmp_path / "pr.png"
+    )
     assert out.returncode == 0, out.stderr
     ap = json.loads(out.stdout)
     assert set(ap) == {"easy", "medium", "hard", "official"}
     assert set(ap["official"]) == {"easy", "medium", "hard"}
     # Ignoring the faces the policy does not look for can only leave fewer missed faces in hard.
     assert ap["hard"] >= ap["official"]["hard"]
-    table = fastfer("eval", "widerface", data, "--detector", "yunet", "--min-face", 40,
-                    "--png", tmp_path / "pr.png")
+    table = fastfer("eval", "widerface", data, "--detector", "yunet", "--min-face", 40, "--png", tmp_path / "pr.png")
     assert table.returncode == 0 and "faces under 40 px ignored" in table.stdout
     assert "official protocol" in table.stdout

@@ -21,13 +21,18 @@ from fastfer.backend.runtime import create_native_session, create_session, nativ
 from fastfer.core.classifier import Classifier
 from fastfer.errors import ModelError, ModelIntegrityError
 
-NATIVE = pytest.param("native", marks=pytest.mark.skipif(
-    native_inference_unavailable() is not None, reason=f"native inference: {native_inference_unavailable()}"))
+NATIVE = pytest.param(
+    "native",
+    marks=pytest.mark.skipif(
+        native_inference_unavailable() is not None, reason=f"native inference: {native_inference_unavailable()}"
+    ),
+)
 SESSIONS = {"python": create_session, "native": create_native_session}
 CLASSIFIER_SPEC = {
-    "task": "classifier", "labels": list(LABELS), "outputs": {"probs": "probs"},
-    "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [48, 48],
-              "mean": 127.5, "scale": 1 / 127.5},
+    "task": "classifier",
+    "labels": list(LABELS),
+    "outputs": {"probs": "probs"},
+    "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [48, 48], "mean": 127.5, "scale": 1 / 127.5},
 }
 
 
@@ -36,6 +41,7 @@ def _sha(data: bytes) -> str:
 
 
 # --- the external-data scan -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("place", sorted(onnx_wire.external_tensor_placements()))
 def test_external_data_is_found_wherever_the_format_can_hold_a_tensor(place):
@@ -84,15 +90,22 @@ BROKEN_MANIFESTS = {
     "input size is a number": ({"models": {"m": _with(input={"size": 48})}}, "input size"),
     "mean is text": ({"models": {"m": _with(input={"mean": "grey"})}}, "input mean"),
     "labels are numbers": ({"models": {"m": _with(labels=[1, 2, 3, 4, 5, 6, 7])}}, "labels must be strings"),
-    "no probs output": ({"models": {"m": {**_good_entry(), "outputs": {"scores": "probs"}}}},
-                        "role 'probs'"),
+    "no probs output": ({"models": {"m": {**_good_entry(), "outputs": {"scores": "probs"}}}}, "role 'probs'"),
     "file outside the folder": ({"models": {"m": _with(file="../../outside.onnx")}}, "points outside"),
     "absolute file": ({"models": {"m": _with(file="/etc/passwd")}}, "points outside"),
     "file is a number": ({"models": {"m": _with(file=7)}}, "must be a file name"),
     "size is text": ({"models": {"m": _with(size="big")}}, "'size' must be a byte count"),
     "detector without decoder kind": (
-        {"models": {"m": {**json.loads(SHIPPED_MANIFEST.read_text())["models"]["retinaface_mbv2"],
-                          "decoder": {"steps": [8]}}}}, "decoder needs its kind"),
+        {
+            "models": {
+                "m": {
+                    **json.loads(SHIPPED_MANIFEST.read_text())["models"]["retinaface_mbv2"],
+                    "decoder": {"steps": [8]},
+                }
+            }
+        },
+        "decoder needs its kind",
+    ),
 }
 
 
@@ -128,6 +141,7 @@ def test_a_shipped_file_larger_than_its_recorded_size_is_refused_unread(manifest
 
 
 # --- model paths that are not model files ---------------------------------------------------------
+
 
 def _in_thread(call, seconds: float = 20.0):
     """call() in a thread: the exception it raised (or None); fails if it blocks."""
@@ -197,6 +211,7 @@ def test_a_registered_model_replaced_by_a_special_file_is_refused_quickly(tmp_pa
 
 
 # --- sessions: the same refusals on both paths ----------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["python", NATIVE])
 def test_a_model_onnx_runtime_cannot_load_is_a_model_error(kind):

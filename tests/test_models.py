@@ -85,6 +85,7 @@ def test_a_registered_file_changed_on_disk_is_refused(tmp_path):
 def _onnx_with_external_initializer() -> bytes:
     """A minimal ModelProto whose one initializer keeps its data in an external file, encoded by
     hand (protobuf wire format) so the test needs no onnx package."""
+
     def field(number: int, payload: bytes) -> bytes:
         return bytes([number << 3 | 2, len(payload)]) + payload
 
@@ -113,12 +114,15 @@ def test_unknown_model_names_list_the_known_ones():
         models.load_bytes("no_such_model")
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"task": "segmenter"}, "task"),
-    ({"input": {"name": "image"}}, "input spec"),
-    ({"labels": None}, "label order"),
-    ({"outputs": {}}, "outputs"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"task": "segmenter"}, "task"),
+        ({"input": {"name": "image"}}, "input spec"),
+        ({"labels": None}, "label order"),
+        ({"outputs": {}}, "outputs"),
+    ],
+)
 def test_register_checks_the_spec(bad, message):
     entry = {k: v for k, v in models.spec("mini_xception").to_dict().items() if k not in ("name", "file")}
     entry.update(bad)
@@ -138,8 +142,9 @@ def test_a_registered_classifier_runs_like_the_shipped_one():
     entry = {k: v for k, v in models.spec("mini_xception").to_dict().items() if k not in ("name", "file")}
     models.register("test_my_classifier", models.load_bytes("mini_xception"), entry, replace=True)
     faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    np.testing.assert_array_equal(Classifier("test_my_classifier").classify(faces),
-                                  Classifier("mini_xception").classify(faces))
+    np.testing.assert_array_equal(
+        Classifier("test_my_classifier").classify(faces), Classifier("mini_xception").classify(faces)
+    )
 
 
 def test_sessions_refuse_unavailable_providers_instead_of_falling_back():
@@ -151,12 +156,15 @@ def test_sessions_refuse_unavailable_providers_instead_of_falling_back():
         create_session("mini_xception", providers=("cuda", "cpu"))
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"providers": ("tpu",)}, ValueError),
-    ({"providers": "cpu"}, ValueError),
-    ({"threads": 0}, ValueError),
-    ({"threads": 1.5}, ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"providers": ("tpu",)}, ValueError),
+        ({"providers": "cpu"}, ValueError),
+        ({"threads": 0}, ValueError),
+        ({"threads": 1.5}, ValueError),
+    ],
+)
 def test_session_arguments_are_checked(kwargs, error):
     with pytest.raises(error):
         create_session("mini_xception", **kwargs)

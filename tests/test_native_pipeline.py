@@ -48,8 +48,7 @@ def session(name, lib):
 
 def pipeline(detector, classifier, lib, **options):
     det_spec = dict(models.spec(detector).to_dict(), **options)
-    return core.Pipeline(session(detector, lib), det_spec, session(classifier, lib),
-                         models.spec(classifier).to_dict())
+    return core.Pipeline(session(detector, lib), det_spec, session(classifier, lib), models.spec(classifier).to_dict())
 
 
 _fers: dict = {}
@@ -65,10 +64,12 @@ def python_fer(detector, classifier):
 def python_result(fer, image):
     faces = fer.analyze(image)
     n = len(faces)
-    return (np.array([f.box for f in faces], np.float32).reshape(n, 4),
-            np.array([f.score for f in faces], np.float32).reshape(n),
-            np.array([f.landmarks for f in faces], np.float32).reshape(n, 5, 2),
-            np.array([f.probs for f in faces], np.float32).reshape(n, 7))
+    return (
+        np.array([f.box for f in faces], np.float32).reshape(n, 4),
+        np.array([f.score for f in faces], np.float32).reshape(n),
+        np.array([f.landmarks for f in faces], np.float32).reshape(n, 5, 2),
+        np.array([f.probs for f in faces], np.float32).reshape(n, 7),
+    )
 
 
 def compare(got, want, what):
@@ -128,8 +129,7 @@ def test_detect_gives_zero_probs_and_same_faces(lib):
 
 def test_without_classifier(lib):
     image = _photo()
-    pipe = core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
-                         None, None)
+    pipe = core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(), None, None)
     got = pipe.analyze(image)
     assert len(got["scores"]) >= 1 and np.all(got["probs"] == 0)
 
@@ -185,46 +185,64 @@ def _spec(name, **changes):
     return d
 
 
-@pytest.mark.parametrize("changes,message", [
-    (dict(outputs={}), "outputs"),
-    (dict(outputs={"boxes": "boxes", "landmarks": "nope", "scores": "scores"}), "no output 'nope'"),
-    (dict(decoder__steps=[]), "steps"),
-    (dict(decoder__steps=[8, 0, 32]), "steps"),
-    (dict(decoder__min_sizes=[[16, 32], [64, 128]]), "min_sizes"),
-    (dict(decoder__kind="yolo"), "kind"),
-    (dict(decoder__variances=[0.1, -0.2]), "variances"),
-    (dict(score_threshold=1.5), "score_threshold"),
-    (dict(nms_iou=-0.1), "nms_iou"),
-    (dict(max_faces=0), "max_faces"),
-    (dict(max_faces=1001), "max_faces"),
-    (dict(input__layout="hwc"), "layout"),
-    (dict(input__name="x"), "no input 'x'"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(outputs={}), "outputs"),
+        (dict(outputs={"boxes": "boxes", "landmarks": "nope", "scores": "scores"}), "no output 'nope'"),
+        (dict(decoder__steps=[]), "steps"),
+        (dict(decoder__steps=[8, 0, 32]), "steps"),
+        (dict(decoder__min_sizes=[[16, 32], [64, 128]]), "min_sizes"),
+        (dict(decoder__kind="yolo"), "kind"),
+        (dict(decoder__variances=[0.1, -0.2]), "variances"),
+        (dict(score_threshold=1.5), "score_threshold"),
+        (dict(nms_iou=-0.1), "nms_iou"),
+        (dict(max_faces=0), "max_faces"),
+        (dict(max_faces=1001), "max_faces"),
+        (dict(input__layout="hwc"), "layout"),
+        (dict(input__name="x"), "no input 'x'"),
+    ],
+)
 def test_bad_detector_config(lib, changes, message):
     with pytest.raises(ValueError, match=message):
-        core.Pipeline(session("retinaface_mbv2", lib), _spec("retinaface_mbv2", **changes),
-                      session("mini_xception", lib), models.spec("mini_xception").to_dict())
+        core.Pipeline(
+            session("retinaface_mbv2", lib),
+            _spec("retinaface_mbv2", **changes),
+            session("mini_xception", lib),
+            models.spec("mini_xception").to_dict(),
+        )
 
 
-@pytest.mark.parametrize("changes,message", [
-    (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise"]), "labels"),
-    (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "bored"]), "neutral"),
-    (dict(crop={"margin": -1.0, "square": True}), "margin"),
-    (dict(input__size=[64, 48]), "square"),
-    (dict(outputs={"probs": "logits"}), "no output 'logits'"),
-])
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise"]), "labels"),
+        (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "bored"]), "neutral"),
+        (dict(crop={"margin": -1.0, "square": True}), "margin"),
+        (dict(input__size=[64, 48]), "square"),
+        (dict(outputs={"probs": "logits"}), "no output 'logits'"),
+    ],
+)
 def test_bad_classifier_config(lib, changes, message):
     with pytest.raises(ValueError, match=message):
-        core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
-                      session("mini_xception", lib), _spec("mini_xception", **changes))
+        core.Pipeline(
+            session("retinaface_mbv2", lib),
+            models.spec("retinaface_mbv2").to_dict(),
+            session("mini_xception", lib),
+            _spec("mini_xception", **changes),
+        )
 
 
 def test_bad_arguments(lib):
     with pytest.raises(TypeError):
         core.Pipeline(session("retinaface_mbv2", lib), "retinaface_mbv2", None, None)
     with pytest.raises(ValueError, match="classifier_spec"):
-        core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(),
-                      session("mini_xception", lib), None)
+        core.Pipeline(
+            session("retinaface_mbv2", lib),
+            models.spec("retinaface_mbv2").to_dict(),
+            session("mini_xception", lib),
+            None,
+        )
 
 
 def test_bad_images(lib):

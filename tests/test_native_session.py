@@ -83,7 +83,10 @@ def test_retinaface_matches_python_on_a_photo(lib):
     out = assert_same("retinaface_mbv2", lib, {"image": tensor})
     session = native("retinaface_mbv2", lib)
     assert session.output_names == ["boxes", "landmarks", "scores"] or set(session.output_names) == {
-        "boxes", "landmarks", "scores"}
+        "boxes",
+        "landmarks",
+        "scores",
+    }
     assert all(o.shape[0] == 1 for o in out)
 
 

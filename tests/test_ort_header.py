@@ -23,8 +23,10 @@ from _child_env import build_tool_env
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "cmake" / "FastferOnnxRuntimeHeader.cmake"
 
-pytestmark = pytest.mark.skipif(shutil.which("cmake") is None or not any(
-    shutil.which(c) for c in ("c++", "g++", "clang++")), reason="cmake or a C++ compiler not found")
+pytestmark = pytest.mark.skipif(
+    shutil.which("cmake") is None or not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+    reason="cmake or a C++ compiler not found",
+)
 
 HEADER_LINE = re.compile(r"^(?:-- )?fastfer: native ONNX Runtime session (ON|OFF)\b.*$", re.M)
 
@@ -43,12 +45,16 @@ def source(tmp_path_factory) -> Path:
 
 def configure(source: Path, build: Path, *defines: str, path_prefix: str = "") -> tuple:
     """Runs cmake's configure step; returns (ON/OFF, the fastfer line, all output)."""
-    env = {k: v for k, v in build_tool_env().items()
-           if k not in ("FASTFER_ORT_INCLUDE_DIR", "FASTFER_ORT_FETCH", "CMAKE_ARGS", "SKBUILD", "CONDA_PREFIX")}
+    env = {
+        k: v
+        for k, v in build_tool_env().items()
+        if k not in ("FASTFER_ORT_INCLUDE_DIR", "FASTFER_ORT_FETCH", "CMAKE_ARGS", "SKBUILD", "CONDA_PREFIX")
+    }
     if path_prefix:
         env["PATH"] = path_prefix + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(["cmake", "-S", str(source), "-B", str(build), *defines],
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(
+        ["cmake", "-S", str(source), "-B", str(build), *defines], capture_output=True, text=True, env=env, timeout=600
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     lines = HEADER_LINE.findall(output)
@@ -86,10 +92,17 @@ def tar_xz(files: dict) -> bytes:
 
 def fake_deb(path: Path, header: bytes) -> str:
     """A .deb laid out like Debian's libonnxruntime-dev; returns its sha256."""
-    data = tar_xz({"./usr/include/onnxruntime/onnxruntime_c_api.h": header,
-                   "./usr/share/doc/libonnxruntime-dev/copyright": b"MIT, as Debian records it\n"})
-    path.write_bytes(ar_archive({"debian-binary": b"2.0\n", "control.tar.xz": tar_xz({"./control": b"Package: x\n"}),
-                                 "data.tar.xz": data}))
+    data = tar_xz(
+        {
+            "./usr/include/onnxruntime/onnxruntime_c_api.h": header,
+            "./usr/share/doc/libonnxruntime-dev/copyright": b"MIT, as Debian records it\n",
+        }
+    )
+    path.write_bytes(
+        ar_archive(
+            {"debian-binary": b"2.0\n", "control.tar.xz": tar_xz({"./control": b"Package: x\n"}), "data.tar.xz": data}
+        )
+    )
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -101,8 +114,13 @@ def test_a_folder_given_explicitly_is_used(source, tmp_path):
 
 def test_a_given_folder_without_the_header_is_reported_not_replaced(source, tmp_path):
     (tmp_path / "empty").mkdir()
-    state, line, _ = configure(source, tmp_path / "b", f"-DFASTFER_ORT_INCLUDE_DIR={tmp_path / 'empty'}",
-                               "-DFASTFER_ORT_FETCH=download", "-DFASTFER_ORT_DEB_URL=file:///nonexistent.deb")
+    state, line, _ = configure(
+        source,
+        tmp_path / "b",
+        f"-DFASTFER_ORT_INCLUDE_DIR={tmp_path / 'empty'}",
+        "-DFASTFER_ORT_FETCH=download",
+        "-DFASTFER_ORT_DEB_URL=file:///nonexistent.deb",
+    )
     assert state == "OFF"
     assert f"no onnxruntime_c_api.h in {tmp_path / 'empty'}" in line and "FASTFER_ORT_INCLUDE_DIR" in line
     assert "download" not in line  # nothing else was tried
@@ -127,8 +145,13 @@ def test_the_download_step_unpacks_the_deb_after_checking_its_sha256(source, tmp
     deb = tmp_path / "libonnxruntime-dev.deb"
     sha256 = fake_deb(deb, header)
     build = tmp_path / "b"
-    state, line, _ = configure(source, build, "-DFASTFER_ORT_FETCH=download",
-                               f"-DFASTFER_ORT_DEB_URL={deb.as_uri()}", f"-DFASTFER_ORT_DEB_SHA256={sha256}")
+    state, line, _ = configure(
+        source,
+        build,
+        "-DFASTFER_ORT_FETCH=download",
+        f"-DFASTFER_ORT_DEB_URL={deb.as_uri()}",
+        f"-DFASTFER_ORT_DEB_SHA256={sha256}",
+    )
     if "the system" in line:
         pytest.skip(f"this machine has the header in its include folders: {line}")
     assert state == "ON" and "sha256 checked" in line, line
@@ -145,8 +168,13 @@ def test_a_download_whose_sha256_differs_is_refused(source, tmp_path):
     deb = tmp_path / "libonnxruntime-dev.deb"
     sha256 = fake_deb(deb, b"#define ORT_API_VERSION 21\n")
     wrong = "0" * 64
-    state, line, _ = configure(source, tmp_path / "b", "-DFASTFER_ORT_FETCH=download",
-                               f"-DFASTFER_ORT_DEB_URL={deb.as_uri()}", f"-DFASTFER_ORT_DEB_SHA256={wrong}")
+    state, line, _ = configure(
+        source,
+        tmp_path / "b",
+        "-DFASTFER_ORT_FETCH=download",
+        f"-DFASTFER_ORT_DEB_URL={deb.as_uri()}",
+        f"-DFASTFER_ORT_DEB_SHA256={wrong}",
+    )
     if "the system" in line:
         pytest.skip(f"this machine has the header in its include folders: {line}")
     assert state == "OFF" and f"sha256 {sha256}, expected {wrong}" in line
@@ -180,6 +208,10 @@ def test_the_pinned_url_serves_the_pinned_deb():
 def test_the_fetch_script_refuses_an_unknown_argument():
     if shutil.which("bash") is None:
         pytest.skip("needs bash")
-    proc = subprocess.run(["bash", str(ROOT / "tools" / "fetch_onnxruntime_headers.sh"), "--bogus"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "tools" / "fetch_onnxruntime_headers.sh"), "--bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "--bogus" in proc.stderr

@@ -22,8 +22,9 @@ FORCED_PYTHON = os.environ.get("FASTFER_BACKEND", "").strip().lower() == "python
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, timeout=120
+    )
 
 
 def test_labels_are_the_fer2013_order():
@@ -59,8 +60,7 @@ def test_kernels_come_from_the_active_backend():
 
 @pytest.mark.skipif(FORCED_PYTHON, reason="checks the native module's SIMD choice")
 def test_fastfer_simd_environment_variable_forces_a_path():
-    out = run_python("import fastfer, json; print(json.dumps(fastfer.capabilities()))",
-                     FASTFER_SIMD="scalar")
+    out = run_python("import fastfer, json; print(json.dumps(fastfer.capabilities()))", FASTFER_SIMD="scalar")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["simd"] == "scalar"
 
@@ -77,8 +77,9 @@ def test_an_unknown_backend_name_is_refused_clearly():
 
 
 def test_info_command_reads_a_photo():
-    out = subprocess.run([sys.executable, "-m", "fastfer", "info", str(PHOTO)], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastfer", "info", str(PHOTO)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout[: out.stdout.rindex("}") + 1])["backend"] in ("native", "python")
     # the exact tensor is the default detector's business (tests/test_first_contact.py checks it
@@ -89,8 +90,9 @@ def test_info_command_reads_a_photo():
 def test_info_command_fails_on_an_unreadable_file_and_names_it(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    out = subprocess.run([sys.executable, "-m", "fastfer", "info", str(bad)], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "fastfer", "info", str(bad)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 1
     assert "broken.jpg" in out.stderr
 
@@ -103,11 +105,16 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one():
     assert "pytest" in tests
     # .ci/run takes the test command from the README through tools/readme_command.py and runs it
     # in a clone with nothing beside it.
-    printed = subprocess.run([sys.executable, str(ROOT / "tools" / "readme_command.py"), "test"],
-                             capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "readme_command.py"), "test"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
     assert printed == tests
     ci = (ROOT / ".ci" / "run").read_text()
-    assert 'test_command=$(python3 tools/readme_command.py test)' in ci
+    assert "test_command=$(python3 tools/readme_command.py test)" in ci
     assert 'env -u FASTFER_SHARED bash -c "$test_command"' in ci
 
 

@@ -104,8 +104,9 @@ def test_usable_cores_is_the_affinity_mask():
 
 
 def fastfer_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", *map(str, args)], capture_output=True, text=True, timeout=600
+    )
 
 
 def test_cli_workers_print_what_one_process_prints(mixed_inputs, tmp_path):
@@ -114,8 +115,9 @@ def test_cli_workers_print_what_one_process_prints(mixed_inputs, tmp_path):
     runs = {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
-        runs[workers] = fastfer_cli("analyze", *mixed_inputs, "--json", "--workers", workers,
-                                    "--csv", f"{out}.csv", "--draw", out)
+        runs[workers] = fastfer_cli(
+            "analyze", *mixed_inputs, "--json", "--workers", workers, "--csv", f"{out}.csv", "--draw", out
+        )
         assert runs[workers].returncode == 1, runs[workers].stderr
         runs[workers].stdout = runs[workers].stdout.replace(str(out), "OUT")  # the drawings' folder
     assert runs[2].stdout == runs[1].stdout and runs[2].stderr == runs[1].stderr

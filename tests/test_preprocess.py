@@ -64,18 +64,24 @@ def k(request):
     return kernels if request.param == "active" else reference
 
 
-PROPERTY = settings(max_examples=100, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
 
 def assert_identical(got, want, what: str, c_contiguous: bool = False) -> None:
     """Same type, dtype, shape and bits (float32 compared as raw bits, so -0.0 != 0.0); with
     c_contiguous, `got` must also be C-contiguous (as every native result is)."""
     assert isinstance(got, np.ndarray), f"{what}: got {type(got).__name__}"
     assert got.dtype == want.dtype and got.shape == want.shape, (
-        f"{what}: got {got.dtype}{got.shape}, want {want.dtype}{want.shape}")
+        f"{what}: got {got.dtype}{got.shape}, want {want.dtype}{want.shape}"
+    )
     assert got.flags.c_contiguous or not c_contiguous, f"{what}: result is not C-contiguous"
     g, w = np.ascontiguousarray(got), np.ascontiguousarray(want)
     if g.dtype.kind == "f":
@@ -83,18 +89,22 @@ def assert_identical(got, want, what: str, c_contiguous: bool = False) -> None:
     bad = np.argwhere(g != w)
     if bad.size:
         first = tuple(int(i) for i in bad[0])
-        raise AssertionError(f"{what}: {len(bad)} of {got.size} elements differ; first at {first}: "
-                             f"got {got[first]!r}, want {want[first]!r}")
+        raise AssertionError(
+            f"{what}: {len(bad)} of {got.size} elements differ; first at {first}: "
+            f"got {got[first]!r}, want {want[first]!r}"
+        )
 
 
 def assert_close(got, want, atol: float, what: str) -> None:
     assert got.dtype == want.dtype and got.shape == want.shape, (
-        f"{what}: got {got.dtype}{got.shape}, want {want.dtype}{want.shape}")
+        f"{what}: got {got.dtype}{got.shape}, want {want.dtype}{want.shape}"
+    )
     diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
     if diff.size and diff.max() > atol:
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
-        raise AssertionError(f"{what}: max difference {diff.max()} > {atol} at {worst}: "
-                             f"got {got[worst]!r}, want {want[worst]!r}")
+        raise AssertionError(
+            f"{what}: max difference {diff.max()} > {atol} at {worst}: got {got[worst]!r}, want {want[worst]!r}"
+        )
 
 
 def random_image(shape, seed=0) -> np.ndarray:
@@ -114,8 +124,17 @@ def normalise(values, mean, scale) -> np.ndarray:
     return (np.asarray(values).astype(np.float32) - np.float32(mean)) * np.float32(scale)
 
 
-VIEW_KINDS = ("contiguous", "row_window", "row_step", "step", "negative", "flipped_rows",
-              "fortran", "transposed", "channel_subset")
+VIEW_KINDS = (
+    "contiguous",
+    "row_window",
+    "row_step",
+    "step",
+    "negative",
+    "flipped_rows",
+    "fortran",
+    "transposed",
+    "channel_subset",
+)
 
 
 def _inside_noise(img: np.ndarray, rng, shape: tuple, index) -> np.ndarray:
@@ -143,7 +162,7 @@ def as_view(img: np.ndarray, kind: str, seed: int) -> np.ndarray:
     views = {
         "contiguous": lambda: img.copy(),
         # packed pixels, rows further apart than a row: read in place
-        "row_window": lambda: _inside_noise(img, rng, (h + 3, w + 5) + tail, np.s_[1:h + 1, 2:w + 2]),
+        "row_window": lambda: _inside_noise(img, rng, (h + 3, w + 5) + tail, np.s_[1 : h + 1, 2 : w + 2]),
         # every other row: read in place
         "row_step": lambda: _inside_noise(img, rng, (2 * h, w) + tail, np.s_[::2]),
         # strided pixels
@@ -188,15 +207,17 @@ def images(draw, channels, sizes=SIZES):
 
 FINITE = dict(allow_nan=False, allow_infinity=False)
 MEANS = st.one_of(st.sampled_from([0.0, 127.5, 104.0, 255.0]), st.floats(-300, 300, **FINITE))
-SCALES = st.one_of(st.sampled_from([1.0, 1 / 255, 1 / 128, -1.0, 0.0]),
-                   st.floats(-10, 10, **FINITE))
+SCALES = st.one_of(st.sampled_from([1.0, 1 / 255, 1 / 128, -1.0, 0.0]), st.floats(-10, 10, **FINITE))
 
 
 def per_channel(values, channels: int):
     """A number, a 1-element list or one value per channel."""
-    return st.one_of(values, st.lists(values, min_size=1, max_size=1),
-                     st.lists(values, min_size=channels, max_size=channels),
-                     st.lists(values, min_size=channels, max_size=channels).map(np.array))
+    return st.one_of(
+        values,
+        st.lists(values, min_size=1, max_size=1),
+        st.lists(values, min_size=channels, max_size=channels),
+        st.lists(values, min_size=channels, max_size=channels).map(np.array),
+    )
 
 
 def max_abs_scale(scale) -> float:
@@ -207,6 +228,7 @@ def max_abs_scale(scale) -> float:
 
 # --- resize ---
 
+
 @PROPERTY
 @given(pair=images(channels=(None, 1, 3, 4)), out=SIZES)
 def test_resize_matches_twin(simd_levels, pair, out):
@@ -216,8 +238,7 @@ def test_resize_matches_twin(simd_levels, pair, out):
     assert want.shape == (out_h, out_w) + img.shape[2:]
     for src, label in sources(img, view):
         for level, got in on_every_level(simd_levels, "resize", src, out_w, out_h).items():
-            assert_identical(got, want, f"resize {label} {img.shape}->{out}, {level}",
-                             c_contiguous=True)
+            assert_identical(got, want, f"resize {label} {img.shape}->{out}, {level}", c_contiguous=True)
 
 
 @PROPERTY
@@ -229,6 +250,7 @@ def test_resize_of_a_view_equals_resize_of_its_copy_on_the_twin(pair):
 
 # --- to_gray ---
 
+
 @PROPERTY
 @given(pair=images(channels=(3, 4)), order=st.sampled_from(["bgr", "rgb"]))
 def test_to_gray_matches_twin(simd_levels, pair, order):
@@ -237,14 +259,14 @@ def test_to_gray_matches_twin(simd_levels, pair, order):
     assert want.shape == img.shape[:2]
     for src, label in sources(img, view):
         for level, got in on_every_level(simd_levels, "to_gray", src, order).items():
-            assert_identical(got, want, f"to_gray {label} {img.shape} {order}, {level}",
-                             c_contiguous=True)
+            assert_identical(got, want, f"to_gray {label} {img.shape} {order}, {level}", c_contiguous=True)
 
 
 # --- detector_input ---
 
-DETECTOR_SIZES = st.one_of(st.tuples(st.integers(1, 70), st.integers(1, 70)),
-                           st.sampled_from([(1, 1), (1, 300), (300, 1), (3, 200)]))
+DETECTOR_SIZES = st.one_of(
+    st.tuples(st.integers(1, 70), st.integers(1, 70)), st.sampled_from([(1, 1), (1, 300), (300, 1), (3, 200)])
+)
 
 
 @st.composite
@@ -275,11 +297,11 @@ def test_detector_input_matches_twin(simd_levels, pair, data):
         results = on_every_level(simd_levels, "detector_input", src, **kwargs)
         for level, (got, scale) in results.items():
             assert scale == want_scale, f"detector_input scale {level}: {scale!r} != {want_scale!r}"
-            assert_identical(got, want, f"detector_input {label} {img.shape} {kwargs}, {level}",
-                             c_contiguous=True)
+            assert_identical(got, want, f"detector_input {label} {img.shape} {kwargs}, {level}", c_contiguous=True)
 
 
 # --- face_input ---
+
 
 @st.composite
 def box_arrays(draw, h: int, w: int, n_max: int = 4):
@@ -305,12 +327,14 @@ def box_arrays(draw, h: int, w: int, n_max: int = 4):
 def face_kwargs(draw):
     gray = draw(st.booleans())
     c = 1 if gray else 3
-    return dict(size=draw(st.one_of(st.just(1), st.integers(1, 40))),
-                gray=gray,
-                channel_order=draw(st.sampled_from(["rgb", "bgr"])),
-                layout=draw(st.sampled_from(["nchw", "nhwc"])),
-                mean=draw(per_channel(MEANS, c)),
-                scale=draw(per_channel(SCALES, c)))
+    return dict(
+        size=draw(st.one_of(st.just(1), st.integers(1, 40))),
+        gray=gray,
+        channel_order=draw(st.sampled_from(["rgb", "bgr"])),
+        layout=draw(st.sampled_from(["nchw", "nhwc"])),
+        mean=draw(per_channel(MEANS, c)),
+        scale=draw(per_channel(SCALES, c)),
+    )
 
 
 FACE_SIZES = st.tuples(st.integers(1, 60), st.integers(1, 60))
@@ -321,16 +345,17 @@ FACE_SIZES = st.tuples(st.integers(1, 60), st.integers(1, 60))
 def test_face_input_by_boxes_matches_twin(simd_levels, pair, kwargs, data):
     img, view = pair
     boxes = data.draw(box_arrays(*img.shape[:2]), label="boxes")
-    kwargs = dict(kwargs, margin=data.draw(st.one_of(st.sampled_from([0.0, 0.1, 0.25]),
-                                                     st.floats(0.0, 2.0)), label="margin"),
-                  square=data.draw(st.booleans(), label="square"))
+    kwargs = dict(
+        kwargs,
+        margin=data.draw(st.one_of(st.sampled_from([0.0, 0.1, 0.25]), st.floats(0.0, 2.0)), label="margin"),
+        square=data.draw(st.booleans(), label="square"),
+    )
     want = reference.face_input(img, boxes, **kwargs)
     n, C, S = len(boxes), 1 if kwargs["gray"] else 3, kwargs["size"]
     assert want.shape == ((n, C, S, S) if kwargs["layout"] == "nchw" else (n, S, S, C))
     for src, label in sources(img, view):
         for level, got in on_every_level(simd_levels, "face_input", src, boxes, **kwargs).items():
-            assert_identical(got, want, f"face_input boxes {label} {img.shape}, {level}",
-                             c_contiguous=True)
+            assert_identical(got, want, f"face_input boxes {label} {img.shape}, {level}", c_contiguous=True)
 
 
 def similar_points(template: np.ndarray, angle: float, zoom: float, shift, noise: float, seed: int):
@@ -355,13 +380,16 @@ def landmark_cases(draw, h: int, w: int, size: int):
         given_template = template
     faces = []
     for i in range(draw(st.integers(0, 3))):
-        faces.append(similar_points(
-            template,
-            angle=draw(st.floats(-math.pi, math.pi)),
-            zoom=draw(st.floats(0.1, 4.0)),
-            shift=(draw(st.floats(-0.5 * w, 1.5 * w)), draw(st.floats(-0.5 * h, 1.5 * h))),
-            noise=draw(st.sampled_from([0.0, 0.0, 0.5, 2.0])),
-            seed=seed + i))
+        faces.append(
+            similar_points(
+                template,
+                angle=draw(st.floats(-math.pi, math.pi)),
+                zoom=draw(st.floats(0.1, 4.0)),
+                shift=(draw(st.floats(-0.5 * w, 1.5 * w)), draw(st.floats(-0.5 * h, 1.5 * h))),
+                noise=draw(st.sampled_from([0.0, 0.0, 0.5, 2.0])),
+                seed=seed + i,
+            )
+        )
     return np.array(faces, np.float64).reshape(-1, len(template), 2), given_template
 
 
@@ -369,28 +397,24 @@ def landmark_cases(draw, h: int, w: int, size: int):
 @given(pair=images(channels=(3,), sizes=FACE_SIZES), kwargs=face_kwargs(), data=st.data())
 def test_face_input_by_landmarks_matches_twin(simd_levels, pair, kwargs, data):
     img, view = pair
-    landmarks, template = data.draw(landmark_cases(*img.shape[:2], kwargs["size"]),
-                                    label="landmarks")
+    landmarks, template = data.draw(landmark_cases(*img.shape[:2], kwargs["size"]), label="landmarks")
     try:
         want = reference.face_input(img, landmarks=landmarks, template=template, **kwargs)
     except ValueError:  # a (nearly) degenerate draw: the native kernel must refuse it too
         for level in simd_levels:
             with pytest.raises(ValueError):
-                on_every_level([level], "face_input", img, landmarks=landmarks, template=template,
-                               **kwargs)
+                on_every_level([level], "face_input", img, landmarks=landmarks, template=template, **kwargs)
         return
     # Within one grey level after normalisation (plus float32 rounding of the normalisation).
     tol = max_abs_scale(kwargs["scale"]) + 1e-6 * (float(np.abs(want).max(initial=0.0)) + 1.0)
     for src, label in sources(img, view):
-        results = on_every_level(simd_levels, "face_input", src, landmarks=landmarks,
-                                 template=template, **kwargs)
+        results = on_every_level(simd_levels, "face_input", src, landmarks=landmarks, template=template, **kwargs)
         for level, got in results.items():
             assert_close(got, want, tol, f"face_input landmarks {label} {img.shape}, {level}")
 
 
 @PROPERTY
-@given(kpts=st.integers(2, 8), seed=st.integers(0, 2**32 - 1),
-       spread=st.sampled_from([1e-3, 1.0, 100.0, 1000.0]))
+@given(kpts=st.integers(2, 8), seed=st.integers(0, 2**32 - 1), spread=st.sampled_from([1e-3, 1.0, 100.0, 1000.0]))
 def test_similarity_transform_matches_twin(simd_levels, kpts, seed, spread):
     rng = np.random.default_rng(seed)
     src, dst = rng.normal(0, spread, (kpts, 2)), rng.normal(0, spread, (kpts, 2)) + 50.0
@@ -409,18 +433,22 @@ def test_empty_batch_matches_twin(simd_levels, gray, layout):
     for kwargs in (dict(boxes=np.zeros((0, 4))), dict(landmarks=np.zeros((0, 5, 2)))):
         want = reference.face_input(img, size=16, gray=gray, layout=layout, **kwargs)
         assert want.shape == ((0, c, 16, 16) if layout == "nchw" else (0, 16, 16, c))
-        for level, got in on_every_level(simd_levels, "face_input", img, size=16, gray=gray,
-                                         layout=layout, **kwargs).items():
+        for level, got in on_every_level(
+            simd_levels, "face_input", img, size=16, gray=gray, layout=layout, **kwargs
+        ).items():
             assert_identical(got, want, f"empty batch {kwargs}, {level}", c_contiguous=True)
 
 
 def _one_row_views():
     row = random_image((1, 5, 3), seed=15)
-    short = np.lib.stride_tricks.as_strided(np.concatenate([row.ravel(), row.ravel()]),
-                                            shape=(1, 5, 3), strides=(5, 3, 1))
-    return [pytest.param(row[::-1], id="row[::-1]"),
-            pytest.param(random_image((1, 2), seed=2)[::-1, ::-2], id="1x1-gray[::-1,::-2]"),
-            pytest.param(short, id="row-stride-5")]
+    short = np.lib.stride_tricks.as_strided(
+        np.concatenate([row.ravel(), row.ravel()]), shape=(1, 5, 3), strides=(5, 3, 1)
+    )
+    return [
+        pytest.param(row[::-1], id="row[::-1]"),
+        pytest.param(random_image((1, 2), seed=2)[::-1, ::-2], id="1x1-gray[::-1,::-2]"),
+        pytest.param(short, id="row-stride-5"),
+    ]
 
 
 @pytest.mark.parametrize("name", ["resize", "to_gray", "detector_input", "face_input"])
@@ -443,17 +471,21 @@ def test_single_row_image_with_a_short_row_stride(simd_levels, name, view):
 
 # --- resize ---
 
-@pytest.mark.parametrize("shape, out_w, out_h", [
-    ((31, 47, 3), 20, 13),     # down, non-integer ratio
-    ((20, 20), 40, 40),        # up 2x, grey 2-D
-    ((20, 20, 1), 33, 27),     # up, one channel axis
-    ((17, 9, 4), 5, 31),       # down in x, up in y
-    ((64, 48, 3), 24, 32),     # exact 2x down (OpenCV switches to INTER_AREA: still within 1)
-    ((10, 13, 3), 37, 29),     # up, odd
-    ((1, 1, 3), 7, 5),         # from a single pixel
-    ((100, 1), 3, 50),         # a single column
-    ((33, 200, 4), 199, 34),   # nearly identity
-])
+
+@pytest.mark.parametrize(
+    "shape, out_w, out_h",
+    [
+        ((31, 47, 3), 20, 13),  # down, non-integer ratio
+        ((20, 20), 40, 40),  # up 2x, grey 2-D
+        ((20, 20, 1), 33, 27),  # up, one channel axis
+        ((17, 9, 4), 5, 31),  # down in x, up in y
+        ((64, 48, 3), 24, 32),  # exact 2x down (OpenCV switches to INTER_AREA: still within 1)
+        ((10, 13, 3), 37, 29),  # up, odd
+        ((1, 1, 3), 7, 5),  # from a single pixel
+        ((100, 1), 3, 50),  # a single column
+        ((33, 200, 4), 199, 34),  # nearly identity
+    ],
+)
 def test_resize_close_to_opencv(k, shape, out_w, out_h):
     img = random_image(shape, seed=sum(shape))
     got = k.resize(img, out_w, out_h)
@@ -480,12 +512,17 @@ def test_resize_of_a_constant_image_stays_constant(k, value, channels):
 
 # --- to_gray ---
 
+
 @pytest.mark.parametrize("channels", [3, 4])
 @pytest.mark.parametrize("order", ["bgr", "rgb"])
 def test_to_gray_close_to_opencv(k, channels, order):
     img = random_image((37, 53, channels), seed=channels)
-    codes = {("bgr", 3): cv2.COLOR_BGR2GRAY, ("bgr", 4): cv2.COLOR_BGRA2GRAY,
-             ("rgb", 3): cv2.COLOR_RGB2GRAY, ("rgb", 4): cv2.COLOR_RGBA2GRAY}
+    codes = {
+        ("bgr", 3): cv2.COLOR_BGR2GRAY,
+        ("bgr", 4): cv2.COLOR_BGRA2GRAY,
+        ("rgb", 3): cv2.COLOR_RGB2GRAY,
+        ("rgb", 4): cv2.COLOR_RGBA2GRAY,
+    }
     got = k.to_gray(img, order)
     assert got.dtype == np.uint8 and got.shape == (37, 53)
     assert_close(got, cv2.cvtColor(img, codes[order, channels]), 1, f"to_gray {order} vs cv2")
@@ -525,13 +562,15 @@ def test_detector_input_content_is_resize_then_normalise(k, image_1080p):
     rgb = k.resize(image_1080p, 640, 360)[..., ::-1].astype(np.float32)
     mean, scale = np.array(IMAGENET_MEAN_RGB, np.float32), np.array(IMAGENET_SCALE_RGB, np.float32)
     want = (rgb - mean) * scale
-    assert_identical(np.ascontiguousarray(t[0, :, :360].transpose(1, 2, 0)), want,
-                     "content vs the kernel's resize + normalisation")
+    assert_identical(
+        np.ascontiguousarray(t[0, :, :360].transpose(1, 2, 0)), want, "content vs the kernel's resize + normalisation"
+    )
     # And against OpenCV's resize, within one grey level.
     plain, _ = k.detector_input(image_1080p, 640, channel_order="bgr")
     cv = cv2.resize(image_1080p, (640, 360), interpolation=cv2.INTER_LINEAR)
-    assert_close(np.ascontiguousarray(plain[0, :, :360].transpose(1, 2, 0)),
-                 cv.astype(np.float32), 1, "content vs cv2.resize")
+    assert_close(
+        np.ascontiguousarray(plain[0, :, :360].transpose(1, 2, 0)), cv.astype(np.float32), 1, "content vs cv2.resize"
+    )
 
 
 def test_detector_input_channel_order(k):
@@ -555,12 +594,15 @@ def test_detector_input_nhwc_is_nchw_transposed(k):
     assert_identical(nhwc, np.ascontiguousarray(nchw.transpose(0, 2, 3, 1)), "nhwc vs nchw")
 
 
-@pytest.mark.parametrize("width, height, scale, content_w, content_h", [
-    (200, 100, 0.64, 128, 64),   # down, wide: padded at the bottom
-    (100, 200, 0.64, 64, 128),   # down, tall: padded on the right
-    (50, 25, 2.56, 128, 64),     # up
-    (128, 128, 1.0, 128, 128),   # exact fit
-])
+@pytest.mark.parametrize(
+    "width, height, scale, content_w, content_h",
+    [
+        (200, 100, 0.64, 128, 64),  # down, wide: padded at the bottom
+        (100, 200, 0.64, 64, 128),  # down, tall: padded on the right
+        (50, 25, 2.56, 128, 64),  # up
+        (128, 128, 1.0, 128, 128),  # exact fit
+    ],
+)
 def test_detector_input_fixed_size_letterbox(k, width, height, scale, content_w, content_h):
     img = random_image((height, width, 3), seed=width)
     t, s = k.detector_input(img, fixed_size=(128, 128), mean=127.5, scale=1 / 128)
@@ -569,14 +611,18 @@ def test_detector_input_fixed_size_letterbox(k, width, height, scale, content_w,
     pad = normalise(0, 127.5, 1 / 128)
     assert np.all(t[0, :, content_h:, :] == pad) and np.all(t[0, :, :, content_w:] == pad)
     want = normalise(k.resize(img, content_w, content_h)[..., ::-1], 127.5, 1 / 128)
-    assert_identical(np.ascontiguousarray(t[0, :, :content_h, :content_w].transpose(1, 2, 0)), want,
-                     "letterbox content vs resize")
+    assert_identical(
+        np.ascontiguousarray(t[0, :, :content_h, :content_w].transpose(1, 2, 0)), want, "letterbox content vs resize"
+    )
 
 
-@pytest.mark.parametrize("h, w, max_side, rect", [
-    (600, 1000, 500, (200, 100, 400, 300)),     # scale 1/2
-    (1080, 1920, 640, (300, 150, 600, 450)),    # scale 1/3
-])
+@pytest.mark.parametrize(
+    "h, w, max_side, rect",
+    [
+        (600, 1000, 500, (200, 100, 400, 300)),  # scale 1/2
+        (1080, 1920, 640, (300, 150, 600, 450)),  # scale 1/3
+    ],
+)
 def test_detector_input_box_maps_back_through_scale(k, h, w, max_side, rect):
     x1, y1, x2, y2 = rect
     img = np.zeros((h, w, 3), np.uint8)
@@ -597,6 +643,7 @@ def test_detector_input_keeps_small_images(k):
 
 # --- face_input ---
 
+
 def crop_sampling_map(box, margin, square, size) -> np.ndarray:
     """The box crop's sampling map (output pixel -> source pixel), from the docstring's rule."""
     x1, y1, x2, y2 = box
@@ -607,28 +654,32 @@ def crop_sampling_map(box, margin, square, size) -> np.ndarray:
     # Output pixel centre u + 0.5 lies (u + 0.5) * w / S from the crop's left edge; source pixel
     # centres are at integer + 0.5 in edge coordinates.
     sx, sy = w / size, h / size
-    return np.array([[sx, 0.0, (x1 + x2) / 2 - w / 2 + 0.5 * sx - 0.5],
-                     [0.0, sy, (y1 + y2) / 2 - h / 2 + 0.5 * sy - 0.5]])
+    return np.array(
+        [[sx, 0.0, (x1 + x2) / 2 - w / 2 + 0.5 * sx - 0.5], [0.0, sy, (y1 + y2) / 2 - h / 2 + 0.5 * sy - 0.5]]
+    )
 
 
-@pytest.mark.parametrize("box, margin, square", [
-    ((30.0, 20.0, 90.0, 70.0), 0.0, True),
-    ((30.0, 20.0, 90.0, 70.0), 0.0, False),
-    ((33.3, 21.7, 61.2, 88.9), 0.2, True),
-    ((-20.0, -10.0, 40.0, 60.0), 0.1, True),     # partly outside
-    ((140.0, 100.0, 190.0, 135.0), 0.0, False),  # partly outside, bottom right
-    ((200.0, 150.0, 230.0, 170.0), 0.0, True),   # fully outside
-    ((50.2, 50.7, 50.9, 51.1), 0.0, True),       # smaller than a pixel
-])
+@pytest.mark.parametrize(
+    "box, margin, square",
+    [
+        ((30.0, 20.0, 90.0, 70.0), 0.0, True),
+        ((30.0, 20.0, 90.0, 70.0), 0.0, False),
+        ((33.3, 21.7, 61.2, 88.9), 0.2, True),
+        ((-20.0, -10.0, 40.0, 60.0), 0.1, True),  # partly outside
+        ((140.0, 100.0, 190.0, 135.0), 0.0, False),  # partly outside, bottom right
+        ((200.0, 150.0, 230.0, 170.0), 0.0, True),  # fully outside
+        ((50.2, 50.7, 50.9, 51.1), 0.0, True),  # smaller than a pixel
+    ],
+)
 def test_face_input_box_matches_opencv_warp(k, box, margin, square):
     img = gradient_image(120, 160)
     S = 48
-    got = k.face_input(img, [box], size=S, margin=margin, square=square, channel_order="bgr",
-                       layout="nhwc")
+    got = k.face_input(img, [box], size=S, margin=margin, square=square, channel_order="bgr", layout="nhwc")
     assert got.shape == (1, S, S, 3) and got.dtype == np.float32
     m = crop_sampling_map(box, margin, square, S)
-    want = cv2.warpAffine(img, m, (S, S), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)
+    want = cv2.warpAffine(
+        img, m, (S, S), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
     assert_close(got[0], want.astype(np.float32), 2, f"face_input {box} vs cv2.warpAffine")
 
 
@@ -656,27 +707,30 @@ def test_face_input_layouts_and_order(k):
 @pytest.mark.parametrize("side", [1, 2, 37, 64])
 def test_face_input_whole_image_box_is_identity(k, side):
     img = random_image((side, side, 3), seed=side)
-    got = k.face_input(img, np.array([[0.0, 0.0, side, side]]), size=side, channel_order="bgr",
-                       layout="nhwc")
+    got = k.face_input(img, np.array([[0.0, 0.0, side, side]]), size=side, channel_order="bgr", layout="nhwc")
     assert_identical(got[0], img.astype(np.float32), "whole-image box at image size")
 
 
 def test_face_input_sub_box_at_its_size_is_a_plain_crop(k):
     img = random_image((40, 50, 3), seed=13)
-    got = k.face_input(img, [[5.0, 7.0, 25.0, 27.0], [30.0, 1.0, 49.0, 39.0]], size=20,
-                       square=False, channel_order="bgr", layout="nhwc")
+    got = k.face_input(
+        img,
+        [[5.0, 7.0, 25.0, 27.0], [30.0, 1.0, 49.0, 39.0]],
+        size=20,
+        square=False,
+        channel_order="bgr",
+        layout="nhwc",
+    )
     assert_identical(got[0], img[7:27, 5:25].astype(np.float32), "crop [7:27, 5:25]")
     assert got.shape == (2, 20, 20, 3)
 
 
 def test_face_input_template_landmarks_are_identity(k):
     img = random_image((112, 112, 3), seed=112)
-    got = k.face_input(img, landmarks=FIVE_POINT_TEMPLATE_112[None], size=112, channel_order="bgr",
-                       layout="nhwc")
+    got = k.face_input(img, landmarks=FIVE_POINT_TEMPLATE_112[None], size=112, channel_order="bgr", layout="nhwc")
     assert_identical(got[0], img.astype(np.float32), "landmarks = template at 112")
     big = random_image((224, 224, 3), seed=224)
-    got = k.face_input(big, landmarks=FIVE_POINT_TEMPLATE_112[None] * 2, size=224,
-                       channel_order="bgr", layout="nhwc")
+    got = k.face_input(big, landmarks=FIVE_POINT_TEMPLATE_112[None] * 2, size=224, channel_order="bgr", layout="nhwc")
     assert_identical(got[0], big.astype(np.float32), "landmarks = template scaled to 224")
 
 
@@ -693,8 +747,7 @@ def test_face_input_rotated_landmarks_rotate_the_crop(k):
 def test_face_input_custom_template_identity(k):
     img = random_image((30, 30, 3), seed=30)
     pts = np.array([[3.0, 4.0], [25.0, 7.5], [12.0, 22.0]])
-    got = k.face_input(img, landmarks=pts[None], template=pts, size=30, channel_order="bgr",
-                       layout="nhwc")
+    got = k.face_input(img, landmarks=pts[None], template=pts, size=30, channel_order="bgr", layout="nhwc")
     assert_identical(got[0], img.astype(np.float32), "custom template identity")
 
 
@@ -709,6 +762,7 @@ def test_face_input_empty_batch(k, gray):
 
 
 # --- similarity_transform ---
+
 
 @pytest.mark.parametrize("kpts", [2, 5])
 def test_similarity_transform_recovers_a_known_transform(k, kpts):
@@ -735,19 +789,21 @@ def test_similarity_transform_has_no_reflection(k):
 
 # --- output memory layout ---
 
+
 @pytest.mark.parametrize("layout", ["contiguous", "fortran", "negative"])
-@pytest.mark.parametrize("name", ["resize", "resize-gray", "to_gray", "detector_input",
-                                  "face_input"])
+@pytest.mark.parametrize("name", ["resize", "resize-gray", "to_gray", "detector_input", "face_input"])
 def test_results_are_new_c_contiguous_arrays(k, name, layout):
     img = as_view(random_image((13, 29, 3), seed=29), layout, seed=1)
     calls = {
         "resize": lambda: [k.resize(img, 7, 5), k.resize(img, 29, 13), k.resize(img, 40, 20)],
         "resize-gray": lambda: [k.resize(img[..., 1], 7, 5), k.resize(img[..., 1], 29, 13)],
         "to_gray": lambda: [k.to_gray(img), k.to_gray(img, "rgb")],
-        "detector_input": lambda: [k.detector_input(img, layout=lay)[0]
-                                   for lay in ("nchw", "nhwc")],
-        "face_input": lambda: [k.face_input(img, [[1.0, 2.0, 9.0, 8.0]], size=6, layout=lay, gray=g)
-                               for lay in ("nchw", "nhwc") for g in (False, True)],
+        "detector_input": lambda: [k.detector_input(img, layout=lay)[0] for lay in ("nchw", "nhwc")],
+        "face_input": lambda: [
+            k.face_input(img, [[1.0, 2.0, 9.0, 8.0]], size=6, layout=lay, gray=g)
+            for lay in ("nchw", "nhwc")
+            for g in (False, True)
+        ],
     }
     for out in calls[name]():
         assert out.flags.c_contiguous
@@ -789,18 +845,17 @@ def _bad_image_cases():
 
 BAD_CALLS = [
     # channel counts per kernel
-    ("detector_input-1-channel", ValueError, "channels",
-     lambda k: k.detector_input(np.zeros((4, 4, 1), np.uint8))),
-    ("detector_input-gray-2-D", ValueError, "channels",
-     lambda k: k.detector_input(np.zeros((4, 4), np.uint8))),
-    ("detector_input-4-channels", ValueError, "channels",
-     lambda k: k.detector_input(np.zeros((4, 4, 4), np.uint8))),
-    ("face_input-4-channels", ValueError, "channels",
-     lambda k: k.face_input(np.zeros((4, 4, 4), np.uint8), BOX, size=4)),
-    ("to_gray-1-channel", ValueError, "channels",
-     lambda k: k.to_gray(np.zeros((4, 4, 1), np.uint8))),
-    ("to_gray-2-D", ValueError, "channels",
-     lambda k: k.to_gray(np.zeros((4, 4), np.uint8))),
+    ("detector_input-1-channel", ValueError, "channels", lambda k: k.detector_input(np.zeros((4, 4, 1), np.uint8))),
+    ("detector_input-gray-2-D", ValueError, "channels", lambda k: k.detector_input(np.zeros((4, 4), np.uint8))),
+    ("detector_input-4-channels", ValueError, "channels", lambda k: k.detector_input(np.zeros((4, 4, 4), np.uint8))),
+    (
+        "face_input-4-channels",
+        ValueError,
+        "channels",
+        lambda k: k.face_input(np.zeros((4, 4, 4), np.uint8), BOX, size=4),
+    ),
+    ("to_gray-1-channel", ValueError, "channels", lambda k: k.to_gray(np.zeros((4, 4, 1), np.uint8))),
+    ("to_gray-2-D", ValueError, "channels", lambda k: k.to_gray(np.zeros((4, 4), np.uint8))),
     # sizes
     ("resize-width-0", ValueError, "width", lambda k: k.resize(IMG, 0, 4)),
     ("resize-width-negative", ValueError, "width", lambda k: k.resize(IMG, -3, 4)),
@@ -810,100 +865,109 @@ BAD_CALLS = [
     ("resize-width-float", TypeError, "integer|incompatible", lambda k: k.resize(IMG, 4.5, 4)),
     ("face_input-size-0", ValueError, "size", lambda k: k.face_input(IMG, BOX, size=0)),
     ("face_input-size-5000", ValueError, "size", lambda k: k.face_input(IMG, BOX, size=5000)),
-    ("detector_input-max_side-negative", ValueError, "max_side",
-     lambda k: k.detector_input(IMG, -1)),
-    ("detector_input-tensor-too-large", ValueError, "65536",
-     lambda k: k.detector_input(np.zeros((1, 70000, 3), np.uint8))),
+    ("detector_input-max_side-negative", ValueError, "max_side", lambda k: k.detector_input(IMG, -1)),
+    (
+        "detector_input-tensor-too-large",
+        ValueError,
+        "65536",
+        lambda k: k.detector_input(np.zeros((1, 70000, 3), np.uint8)),
+    ),
     # boxes
     ("box-nan", ValueError, "NaN", lambda k: k.face_input(IMG, [[1.0, np.nan, 5.0, 5.0]], size=4)),
-    ("box-inf", ValueError, "infinity",
-     lambda k: k.face_input(IMG, [[1.0, 1.0, np.inf, 5.0]], size=4)),
-    ("box-x-inverted", ValueError, "x2 > x1",
-     lambda k: k.face_input(IMG, [[5.0, 1.0, 1.0, 5.0]], size=4)),
-    ("box-y-inverted", ValueError, "y2 > y1",
-     lambda k: k.face_input(IMG, [[1.0, 5.0, 5.0, 1.0]], size=4)),
-    ("box-zero-width", ValueError, "x2 > x1",
-     lambda k: k.face_input(IMG, [[3.0, 1.0, 3.0, 5.0]], size=4)),
+    ("box-inf", ValueError, "infinity", lambda k: k.face_input(IMG, [[1.0, 1.0, np.inf, 5.0]], size=4)),
+    ("box-x-inverted", ValueError, "x2 > x1", lambda k: k.face_input(IMG, [[5.0, 1.0, 1.0, 5.0]], size=4)),
+    ("box-y-inverted", ValueError, "y2 > y1", lambda k: k.face_input(IMG, [[1.0, 5.0, 5.0, 1.0]], size=4)),
+    ("box-zero-width", ValueError, "x2 > x1", lambda k: k.face_input(IMG, [[3.0, 1.0, 3.0, 5.0]], size=4)),
     ("box-shape-N3", ValueError, "shape", lambda k: k.face_input(IMG, np.ones((2, 3)), size=4)),
-    ("box-shape-1-D", ValueError, "shape",
-     lambda k: k.face_input(IMG, [1.0, 1.0, 5.0, 5.0], size=4)),
-    ("box-strings", TypeError, "numeric",
-     lambda k: k.face_input(IMG, [["a", "b", "c", "d"]], size=4)),
-    ("margin-negative", ValueError, "margin",
-     lambda k: k.face_input(IMG, BOX, size=4, margin=-0.1)),
-    ("margin-nan", ValueError, "margin",
-     lambda k: k.face_input(IMG, BOX, size=4, margin=float("nan"))),
+    ("box-shape-1-D", ValueError, "shape", lambda k: k.face_input(IMG, [1.0, 1.0, 5.0, 5.0], size=4)),
+    ("box-strings", TypeError, "numeric", lambda k: k.face_input(IMG, [["a", "b", "c", "d"]], size=4)),
+    ("margin-negative", ValueError, "margin", lambda k: k.face_input(IMG, BOX, size=4, margin=-0.1)),
+    ("margin-nan", ValueError, "margin", lambda k: k.face_input(IMG, BOX, size=4, margin=float("nan"))),
     # landmarks
-    ("landmarks-nan", ValueError, "NaN",
-     lambda k: k.face_input(IMG, landmarks=np.where(LMK > 3, np.nan, LMK), size=4)),
-    ("landmarks-inf", ValueError, "infinity",
-     lambda k: k.face_input(IMG, landmarks=LMK + [[[np.inf, 0.0]]], size=4)),
-    ("landmarks-coincide", ValueError, "coincide",
-     lambda k: k.face_input(IMG, landmarks=np.full((1, 5, 2), 3.0), size=4)),
-    ("landmarks-shape", ValueError, "shape",
-     lambda k: k.face_input(IMG, landmarks=np.ones((1, 5, 3)), size=4)),
-    ("landmarks-4-points-default-template", ValueError, "template",
-     lambda k: k.face_input(IMG, landmarks=LMK[:, :4], size=4)),
-    ("landmarks-template-shape", ValueError, "shape",
-     lambda k: k.face_input(IMG, landmarks=LMK, template=np.ones((4, 2)), size=4)),
-    ("landmarks-1-point", ValueError, "2 points",
-     lambda k: k.face_input(IMG, landmarks=LMK[:, :1], template=[[1.0, 1.0]], size=4)),
-    ("template-coincide-singular", ValueError, "singular",
-     lambda k: k.face_input(IMG, landmarks=LMK, template=np.full((5, 2), 2.0), size=4)),
-    ("boxes-and-landmarks", ValueError, "exactly one",
-     lambda k: k.face_input(IMG, BOX, LMK, size=4)),
+    ("landmarks-nan", ValueError, "NaN", lambda k: k.face_input(IMG, landmarks=np.where(LMK > 3, np.nan, LMK), size=4)),
+    ("landmarks-inf", ValueError, "infinity", lambda k: k.face_input(IMG, landmarks=LMK + [[[np.inf, 0.0]]], size=4)),
+    (
+        "landmarks-coincide",
+        ValueError,
+        "coincide",
+        lambda k: k.face_input(IMG, landmarks=np.full((1, 5, 2), 3.0), size=4),
+    ),
+    ("landmarks-shape", ValueError, "shape", lambda k: k.face_input(IMG, landmarks=np.ones((1, 5, 3)), size=4)),
+    (
+        "landmarks-4-points-default-template",
+        ValueError,
+        "template",
+        lambda k: k.face_input(IMG, landmarks=LMK[:, :4], size=4),
+    ),
+    (
+        "landmarks-template-shape",
+        ValueError,
+        "shape",
+        lambda k: k.face_input(IMG, landmarks=LMK, template=np.ones((4, 2)), size=4),
+    ),
+    (
+        "landmarks-1-point",
+        ValueError,
+        "2 points",
+        lambda k: k.face_input(IMG, landmarks=LMK[:, :1], template=[[1.0, 1.0]], size=4),
+    ),
+    (
+        "template-coincide-singular",
+        ValueError,
+        "singular",
+        lambda k: k.face_input(IMG, landmarks=LMK, template=np.full((5, 2), 2.0), size=4),
+    ),
+    ("boxes-and-landmarks", ValueError, "exactly one", lambda k: k.face_input(IMG, BOX, LMK, size=4)),
     ("neither-boxes-nor-landmarks", ValueError, "exactly one", lambda k: k.face_input(IMG, size=4)),
     # similarity_transform
-    ("similarity-coincide", ValueError, "coincide",
-     lambda k: k.similarity_transform(np.ones((3, 2)), np.zeros((3, 2)))),
-    ("similarity-1-point", ValueError, "2 points",
-     lambda k: k.similarity_transform([[1.0, 2.0]], [[3.0, 4.0]])),
-    ("similarity-shape-mismatch", ValueError, "shape",
-     lambda k: k.similarity_transform(np.ones((3, 2)), np.ones((4, 2)))),
-    ("similarity-nan", ValueError, "NaN",
-     lambda k: k.similarity_transform([[0.0, 0.0], [1.0, np.nan]], np.ones((2, 2)))),
+    (
+        "similarity-coincide",
+        ValueError,
+        "coincide",
+        lambda k: k.similarity_transform(np.ones((3, 2)), np.zeros((3, 2))),
+    ),
+    ("similarity-1-point", ValueError, "2 points", lambda k: k.similarity_transform([[1.0, 2.0]], [[3.0, 4.0]])),
+    (
+        "similarity-shape-mismatch",
+        ValueError,
+        "shape",
+        lambda k: k.similarity_transform(np.ones((3, 2)), np.ones((4, 2))),
+    ),
+    (
+        "similarity-nan",
+        ValueError,
+        "NaN",
+        lambda k: k.similarity_transform([[0.0, 0.0], [1.0, np.nan]], np.ones((2, 2))),
+    ),
     # option strings
     ("to_gray-order", ValueError, "channel_order", lambda k: k.to_gray(IMG, "RGB")),
-    ("detector_input-order", ValueError, "channel_order",
-     lambda k: k.detector_input(IMG, channel_order="gbr")),
-    ("face_input-order", ValueError, "channel_order",
-     lambda k: k.face_input(IMG, BOX, size=4, channel_order="")),
+    ("detector_input-order", ValueError, "channel_order", lambda k: k.detector_input(IMG, channel_order="gbr")),
+    ("face_input-order", ValueError, "channel_order", lambda k: k.face_input(IMG, BOX, size=4, channel_order="")),
     ("detector_input-layout", ValueError, "layout", lambda k: k.detector_input(IMG, layout="NCHW")),
-    ("face_input-layout", ValueError, "layout",
-     lambda k: k.face_input(IMG, BOX, size=4, layout="chw")),
+    ("face_input-layout", ValueError, "layout", lambda k: k.face_input(IMG, BOX, size=4, layout="chw")),
     # mean / scale
     ("detector_input-mean-2", ValueError, "mean", lambda k: k.detector_input(IMG, mean=(1.0, 2.0))),
-    ("detector_input-scale-4", ValueError, "scale",
-     lambda k: k.detector_input(IMG, scale=(1.0, 2.0, 3.0, 4.0))),
-    ("detector_input-mean-nan", ValueError, "NaN",
-     lambda k: k.detector_input(IMG, mean=float("nan"))),
-    ("detector_input-scale-inf", ValueError, "infinity",
-     lambda k: k.detector_input(IMG, scale=[1.0, np.inf, 1.0])),
-    ("face_input-mean-2", ValueError, "mean",
-     lambda k: k.face_input(IMG, BOX, size=4, mean=[1.0, 2.0])),
-    ("face_input-gray-mean-3", ValueError, "mean",
-     lambda k: k.face_input(IMG, BOX, size=4, gray=True, mean=[1, 2, 3])),
-    ("face_input-scale-2-D", ValueError, "scale",
-     lambda k: k.face_input(IMG, BOX, size=4, scale=np.ones((3, 1)))),
+    ("detector_input-scale-4", ValueError, "scale", lambda k: k.detector_input(IMG, scale=(1.0, 2.0, 3.0, 4.0))),
+    ("detector_input-mean-nan", ValueError, "NaN", lambda k: k.detector_input(IMG, mean=float("nan"))),
+    ("detector_input-scale-inf", ValueError, "infinity", lambda k: k.detector_input(IMG, scale=[1.0, np.inf, 1.0])),
+    ("face_input-mean-2", ValueError, "mean", lambda k: k.face_input(IMG, BOX, size=4, mean=[1.0, 2.0])),
+    ("face_input-gray-mean-3", ValueError, "mean", lambda k: k.face_input(IMG, BOX, size=4, gray=True, mean=[1, 2, 3])),
+    ("face_input-scale-2-D", ValueError, "scale", lambda k: k.face_input(IMG, BOX, size=4, scale=np.ones((3, 1)))),
     # detector geometry
-    ("fixed_size-and-max_side", ValueError, "either",
-     lambda k: k.detector_input(IMG, 320, fixed_size=(64, 64))),
-    ("fixed_size-non-integer", ValueError, "integers",
-     lambda k: k.detector_input(IMG, fixed_size=(64.5, 64))),
-    ("fixed_size-zero", ValueError, "fixed_size",
-     lambda k: k.detector_input(IMG, fixed_size=(0, 64))),
-    ("fixed_size-3-values", ValueError, "shape",
-     lambda k: k.detector_input(IMG, fixed_size=(64, 64, 3))),
+    ("fixed_size-and-max_side", ValueError, "either", lambda k: k.detector_input(IMG, 320, fixed_size=(64, 64))),
+    ("fixed_size-non-integer", ValueError, "integers", lambda k: k.detector_input(IMG, fixed_size=(64.5, 64))),
+    ("fixed_size-zero", ValueError, "fixed_size", lambda k: k.detector_input(IMG, fixed_size=(0, 64))),
+    ("fixed_size-3-values", ValueError, "shape", lambda k: k.detector_input(IMG, fixed_size=(64, 64, 3))),
     ("fixed_size-nan", ValueError, "NaN", lambda k: k.detector_input(IMG, fixed_size=(np.nan, 64))),
     ("pad_multiple-0", ValueError, "pad_multiple", lambda k: k.detector_input(IMG, pad_multiple=0)),
-    ("pad_multiple-negative", ValueError, "pad_multiple",
-     lambda k: k.detector_input(IMG, pad_multiple=-32)),
+    ("pad_multiple-negative", ValueError, "pad_multiple", lambda k: k.detector_input(IMG, pad_multiple=-32)),
 ]
 
 
-@pytest.mark.parametrize("exc, match, call", [
-    pytest.param(exc, match, call, id=name) for name, exc, match, call in
-    _bad_image_cases() + BAD_CALLS])
+@pytest.mark.parametrize(
+    "exc, match, call",
+    [pytest.param(exc, match, call, id=name) for name, exc, match, call in _bad_image_cases() + BAD_CALLS],
+)
 def test_bad_input_raises(k, exc, match, call):
     with pytest.raises(exc, match=match):
         call(k)
@@ -911,25 +975,28 @@ def test_bad_input_raises(k, exc, match, call):
 
 # === 4. thread safety =============================================================================
 
+
 def test_concurrent_calls_match_serial(k):
     rng = np.random.default_rng(4)
-    images_ = [rng.integers(0, 256, (240 + 16 * i, 320 + 8 * i, 3), dtype=np.uint8)
-               for i in range(8)]
+    images_ = [rng.integers(0, 256, (240 + 16 * i, 320 + 8 * i, 3), dtype=np.uint8) for i in range(8)]
     boxes = np.array([[20.0, 30.0, 120.0, 150.0], [-10.0, 100.0, 90.0, 260.0], [200, 10, 330, 90]])
     landmarks = np.stack([FIVE_POINT_TEMPLATE_112 + [60.0, 40.0], FIVE_POINT_TEMPLATE_112 * 1.3])
 
     def work(i):
         img = images_[i]
-        return (k.detector_input(img, 256, mean=127.5, scale=1 / 128)[0],
-                k.face_input(img, boxes, size=64, margin=0.1),
-                k.face_input(img, landmarks=landmarks, size=112, gray=True),
-                k.resize(img, 200, 150))
+        return (
+            k.detector_input(img, 256, mean=127.5, scale=1 / 128)[0],
+            k.face_input(img, boxes, size=64, margin=0.1),
+            k.face_input(img, landmarks=landmarks, size=112, gray=True),
+            k.resize(img, 200, 150),
+        )
 
     serial = [work(i) for i in range(len(images_))]
     order = list(range(len(images_))) * 3
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(work, order))
     for i, got in zip(order, results):
-        for g, want, what in zip(got, serial[i], ("detector_input", "face_input boxes",
-                                                  "face_input landmarks", "resize")):
+        for g, want, what in zip(
+            got, serial[i], ("detector_input", "face_input boxes", "face_input landmarks", "resize")
+        ):
             assert_identical(g, want, f"{what} image {i} in a thread")

@@ -26,14 +26,18 @@ _ray_missing = pytest.mark.skipif(ray is None, reason="Ray is not installed (pip
 def needs_ray(test):
     """A test that starts a local Ray cluster: tens of seconds each, so in the extended suite."""
     return pytest.mark.extended(_ray_missing(test))
+
+
 # Ray Data warns about its own deprecated settings while it builds its configuration (Ray 2.60):
 # its own business, not ours.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
 
 
 def test_import_fastfer_never_imports_ray():
-    code = ("import sys, fastfer, fastfer.scale.parallel, fastfer.cli; fastfer.FER; "
-            "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))")
+    code = (
+        "import sys, fastfer, fastfer.scale.parallel, fastfer.cli; fastfer.FER; "
+        "print(sorted(m for m in sys.modules if m == 'ray' or m.startswith('ray.')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -77,8 +81,10 @@ def test_predictor_turns_a_batch_into_face_rows_error_rows_and_no_face_rows(tmp_
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((96, 128, 3), 128, np.uint8))
     paths = [SHIPPED_PHOTO, write_corrupt(tmp_path), blank]
-    batch = {"path": np.array([str(p) for p in paths]),
-             "bytes": np.array([p.read_bytes() for p in paths], dtype=object)}
+    batch = {
+        "path": np.array([str(p) for p in paths]),
+        "bytes": np.array([p.read_bytes() for p in paths], dtype=object),
+    }
     table = fastfer.scale.ray.FERPredictor(threads=1)(batch)
     assert table.schema == fastfer.scale.ray.SCHEMA
     rows = table.to_pylist()
@@ -115,7 +121,6 @@ def one_node_cluster():
 @needs_ray
 @pytest.mark.usefixtures("one_node_cluster")
 class TestOneNode:
-
     def test_photos_and_a_corrupt_file_become_rows_that_read_back_from_parquet(self, tmp_path):
         import pyarrow.parquet as pq
 
@@ -143,9 +148,23 @@ class TestOneNode:
 
         paths = [*photos(), write_corrupt(tmp_path)]
         address = ray.get_runtime_context().gcs_address
-        out = subprocess.run([sys.executable, "-m", "fastfer", "analyze", "--ray", address, *map(str, paths),
-                              "--parquet", str(tmp_path / "out"), "--no-progress"],
-                             capture_output=True, text=True, timeout=600)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fastfer",
+                "analyze",
+                "--ray",
+                address,
+                *map(str, paths),
+                "--parquet",
+                str(tmp_path / "out"),
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert out.returncode == 1, out.stderr  # the corrupt file, named on stderr
         assert f"{paths[-1]}: error: could not decode" in out.stderr
         assert f"{len(paths)} images" in out.stdout and "1 unreadable" in out.stdout
@@ -208,8 +227,10 @@ def test_two_nodes_both_do_work(tmp_path):
     for k in range(8):
         paths.append(tmp_path / f"photo_{k}.jpg")
         shutil.copy(SHIPPED_PHOTO, paths[-1])
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 100 << 20,
-                                                            "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "object_store_memory": 100 << 20, "include_dashboard": False},
+    )
     try:
         cluster.add_node(num_cpus=1, object_store_memory=100 << 20)
         ray.init(address=cluster.address, logging_level="warning")
@@ -218,8 +239,11 @@ def test_two_nodes_both_do_work(tmp_path):
         arrivals = Arrivals.options(name="fastfer-test-arrivals").remote()  # lives while this handle does
         # One image per call and one call in flight per actor: the second call goes to the other actor.
         dataset = fastfer.scale.ray.read_images(paths).map_batches(
-            NodeRecordingPredictor, batch_size=1, num_cpus=1,
-            compute=ray.data.ActorPoolStrategy(size=2, max_tasks_in_flight_per_actor=1))
+            NodeRecordingPredictor,
+            batch_size=1,
+            num_cpus=1,
+            compute=ray.data.ActorPoolStrategy(size=2, max_tasks_in_flight_per_actor=1),
+        )
         rows = dataset.take_all()
         ray.kill(arrivals)
     finally:
@@ -229,14 +253,21 @@ def test_two_nodes_both_do_work(tmp_path):
     assert_rows_equal_serial(rows, paths)
 
 
-@pytest.mark.parametrize("argv, address, paths, uris", [
-    (["--ray", "photos/"], "", ["photos/"], []),                 # a path, not an address
-    (["--ray", "head:6379", "a.jpg"], "head:6379", ["a.jpg"], []),
-    (["--ray", "ray://head:10001", "s3://bucket/faces/", "a.jpg"], "ray://head:10001", ["a.jpg"],
-     ["s3://bucket/faces/"]),
-    (["--ray", "auto", "a.jpg"], "auto", ["a.jpg"], []),
-    (["a.jpg", "--ray"], "", ["a.jpg"], []),
-])
+@pytest.mark.parametrize(
+    "argv, address, paths, uris",
+    [
+        (["--ray", "photos/"], "", ["photos/"], []),  # a path, not an address
+        (["--ray", "head:6379", "a.jpg"], "head:6379", ["a.jpg"], []),
+        (
+            ["--ray", "ray://head:10001", "s3://bucket/faces/", "a.jpg"],
+            "ray://head:10001",
+            ["a.jpg"],
+            ["s3://bucket/faces/"],
+        ),
+        (["--ray", "auto", "a.jpg"], "auto", ["a.jpg"], []),
+        (["a.jpg", "--ray"], "", ["a.jpg"], []),
+    ],
+)
 def test_cli_tells_a_ray_address_from_a_path(argv, address, paths, uris):
     from fastfer.cli import build_parser, scale
 

@@ -45,12 +45,20 @@ def test_the_suite_passes_under_asan_and_ubsan(tmp_path):
     # extended tests start programs of their own (Ray's gcs_server and raylet, chromedriver and
     # Chromium, a fuzzer) that inherit the preloaded libasan and fail or never come up under it,
     # and they hold none of fastfer's native code that the default suite does not exercise.
-    options = ["-q", "-rfE", "--tb=short", "-p", "no:cacheprovider", "--rootdir", str(HERE.parent),
-               "-m", "not extended"]
+    options = [
+        "-q",
+        "-rfE",
+        "--tb=short",
+        "-p",
+        "no:cacheprovider",
+        "--rootdir",
+        str(HERE.parent),
+        "-m",
+        "not extended",
+    ]
     command = sanitize.python_command()
     command[-1] += f"import pytest; sys.exit(pytest.main([*{options!r}, *{tests!r}]))"
-    out = subprocess.run(command, env=env, cwd=HERE.parent, capture_output=True, text=True,
-                         timeout=3600)
+    out = subprocess.run(command, env=env, cwd=HERE.parent, capture_output=True, text=True, timeout=3600)
     output = out.stdout + out.stderr
     (tmp_path / "sanitized_suite.log").write_text(output)
     summary = [line for line in out.stdout.splitlines() if re.search(r"\d+ (passed|failed)", line)]

@@ -43,10 +43,26 @@ def server(tmp_path_factory):
 def tight(tmp_path_factory):
     """One worker, a queue of one, a 1 s timeout, an 8 MiB body cap, a 4 MP pixel cap, an API
     key and one CORS origin: the limits within a test's reach."""
-    proc = ServeProcess("--workers", "1", "--queue", "1", "--timeout", "1", "--max-body-mb", "8",
-                        "--max-batch", "64", "--max-pixels", str(TIGHT_MAX_PIXELS), "--min-face", "0",
-                        "--cors-origin", "http://allowed.test",
-                        log_path=tmp_path_factory.mktemp("serve") / "tight.log", env={"FASTFER_API_KEY": KEY})
+    proc = ServeProcess(
+        "--workers",
+        "1",
+        "--queue",
+        "1",
+        "--timeout",
+        "1",
+        "--max-body-mb",
+        "8",
+        "--max-batch",
+        "64",
+        "--max-pixels",
+        str(TIGHT_MAX_PIXELS),
+        "--min-face",
+        "0",
+        "--cors-origin",
+        "http://allowed.test",
+        log_path=tmp_path_factory.mktemp("serve") / "tight.log",
+        env={"FASTFER_API_KEY": KEY},
+    )
     yield proc
     assert proc.stop() == 0, proc.log()
 
@@ -81,6 +97,7 @@ def png_claiming(width: int, height: int) -> bytes:
 
 # ---------------------------------------------------------------------------------- answers
 
+
 def test_analyze_answers_what_fer_analyze_finds_in_the_same_bytes(server, fer):
     answer = server.analyze(PHOTO)
     assert answer.status == 200, answer.body
@@ -109,8 +126,9 @@ def test_per_request_options_narrow_the_answer_and_may_not_widen_it(server, fer)
 
 
 def test_batch_answers_every_image_with_errors_in_place(server, fer):
-    body, content_type = multipart([("images", "a.jpg", PHOTO), ("images", "notes.txt", b"not an image"),
-                                    ("images", "b.jpg", PHOTO)])
+    body, content_type = multipart(
+        [("images", "a.jpg", PHOTO), ("images", "notes.txt", b"not an image"), ("images", "b.jpg", PHOTO)]
+    )
     answer = server.request("POST", "/v1/analyze/batch", body, {"Content-Type": content_type})
     assert answer.status == 200, answer.body
     results = answer.json()["results"]
@@ -142,6 +160,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_policy(server):
 
 
 # ------------------------------------------------------------------------- refused input
+
 
 def test_a_non_image_is_a_400_naming_the_problem(server):
     answer = server.analyze(b"%PDF-1.7 this is no image")
@@ -177,8 +196,7 @@ def test_a_multipart_body_without_a_file_is_a_400(server):
 
 
 def test_a_2gb_content_length_is_a_413_at_once_without_the_body(server):
-    head = (b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-            b"Content-Length: 2147483648\r\n\r\n")
+    head = b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 2147483648\r\n\r\n"
     start = time.monotonic()
     answer = raw_http(server.port, head, b"\xff\xd8", timeout=10)
     assert status_of(answer) == 413, answer[:200]
@@ -189,8 +207,10 @@ def test_a_2gb_content_length_is_a_413_at_once_without_the_body(server):
 
 def test_a_chunked_body_past_the_cap_is_refused_as_it_arrives(tight):
     chunk = b"\0" * (1 << 20)
-    head = (b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-            b"Authorization: Bearer " + KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = (
+        b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+        b"Authorization: Bearer " + KEY.encode() + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(9))  # 9 MiB, the cap is 8
     answer = raw_http(tight.port, head, body, timeout=20)
     assert status_of(answer) == 413, answer[:200]
@@ -210,8 +230,10 @@ def test_a_decompression_bomb_is_a_413_before_decoding(server, tight):
 
 def test_a_slow_client_gets_a_408_and_the_others_are_served_meanwhile(tight):
     with socket.create_connection(("127.0.0.1", tight.port), timeout=10) as slow:
-        slow.sendall(b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                     b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Length: 100000\r\n\r\n" + PHOTO[:100])
+        slow.sendall(
+            b"POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            b"Authorization: Bearer " + KEY.encode() + b"\r\nContent-Length: 100000\r\n\r\n" + PHOTO[:100]
+        )
         still_serves(tight, AUTH)
         answer = slow.recv(65536)
     assert status_of(answer) == 408, answer[:200]
@@ -219,6 +241,7 @@ def test_a_slow_client_gets_a_408_and_the_others_are_served_meanwhile(tight):
 
 
 # ---------------------------------------------------------------------------- access rules
+
 
 def test_without_the_api_key_the_api_is_a_401_and_the_probes_answer(tight):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": KEY}):
@@ -241,6 +264,7 @@ def test_cors_answers_only_the_origins_given(server, tight):
 
 
 # ------------------------------------------------------------------------- load and time
+
 
 def test_a_flood_is_answered_200_or_503_with_retry_after_and_counted(tight):
     before = tight.metric("fastfer_rejected_total", headers=AUTH)
@@ -271,6 +295,7 @@ def test_an_analysis_past_the_timeout_is_a_504(tight, fer):
 
 # ------------------------------------------------------------------------------- metrics
 
+
 def test_metrics_count_answers_by_status_faces_and_queue(server):
     def sample(**labels):
         return server.metric("fastfer_http_requests_total", endpoint="/v1/analyze", **labels)
@@ -290,6 +315,7 @@ def test_metrics_count_answers_by_status_faces_and_queue(server):
 
 
 # ------------------------------------------------------------------------------- stream
+
 
 def test_stream_tracks_a_face_with_a_stable_id_as_fer_stream_does(server, fer):
     frames = [PHOTO] * 5
@@ -377,8 +403,12 @@ def test_a_second_server_on_a_taken_port_fails_with_a_clear_message(server, tmp_
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "fastfer", "serve", "--port", str(server.port)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "fastfer", "serve", "--port", str(server.port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode != 0
     assert "address already in use" in (done.stdout + done.stderr).lower()
 
@@ -387,7 +417,8 @@ def test_serve_is_not_imported_by_import_fastfer():
     import subprocess
     import sys
 
-    code = ("import sys, fastfer; "
-            "print([m for m in sys.modules if m.startswith(('fastapi', 'uvicorn', 'fastfer.serve'))])")
+    code = (
+        "import sys, fastfer; print([m for m in sys.modules if m.startswith(('fastapi', 'uvicorn', 'fastfer.serve'))])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

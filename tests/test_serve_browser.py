@@ -64,7 +64,7 @@ def camera_clip(path: Path) -> None:
     for k in range(40):
         canvas = np.full((480, 640, 3), 200, np.uint8)
         x = 20 + 2 * k
-        canvas[:, x:x + 512] = photo[16:496, : 640 - x][:, :512]
+        canvas[:, x : x + 512] = photo[16:496, : 640 - x][:, :512]
         frames.append(canvas)
     write_y4m(path, frames)
 
@@ -72,11 +72,17 @@ def camera_clip(path: Path) -> None:
 def chromium(*arguments: str):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1400",
-                     *arguments):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,1400",
+        *arguments,
+    ):
         options.add_argument(argument)
-    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER, env=browser_env()),
-                            options=options)
+    return webdriver.Chrome(
+        service=webdriver.ChromeService(executable_path=CHROMEDRIVER, env=browser_env()), options=options
+    )
 
 
 def browser_env() -> dict:
@@ -110,8 +116,9 @@ def test_upload_the_photo_and_see_the_face_drawn_and_listed(server, artifacts):
         pixel = driver.execute_script(
             "const ctx = document.getElementById('canvas').getContext('2d');"
             "return Array.from(ctx.getImageData(arguments[0], arguments[1], 1, 1).data);",
-            *_top_edge(server))
-        rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+            *_top_edge(server),
+        )
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
         assert max(abs(a - b) for a, b in zip(pixel, rgb)) <= 3, (pixel, colour)  # canvas colour rounding
         assert "1 face" in driver.find_element(By.ID, "status").text
         assert screenshot(driver, artifacts, "serve_upload.png").stat().st_size > 10_000
@@ -128,8 +135,11 @@ def _top_edge(server) -> tuple:
 def test_fake_camera_frames_are_tracked_with_one_stable_id(server, artifacts, tmp_path):
     clip = tmp_path / "camera.y4m"
     camera_clip(clip)
-    driver = chromium("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                      f"--use-file-for-fake-video-capture={clip}")
+    driver = chromium(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    )
     try:
         driver.get(f"http://127.0.0.1:{server.port}/")
         driver.find_element(By.ID, "camera").click()
@@ -138,7 +148,8 @@ def test_fake_camera_frames_are_tracked_with_one_stable_id(server, artifacts, tm
         while len(frames) < 5 and time.monotonic() < deadline:
             state = driver.execute_script(
                 "return {status: document.getElementById('status').textContent,"
-                " ids: Array.from(document.querySelectorAll('#faces li')).map(li => li.dataset.trackId)}")
+                " ids: Array.from(document.querySelectorAll('#faces li')).map(li => li.dataset.trackId)}"
+            )
             if state["status"].startswith("frame ") and state["ids"]:
                 frames.add(int(state["status"].split()[1].rstrip(":")))
                 seen.update(state["ids"])

@@ -33,9 +33,21 @@ SLACK_S = 4
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc = ServeProcess("--workers", "1", "--queue", "4", "--timeout", str(TIMEOUT_S), "--max-body-mb", "4",
-                        "--max-pixels", str(MAX_PIXELS), "--max-connections", "16",
-                        log_path=tmp_path_factory.mktemp("serve") / "malformed.log")
+    proc = ServeProcess(
+        "--workers",
+        "1",
+        "--queue",
+        "4",
+        "--timeout",
+        str(TIMEOUT_S),
+        "--max-body-mb",
+        "4",
+        "--max-pixels",
+        str(MAX_PIXELS),
+        "--max-connections",
+        "16",
+        log_path=tmp_path_factory.mktemp("serve") / "malformed.log",
+    )
     yield proc
     assert proc.stop() == 0, proc.log()
     assert "Traceback" not in proc.log(), proc.log()
@@ -112,17 +124,22 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     """The shipped JPEG with its frame header (SOF0) saying width × height."""
     data = bytearray(PHOTO)
     at = data.index(b"\xff\xc0")
-    data[at + 5:at + 9] = struct.pack(">HH", height, width)
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
 # ------------------------------------------------------------------------- truncated multipart
 
+
 def test_truncated_multipart_then_silence_is_a_408_at_the_deadline(server):
     body, content_type = multipart([("file", "photo.jpg", PHOTO)])
     start = time.monotonic()
-    answer = raw_http(server.port, head(Content_Type=content_type, Content_Length=str(len(body))),
-                      body[: len(body) // 2], timeout=TIMEOUT_S + SLACK_S)
+    answer = raw_http(
+        server.port,
+        head(Content_Type=content_type, Content_Length=str(len(body))),
+        body[: len(body) // 2],
+        timeout=TIMEOUT_S + SLACK_S,
+    )
     assert status_of(answer) == 408, answer[:200]
     assert time.monotonic() - start < TIMEOUT_S + SLACK_S
     still_serves(server)
@@ -141,8 +158,11 @@ def test_truncated_multipart_then_hang_up_is_dropped_quietly(server):
 def test_multipart_cut_inside_its_headers_or_without_a_boundary_is_a_400(server):
     body, content_type = multipart([("file", "photo.jpg", PHOTO)])
     cut = body[: body.index(b"filename") + 3]
-    for data, media in ((cut, content_type), (body, "multipart/form-data"),
-                        (body, "multipart/form-data; boundary=not-the-one-used")):
+    for data, media in (
+        (cut, content_type),
+        (body, "multipart/form-data"),
+        (body, "multipart/form-data; boundary=not-the-one-used"),
+    ):
         answer = server.request("POST", "/v1/analyze", data, {"Content-Type": media})
         assert answer.status == 400, (media, answer.body)
         assert answer.json()["error"]
@@ -151,11 +171,16 @@ def test_multipart_cut_inside_its_headers_or_without_a_boundary_is_a_400(server)
 
 # ---------------------------------------------------------------------------- Content-Length
 
+
 def test_a_2gb_content_length_on_the_batch_endpoint_is_a_413_at_once(server):
     _, content_type = multipart([("images", "a.jpg", PHOTO)])
     start = time.monotonic()
-    answer = raw_http(server.port, head(path="/v1/analyze/batch", Content_Type=content_type,
-                                        Content_Length="2147483648"), b"--x\r\n", timeout=10)
+    answer = raw_http(
+        server.port,
+        head(path="/v1/analyze/batch", Content_Type=content_type, Content_Length="2147483648"),
+        b"--x\r\n",
+        timeout=10,
+    )
     assert status_of(answer) == 413, answer[:200]
     assert time.monotonic() - start < 5
     still_serves(server)
@@ -163,13 +188,13 @@ def test_a_2gb_content_length_on_the_batch_endpoint_is_a_413_at_once(server):
 
 @pytest.mark.parametrize("declared", ["abc", "-5", "1e9", "99999999999999999999999999999", "12, 34"])
 def test_a_content_length_that_is_no_size_is_refused(server, declared):
-    answer = raw_http(server.port, head(Content_Type="image/jpeg", Content_Length=declared), b"\xff\xd8",
-                      timeout=10)
+    answer = raw_http(server.port, head(Content_Type="image/jpeg", Content_Length=declared), b"\xff\xd8", timeout=10)
     assert status_of(answer) in (400, 413), answer[:200]
     still_serves(server)
 
 
 # ------------------------------------------------------------------------ slow and idle clients
+
 
 def test_a_body_trickled_a_byte_at_a_time_is_a_408_at_the_deadline(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -227,25 +252,34 @@ def test_idle_connections_are_closed_and_do_not_lock_others_out(server):
 
 # ------------------------------------------------------------------- content types, non-images
 
-@pytest.mark.parametrize("media", ["text/plain", "application/json", "application/x-www-form-urlencoded",
-                                   "image", "\xff\xfe/\x00x"])
+
+@pytest.mark.parametrize(
+    "media", ["text/plain", "application/json", "application/x-www-form-urlencoded", "image", "\xff\xfe/\x00x"]
+)
 def test_a_wrong_content_type_is_a_415(server, media):
-    answer = raw_http(server.port, head(Content_Type=media, Content_Length=str(len(PHOTO))).replace(
-        b"\xc3\xbf\xc3\xbe", b"\xff\xfe"), PHOTO, timeout=10)
+    answer = raw_http(
+        server.port,
+        head(Content_Type=media, Content_Length=str(len(PHOTO))).replace(b"\xc3\xbf\xc3\xbe", b"\xff\xfe"),
+        PHOTO,
+        timeout=10,
+    )
     assert status_of(answer) in (400, 415), answer[:200]
     if status_of(answer) == 415:
         assert b"multipart/form-data" in answer
     still_serves(server)
 
 
-@pytest.mark.parametrize("name,data", [
-    ("random bytes", bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8))),
-    ("html", b"<!doctype html><html><body>hello</body></html>"),
-    ("jpeg start only", PHOTO[:600]),
-    ("jpeg header, garbage after", PHOTO[:600] + b"\x00" * 4000),
-    ("png signature only", b"\x89PNG\r\n\x1a\n"),
-    ("gif header only", b"GIF89a\x10\x00\x10\x00\x00\x00\x00;"),
-])
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("random bytes", bytes(np.random.default_rng(0).integers(0, 256, 4096, np.uint8))),
+        ("html", b"<!doctype html><html><body>hello</body></html>"),
+        ("jpeg start only", PHOTO[:600]),
+        ("jpeg header, garbage after", PHOTO[:600] + b"\x00" * 4000),
+        ("png signature only", b"\x89PNG\r\n\x1a\n"),
+        ("gif header only", b"GIF89a\x10\x00\x10\x00\x00\x00\x00;"),
+    ],
+)
 def test_a_non_image_is_a_400_naming_the_problem(server, name, data):
     answer = server.analyze(data)
     assert answer.status in (200, 400), (name, answer.body)  # a truncated JPEG may decode in part
@@ -256,6 +290,7 @@ def test_a_non_image_is_a_400_naming_the_problem(server, name, data):
 
 
 # --------------------------------------------------------------------------- decompression bombs
+
 
 def test_decompression_bombs_are_a_413_before_decoding(server):
     bomb = png_bomb(10_000)  # 100 MP, five times the cap, in a few hundred kB
@@ -338,16 +373,21 @@ def test_websocket_clients_that_never_read_are_closed_and_others_served(server):
 
 
 def test_a_websocket_handshake_that_is_wrong_is_refused(server):
-    for extra in ("Sec-WebSocket-Version: 13\r\n", "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n",
-                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n"):
-        request = ("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   f"{extra}\r\n").encode()
+    for extra in (
+        "Sec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n",
+    ):
+        request = (
+            f"GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n"
+        ).encode()
         answer = raw_http(server.port, request, timeout=TIMEOUT_S + SLACK_S)
         assert 400 <= status_of(answer) < 500, answer[:200]
     still_serves(server)
 
 
 # ------------------------------------------------------------------------------- afterwards
+
 
 def test_metrics_count_the_refusals(server):
     def count(status: str) -> float:
@@ -358,8 +398,12 @@ def test_metrics_count_the_refusals(server):
     server.analyze(b"no image")
     server.analyze(jpeg_claiming(60_000, 60_000))
     server.request("POST", "/v1/analyze", PHOTO, {"Content-Type": "text/plain"})
-    raw_http(server.port, head(Content_Type="image/jpeg", Content_Length=str(len(PHOTO))), PHOTO[:100],
-             timeout=TIMEOUT_S + SLACK_S)
+    raw_http(
+        server.port,
+        head(Content_Type="image/jpeg", Content_Length=str(len(PHOTO))),
+        PHOTO[:100],
+        timeout=TIMEOUT_S + SLACK_S,
+    )
     with connect(f"ws://127.0.0.1:{server.port}/v1/stream") as ws:
         ws.send(b"no image")
         ws.recv(timeout=30)

@@ -38,7 +38,7 @@ def rss_mib() -> float:
     """Resident set size of this process (Linux /proc; 0 elsewhere)."""
     try:
         with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except OSError:
         return 0.0
 
@@ -51,8 +51,12 @@ def hostile_inputs(tmp: Path) -> dict:
     """Inputs a stranger may send: broken files, lying headers (tests/hostile_files.py), wrong
     arrays. Each must give the same outcome every time, in any thread."""
     photo = SHIPPED_PHOTO.read_bytes()
-    huge_png = (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
-                + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+    huge_png = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
     cases = {
         "truncated jpeg": photo[: len(photo) // 3],
         "jpeg header only": photo[:600],
@@ -121,8 +125,11 @@ def test_soak_threads_match_serial_with_flat_memory(inputs):
     def worker(fer: fastfer.FER, seed: int, rounds: int) -> None:
         order = random.Random(seed)
         # rounds == 0: warm-up, every input once (each session meets every tensor size).
-        picks = order.sample(inputs, len(inputs)) if rounds == 0 else \
-            [inputs[order.randrange(len(inputs))] for _ in range(rounds)]
+        picks = (
+            order.sample(inputs, len(inputs))
+            if rounds == 0
+            else [inputs[order.randrange(len(inputs))] for _ in range(rounds)]
+        )
         for name, image in picks:
             got = outcome(fer, image)
             with lock:
@@ -150,10 +157,12 @@ def test_soak_threads_match_serial_with_flat_memory(inputs):
             rss.append(rss_mib())
     finally:
         pool.shutdown()
-    print(f"\nsoak: {calls[0]} calls ({'full' if FULL else 'short'}, {2 * THREADS} threads, "
-          f"{len(inputs)} inputs), {len(mismatches)} mismatches, RSS {rss[0]:.1f} MiB after "
-          f"warm-up, then {', '.join(f'{r:.1f}' for r in rss[1:])} MiB after each quarter "
-          f"({shared.inference} inference)")
+    print(
+        f"\nsoak: {calls[0]} calls ({'full' if FULL else 'short'}, {2 * THREADS} threads, "
+        f"{len(inputs)} inputs), {len(mismatches)} mismatches, RSS {rss[0]:.1f} MiB after "
+        f"warm-up, then {', '.join(f'{r:.1f}' for r in rss[1:])} MiB after each quarter "
+        f"({shared.inference} inference)"
+    )
     assert not mismatches, mismatches[:3]
     assert calls[0] == 2 * THREADS * ((warm_up or len(inputs)) + 4 * quarter)
     if FULL:

@@ -45,9 +45,11 @@ def matched_ids(frames: list, scene) -> dict:
     out: dict = {}
     for frame in frames:
         for number, (cx, cy) in truth(scene, frame.index, FRAMES, SIDE, W, H).items():
-            near = [f for f in frame.faces
-                    if abs((f.box[0] + f.box[2]) / 2 - cx) < SIDE / 3
-                    and abs((f.box[1] + f.box[3]) / 2 - cy) < SIDE / 3]
+            near = [
+                f
+                for f in frame.faces
+                if abs((f.box[0] + f.box[2]) / 2 - cx) < SIDE / 3 and abs((f.box[1] + f.box[3]) / 2 - cy) < SIDE / 3
+            ]
             out.setdefault(number, []).append(near[0].track_id if len(near) == 1 else None)
     return out
 
@@ -138,9 +140,15 @@ def test_every_k_carries_the_tracks_between_detections(fer, video, scene, betwee
 
 
 def frames_as_data(frames: list) -> list:
-    return [(f.index, f.detected, f.dropped,
-             [(t.track_id, t.box, t.label, t.raw_label, t.probs.tolist(), t.detected) for t in f.faces])
-            for f in frames]
+    return [
+        (
+            f.index,
+            f.detected,
+            f.dropped,
+            [(t.track_id, t.box, t.label, t.raw_label, t.probs.tolist(), t.detected) for t in f.faces],
+        )
+        for f in frames
+    ]
 
 
 @pytest.mark.parametrize("every,between", [(1, "reuse"), (3, "classify")])
@@ -249,8 +257,16 @@ def test_bad_sources_and_options_are_refused(fer, tmp_path, video):
         fer.stream(np.zeros((48, 64, 3), np.uint8))  # one image, not frames
     with pytest.raises(ValueError):
         fer.stream(-1)
-    for options in ({"every": 0}, {"every": 1.5}, {"smoothing": 0}, {"between": "guess"},
-                    {"queue_size": 0}, {"fps": -1}, {"workers": 0}, {"workers": 2.5}):
+    for options in (
+        {"every": 0},
+        {"every": 1.5},
+        {"smoothing": 0},
+        {"between": "guess"},
+        {"queue_size": 0},
+        {"fps": -1},
+        {"workers": 0},
+        {"workers": 2.5},
+    ):
         with pytest.raises(ValueError):
             fer.stream(video, **options)
     with pytest.raises(TypeError):

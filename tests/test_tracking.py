@@ -77,8 +77,10 @@ def test_bad_boxes_are_refused(bad):
         Tracker().update(bad)
 
 
-@pytest.mark.parametrize("kwargs", [{"iou_threshold": 0}, {"iou_threshold": 1.5}, {"max_missed": -1},
-                                    {"max_missed": 1.5}, {"iou_threshold": True}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"iou_threshold": 0}, {"iou_threshold": 1.5}, {"max_missed": -1}, {"max_missed": 1.5}, {"iou_threshold": True}],
+)
 def test_bad_options_are_refused(kwargs):
     with pytest.raises(ValueError):
         Tracker(**kwargs)

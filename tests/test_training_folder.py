@@ -54,9 +54,32 @@ def dataset(tmp_path_factory):
 def test_fine_tunes_the_shipped_fernet_on_a_folder(dataset, tmp_path):
     root = dataset
     out = tmp_path / "run"
-    cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(root), "--order", "rafdb",
-           "--init", str(SHIPPED), "--epochs", "2", "--lr", "0.005", "--warmup", "0", "--batch", "64",
-           "--out", str(out), "--device", "cpu", "--seed", "0", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        str(REPO / "training" / "train.py"),
+        "--data",
+        str(root),
+        "--order",
+        "rafdb",
+        "--init",
+        str(SHIPPED),
+        "--epochs",
+        "2",
+        "--lr",
+        "0.005",
+        "--warmup",
+        "0",
+        "--batch",
+        "64",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+        "--threads",
+        "1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "280 faces" in proc.stdout and "contempt" in proc.stdout  # 7 x 40 read, contempt skipped

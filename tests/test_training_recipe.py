@@ -24,11 +24,29 @@ FERPLUS = SHARED_DATA / "ferplus_labels.npz"
 
 
 def train(out: Path, *extra: str, data: Path = FER2013) -> Path:
-    cmd = [sys.executable, str(REPO / "training" / "train.py"), "--data", str(data), "--ferplus", str(FERPLUS),
-           "--out", str(out), "--epochs", "1", "--limit", "512", "--device", "cpu", "--seed", "0",
-           # one thread: on a shared, busy CPU two OpenMP threads spend most of their time waiting
-           # for each other (measured 5x the CPU time per step here)
-           "--threads", "1", *extra]
+    cmd = [
+        sys.executable,
+        str(REPO / "training" / "train.py"),
+        "--data",
+        str(data),
+        "--ferplus",
+        str(FERPLUS),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--limit",
+        "512",
+        "--device",
+        "cpu",
+        "--seed",
+        "0",
+        # one thread: on a shared, busy CPU two OpenMP threads spend most of their time waiting
+        # for each other (measured 5x the CPU time per step here)
+        "--threads",
+        "1",
+        *extra,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out
@@ -119,8 +137,13 @@ def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):
         keep = np.isin(d["usage"], ["Training", "PublicTest"])
         images = np.ascontiguousarray(d["images"][keep])
         packed = tmp_path / "packed.npz"
-        np.savez(packed, images_xz=np.frombuffer(lzma.compress(images.tobytes(), preset=0), np.uint8),
-                 shape=np.array(images.shape), labels=d["labels"][keep], usage=d["usage"][keep])
+        np.savez(
+            packed,
+            images_xz=np.frombuffer(lzma.compress(images.tobytes(), preset=0), np.uint8),
+            shape=np.array(images.shape),
+            labels=d["labels"][keep],
+            usage=d["usage"][keep],
+        )
     again = train(tmp_path / "run", data=packed)
     assert (again / "model.onnx").read_bytes() == (run / "model.onnx").read_bytes()
 
@@ -148,8 +171,12 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     half = train(tmp_path / "half", *extra, "--stop-after", "1")
     assert (half / "state.pt").exists() and not (half / "model.onnx").exists()
     assert len(_log_rows(half)) == 1
-    proc = subprocess.run([sys.executable, str(REPO / "training" / "train.py"), "--resume", str(half)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "training" / "train.py"), "--resume", str(half)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _log_rows(half) == _log_rows(straight) and len(_log_rows(half)) == 2
     assert (half / "best.pt").read_bytes() == (straight / "best.pt").read_bytes()
@@ -186,9 +213,22 @@ def test_logit_offsets_are_folded_into_the_last_bias(tmp_path):
         pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
     shipped = REPO / "python" / "fastfer" / "models" / "fernet.onnx"
     out = tmp_path / "bias"
-    proc = subprocess.run([sys.executable, str(REPO / "training" / "tune_bias.py"), str(shipped), "--data",
-                           str(FER2013), "--out", str(out), "--min-gain", "1"],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "training" / "tune_bias.py"),
+            str(shipped),
+            "--data",
+            str(FER2013),
+            "--out",
+            str(out),
+            "--min-gain",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     entry = json.loads((out / "manifest_entry.json").read_text())
     data = (out / "model.onnx").read_bytes()
@@ -198,6 +238,7 @@ def test_logit_offsets_are_folded_into_the_last_bias(tmp_path):
     assert summary["public_acc"] >= summary["public_acc_before_offsets"]
 
     before, after = onnx.load(str(shipped)), onnx.load(str(out / "model.onnx"))
+
     def wiring(model):
         return [(n.op_type, list(n.input)) for n in model.graph.node]
 

@@ -14,8 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_mypy_passes_on_the_public_modules():
     pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
-    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -24,7 +23,18 @@ def test_the_native_module_stub_matches_the_module():
     # stubtest imports the built module and fails on any name, argument or default that differs.
     pytest.importorskip("mypy", reason="mypy is not installed (pip install mypy)")
     pytest.importorskip("fastfer._core", reason="the native module is not built here")
-    out = subprocess.run([sys.executable, "-m", "mypy.stubtest", "fastfer._core", "--allowlist",
-                          str(ROOT / "tests" / "core_stub_allowlist.txt")],
-                         cwd=ROOT / "tests", capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            "fastfer._core",
+            "--allowlist",
+            str(ROOT / "tests" / "core_stub_allowlist.txt"),
+        ],
+        cwd=ROOT / "tests",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

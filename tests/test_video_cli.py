@@ -114,9 +114,24 @@ def test_ctrl_c_stops_cleanly_and_finalises_the_outputs(scene, tmp_path):
     write_video(long_video, render(*scene, W, H, 400), fps=25)
     out, log = tmp_path / "interrupted.mp4", tmp_path / "interrupted.jsonl"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "fastfer", "video", str(long_video), "-o", str(out),
-                             "--json", str(log), "--no-progress"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fastfer",
+            "video",
+            str(long_video),
+            "-o",
+            str(out),
+            "--json",
+            str(log),
+            "--no-progress",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not log.exists() or log.read_text().count("\n") < 5):
         time.sleep(0.1)
@@ -129,15 +144,18 @@ def test_ctrl_c_stops_cleanly_and_finalises_the_outputs(scene, tmp_path):
     assert "interrupted" in stderr and "tracks (interrupted)" in stdout
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["video"], "one of them"),
-    (["video", "x.mp4", "--camera", "0"], "one of them"),
-    (["video", "missing.mp4"], "no such video file"),
-    (["video", "{video}", "-o", "out.gif"], "use one of"),
-    (["video", "{video}", "--json", "no/such/folder/x.jsonl"], "no folder"),
-    (["video", "{video}", "--smoothing", "0"], "smoothing"),
-    (["video", "{not_video}"], "cannot open video"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["video"], "one of them"),
+        (["video", "x.mp4", "--camera", "0"], "one of them"),
+        (["video", "missing.mp4"], "no such video file"),
+        (["video", "{video}", "-o", "out.gif"], "use one of"),
+        (["video", "{video}", "--json", "no/such/folder/x.jsonl"], "no folder"),
+        (["video", "{video}", "--smoothing", "0"], "smoothing"),
+        (["video", "{not_video}"], "cannot open video"),
+    ],
+)
 def test_usage_errors_exit_2_with_a_clear_message(video, tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     not_video = tmp_path / "notes.mp4"

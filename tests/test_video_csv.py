@@ -30,8 +30,12 @@ W, H, SIDE = 320, 240, 72
 BLANK, MOVING = 4, 12  # frames without a face, then frames with two moving faces
 FRAMES = BLANK + MOVING
 BACKENDS = [
-    pytest.param("native", marks=pytest.mark.skipif(importlib.util.find_spec("fastfer._core") is None,
-                                                    reason="the native module is not built")),
+    pytest.param(
+        "native",
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec("fastfer._core") is None, reason="the native module is not built"
+        ),
+    ),
     "python",
 ]
 
@@ -52,8 +56,13 @@ def video(tmp_path_factory) -> Path:
 
 def run_video(backend: str, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "FASTFER_BACKEND": backend}
-    return subprocess.run([sys.executable, "-m", "fastfer", "video", *map(str, args), "--no-progress"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fastfer", "video", *map(str, args), "--no-progress"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def read_outputs(log: Path, table: Path) -> tuple:
@@ -74,8 +83,7 @@ def check_against_the_log(frames: list, rows, raw: list) -> None:
         if face is None:  # no faces: a row with only frame and time
             assert line[2:] == [""] * (len(CSV_COLUMNS) - 2)
             continue
-        assert (row["track_id"], row["label"], row["raw_label"]) == (face["track_id"], face["label"],
-                                                                     face["raw_label"])
+        assert (row["track_id"], row["label"], row["raw_label"]) == (face["track_id"], face["label"], face["raw_label"])
         assert [row[c] for c in ("x1", "y1", "x2", "y2")] == pytest.approx(face["box"], abs=1e-9)
         assert row["score"] == pytest.approx(face["score"], abs=1e-9)
         probs = [row[label] for label in LABELS]
@@ -108,8 +116,9 @@ def test_every_k_and_workers_keep_the_csv_and_the_log_together(backend, video, t
     tables = []
     for workers in ("1", "3"):
         log, table = tmp_path / f"faces-{workers}.jsonl", tmp_path / f"faces-{workers}.csv"
-        run = run_video(backend, video, "--every", "3", "--workers", workers, "--max-frames", "14",
-                        "--json", log, "--csv", table)
+        run = run_video(
+            backend, video, "--every", "3", "--workers", workers, "--max-frames", "14", "--json", log, "--csv", table
+        )
         assert run.returncode == 0, run.stderr
         frames, rows, raw = read_outputs(log, table)
         assert [f["frame"] for f in frames] == list(range(14))

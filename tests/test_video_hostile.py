@@ -36,6 +36,7 @@ PEAK_MB = 900
 
 # --- files ------------------------------------------------------------------------------------
 
+
 def _chunk(fourcc: bytes, body: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
 
@@ -43,8 +44,26 @@ def _chunk(fourcc: bytes, body: bytes) -> bytes:
 def avi_mjpeg(frames: list, width: int, height: int, fps: int = 10) -> bytes:
     """A minimal MJPEG AVI (no index: FFmpeg scans the frames) declaring ``width``×``height``."""
     avih = struct.pack("<14I", 1_000_000 // fps, 0, 0, 0, len(frames), 0, 1, 0, width, height, 0, 0, 0, 0)
-    strh = struct.pack("<4s4sIHHIIIIIIII4h", b"vids", b"MJPG", 0, 0, 0, 0, 1, fps, 0, len(frames),
-                       0, 0xFFFFFFFF, 0, 0, 0, min(width, 32767), min(height, 32767))
+    strh = struct.pack(
+        "<4s4sIHHIIIIIIII4h",
+        b"vids",
+        b"MJPG",
+        0,
+        0,
+        0,
+        0,
+        1,
+        fps,
+        0,
+        len(frames),
+        0,
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        min(width, 32767),
+        min(height, 32767),
+    )
     strf = struct.pack("<IiiHH4sIiiII", 40, width, height, 1, 24, b"MJPG", 0, 0, 0, 0, 0)
     strl = _chunk(b"LIST", b"strl" + _chunk(b"strh", strh) + _chunk(b"strf", strf))
     header = _chunk(b"LIST", b"hdrl" + _chunk(b"avih", avih) + strl)
@@ -60,7 +79,7 @@ def grey_jpeg(width: int, height: int) -> bytes:
     assert ok
     data = encoded.tobytes()
     sof, sos = data.find(b"\xff\xc0"), data.find(b"\xff\xda")
-    head = bytearray(data[:sos + 2 + struct.unpack_from(">H", data, sos + 2)[0]])
+    head = bytearray(data[: sos + 2 + struct.unpack_from(">H", data, sos + 2)[0]])
     struct.pack_into(">HH", head, sof + 5, height, width)
     assert width % 16 == 0 and height % 16 == 0
     return bytes(head) + b"\x28\xa2\x8a" * (width * height // 256) + b"\xff\xd9"
@@ -68,8 +87,14 @@ def grey_jpeg(width: int, height: int) -> bytes:
 
 def gif_screen(width: int, height: int) -> bytes:
     """A GIF whose logical screen is ``width``×``height``, holding one 1×1 frame (35 bytes)."""
-    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-            + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00\x3b")
+    return (
+        b"GIF89a"
+        + struct.pack("<HHBBB", width, height, 0x80, 0, 0)
+        + b"\x00\x00\x00\xff\xff\xff"
+        + b"\x2c"
+        + struct.pack("<HHHHB", 0, 0, 1, 1, 0)
+        + b"\x02\x02\x44\x01\x00\x3b"
+    )
 
 
 def tiff_tiled(width: int, height: int, tile_w: int, tile_h: int, pixels: bytes = b"") -> bytes:
@@ -77,9 +102,18 @@ def tiff_tiled(width: int, height: int, tile_w: int, tile_h: int, pixels: bytes 
     ``pixels``: every tile's bytes in a row (tile by tile), or nothing (tiles of zeros, 256 bytes)."""
     tiles = -(-width // tile_w) * -(-height // tile_h)
     tile_bytes = len(pixels) // tiles if pixels else 256
-    entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-               (277, 3, 1, 1), (322, 4, 1, tile_w), (323, 4, 1, tile_h), (324, 4, tiles, None),
-               (325, 4, tiles, None)]
+    entries = [
+        (256, 4, 1, width),
+        (257, 4, 1, height),
+        (258, 3, 1, 8),
+        (259, 3, 1, 1),
+        (262, 3, 1, 1),
+        (277, 3, 1, 1),
+        (322, 4, 1, tile_w),
+        (323, 4, 1, tile_h),
+        (324, 4, tiles, None),
+        (325, 4, tiles, None),
+    ]
     ifd_size = 2 + 12 * len(entries) + 4
     offsets_at = 8 + ifd_size
     counts_at = offsets_at + 4 * tiles
@@ -112,6 +146,7 @@ def small_video(path: Path, frames: int = 3) -> Path:
 
 
 # --- children ---------------------------------------------------------------------------------
+
 
 def child_env(**extra) -> dict:
     env = dict(os.environ, PYTHONPATH=PACKAGE_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -149,9 +184,14 @@ def run_child(args: list, cwd: Path, timeout: float = 60, **env) -> tuple:
     peak_file = Path(name)
     peak_file.unlink()
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-c", _PEAK_WRAPPER, *args], cwd=cwd,
-                                env=child_env(FASTFER_TEST_PEAK=str(peak_file), **env),
-                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _PEAK_WRAPPER, *args],
+            cwd=cwd,
+            env=child_env(FASTFER_TEST_PEAK=str(peak_file), **env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+        )
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -169,12 +209,14 @@ def fastfer_video(args: list, cwd: Path, timeout: float = 60, **env) -> tuple:
 
 def stream_in_child(source: str, cwd: Path, timeout: float = 30) -> tuple:
     """``FER().stream(source)`` read to the end in a child; it prints the error's type and text."""
-    code = ("import sys, fastfer\n"
-            "try:\n"
-            "    frames = sum(1 for _ in fastfer.FER().stream(sys.argv[1]))\n"
-            "    print('frames', frames)\n"
-            "except Exception as exc:\n"
-            "    print(type(exc).__name__, exc)\n")
+    code = (
+        "import sys, fastfer\n"
+        "try:\n"
+        "    frames = sum(1 for _ in fastfer.FER().stream(sys.argv[1]))\n"
+        "    print('frames', frames)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
     return run_child(["-c", code, source], cwd, timeout)
 
 
@@ -196,6 +238,7 @@ def restore_max_pixels():
 
 # --- 1. paths that are not valid UTF-8 ----------------------------------------------------------
 
+
 def test_non_utf8_video_path_is_refused_by_the_stream(tmp_path):
     small_video(tmp_path / NON_UTF8)
     status, out, err, _ = stream_in_child(NON_UTF8, tmp_path)
@@ -216,6 +259,7 @@ def test_non_utf8_input_and_output_paths_on_the_command_line(tmp_path):
 
 
 # --- 3. FIFOs and devices -----------------------------------------------------------------------
+
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_fifo_is_refused_at_once_by_the_stream_and_the_command(tmp_path):
@@ -242,10 +286,10 @@ def test_device_is_refused_by_the_stream():
 
 # --- 4. the pixel cap before decoding -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["screen.gif", "frames.avi"])
 def test_video_frames_over_the_cap_are_refused_before_decoding(tmp_path, name):
-    data = gif_screen(HUGE, HUGE) if name.endswith(".gif") else \
-        avi_mjpeg([grey_jpeg(HUGE, HUGE)], HUGE, HUGE)
+    data = gif_screen(HUGE, HUGE) if name.endswith(".gif") else avi_mjpeg([grey_jpeg(HUGE, HUGE)], HUGE, HUGE)
     (tmp_path / name).write_bytes(data)
     status, out, err, peak = fastfer_video([name, "-o", "out.mp4", "--json", "log.jsonl"], tmp_path)
     assert status == 2, f"exit {status}: {err[-500:]}"
@@ -270,6 +314,7 @@ def test_stream_refuses_frames_over_the_cap_when_opened(tmp_path, restore_max_pi
 
 # --- 5. TIFF tiles --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tile", [(16384, 16368), (16, 16_000_000)])
 def test_tiff_tiles_count_toward_the_cap(tile, tmp_path):
     data = tiff_tiled(16, 16, *tile)
@@ -278,9 +323,11 @@ def test_tiff_tiles_count_toward_the_cap(tile, tmp_path):
     with pytest.raises(ImageTooLargeError, match="more than the cap"):
         load_image(data)
     (tmp_path / "tiles.tif").write_bytes(data)
-    code = ("import sys, fastfer\n"
-            "try:\n    fastfer.load_image(sys.argv[1])\n"
-            "except fastfer.Error as exc:\n    print(type(exc).__name__)\n")
+    code = (
+        "import sys, fastfer\n"
+        "try:\n    fastfer.load_image(sys.argv[1])\n"
+        "except fastfer.Error as exc:\n    print(type(exc).__name__)\n"
+    )
     status, out, err, peak = run_child(["-c", code, "tiles.tif"], tmp_path)
     assert (status, out.strip()) == (0, "ImageTooLargeError"), err[-500:]
     assert peak is not None and peak < 400, f"peak RSS {peak} MB: OpenCV allocated the tile"
@@ -301,6 +348,7 @@ def test_tiled_tiff_within_the_cap_still_loads():
 
 
 # --- 8. a video without a single frame ------------------------------------------------------------
+
 
 def test_text_file_named_jpg_is_not_a_video(tmp_path):
     (tmp_path / "notes.jpg").write_text("just some text\nnot a picture\n")

@@ -27,6 +27,7 @@ needs_data = needs_shared(DATA / "images", DATA / "ground_truth")
 
 # --------------------------------------------------------------------------- helpers
 
+
 def xywh_to_xyxy(boxes):
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
@@ -84,11 +85,18 @@ def random_detections(truth, names, seed, quantise=False):
 # hard all three. Detections (x1, y1, x2, y2), already sorted, scores already in [0, 1]:
 #   1.0    hits A           0.8005 hits C         0.6005 duplicates A (IoU 110/132)
 #   0.4005 misses           0.2005 hits B         0.0    misses
-TINY_GT = {"9--Tiny/img.jpg": {
-    "boxes": np.array([[0, 0, 10, 10], [100, 0, 10, 10], [200, 0, 10, 10]], np.float64),
-    "easy": np.array([0]), "medium": np.array([0, 1]), "hard": np.array([0, 1, 2])}}
-TINY_BOXES = np.array([[0, 0, 10, 10], [200, 0, 210, 10], [1, 0, 11, 10],
-                       [500, 500, 510, 510], [100, 0, 110, 10], [600, 0, 610, 10]], np.float64)
+TINY_GT = {
+    "9--Tiny/img.jpg": {
+        "boxes": np.array([[0, 0, 10, 10], [100, 0, 10, 10], [200, 0, 10, 10]], np.float64),
+        "easy": np.array([0]),
+        "medium": np.array([0, 1]),
+        "hard": np.array([0, 1, 2]),
+    }
+}
+TINY_BOXES = np.array(
+    [[0, 0, 10, 10], [200, 0, 210, 10], [1, 0, 11, 10], [500, 500, 510, 510], [100, 0, 110, 10], [600, 0, 610, 10]],
+    np.float64,
+)
 TINY_SCORES = np.array([1.0, 0.8005, 0.6005, 0.4005, 0.2005, 0.0])
 TINY = {"9--Tiny/img.jpg": (TINY_BOXES, TINY_SCORES)}
 # The 1000 thresholds t = 1 - (i+1)/1000 take in 1..6 detections over these i ranges:
@@ -108,11 +116,14 @@ def test_inclusive_iou_uses_plus_one_pixels():
     assert wf.match_image(wf.inclusive_iou(half, a), np.array([True]))[0].tolist() == [1]
 
 
-@pytest.mark.parametrize("setting, tp, proposals", [
-    ("easy", [1, 1, 1, 1, 1, 1], [1, 1, 2, 3, 3, 4]),    # C and B are ignore boxes
-    ("medium", [1, 1, 1, 1, 2, 2], [1, 1, 2, 3, 4, 5]),  # C is an ignore box
-    ("hard", [1, 2, 2, 2, 3, 3], [1, 2, 3, 4, 5, 6]),    # nothing ignored
-])
+@pytest.mark.parametrize(
+    "setting, tp, proposals",
+    [
+        ("easy", [1, 1, 1, 1, 1, 1], [1, 1, 2, 3, 3, 4]),  # C and B are ignore boxes
+        ("medium", [1, 1, 1, 1, 2, 2], [1, 1, 2, 3, 4, 5]),  # C is an ignore box
+        ("hard", [1, 2, 2, 2, 3, 3], [1, 2, 3, 4, 5, 6]),  # nothing ignored
+    ],
+)
 def test_match_image_per_rank_counts(setting, tp, proposals):
     gt = TINY_GT["9--Tiny/img.jpg"]
     counted = np.zeros(3, bool)
@@ -128,9 +139,11 @@ def test_hand_made_image_pr_curve_and_ap():
     assert result["num_faces"] == {"easy": 1, "medium": 2, "hard": 3}
     assert result["num_images"] == 1 and result["num_detections"] == 6
     # (TP, proposals) when 1..6 detections are in, per setting
-    counts = {"easy": [(1, 1), (1, 1), (1, 2), (1, 3), (1, 3), (1, 4)],
-              "medium": [(1, 1), (1, 1), (1, 2), (1, 3), (2, 4), (2, 5)],
-              "hard": [(1, 1), (2, 2), (2, 3), (2, 4), (3, 5), (3, 6)]}
+    counts = {
+        "easy": [(1, 1), (1, 1), (1, 2), (1, 3), (1, 3), (1, 4)],
+        "medium": [(1, 1), (1, 1), (1, 2), (1, 3), (2, 4), (2, 5)],
+        "hard": [(1, 1), (2, 2), (2, 3), (2, 4), (3, 5), (3, 6)],
+    }
     for setting, pairs in counts.items():
         faces = result["num_faces"][setting]
         for (start, stop), (tp, prop) in zip(TINY_SPANS, pairs):
@@ -148,8 +161,10 @@ def test_unsorted_and_xywh_input_give_the_same_result():
     xywh = TINY_BOXES.copy()
     xywh[:, 2:] -= xywh[:, :2]
     base = wf.evaluate(TINY, TINY_GT)
-    for preds, fmt in [({"9--Tiny/img.jpg": (TINY_BOXES[order], TINY_SCORES[order])}, "xyxy"),
-                       ({"9--Tiny/img.jpg": (xywh, TINY_SCORES)}, "xywh")]:
+    for preds, fmt in [
+        ({"9--Tiny/img.jpg": (TINY_BOXES[order], TINY_SCORES[order])}, "xyxy"),
+        ({"9--Tiny/img.jpg": (xywh, TINY_SCORES)}, "xywh"),
+    ]:
         assert wf.evaluate(preds, TINY_GT, box_format=fmt)["ap"] == base["ap"]
 
 
@@ -193,6 +208,7 @@ def test_evaluate_rejects_bad_input():
 
 # --------------------------------------------------------------------------- real data
 
+
 @needs_data
 def test_ground_truth_matches_the_sample_annotations(truth, present):
     annotations = json.loads((DATA / "annotations.json").read_text())
@@ -201,8 +217,7 @@ def test_ground_truth_matches_the_sample_annotations(truth, present):
     assert len(present) == 320 and set(present) == set(annotations)
     assert sum(len(truth[n]["boxes"]) for n in present) == 3916
     for name in present:
-        np.testing.assert_array_equal(truth[name]["boxes"],
-                                      np.asarray(annotations[name], np.float64).reshape(-1, 4))
+        np.testing.assert_array_equal(truth[name]["boxes"], np.asarray(annotations[name], np.float64).reshape(-1, 4))
         for setting in wf.SETTINGS:
             flags = np.zeros(len(truth[name]["boxes"]), int)
             flags[truth[name][setting]] = 1
@@ -234,6 +249,7 @@ def test_affine_score_rescaling_keeps_ap(truth, present):
 
 
 # ---- a deliberately plain version of the official algorithm, written from its description
+
 
 def plain_iou(p, g):
     iw = min(p[2], g[2]) - max(p[0], g[0]) + 1
@@ -339,6 +355,7 @@ def test_module_agrees_with_a_plain_implementation(truth, present, seed, quantis
 
 # --------------------------------------------------------------------------- the whole run
 
+
 @pytest.fixture()
 def small_dir(tmp_path, present):
     """A WIDER FACE folder with 6 of the sample's images (copies) and the real ground truth."""
@@ -359,6 +376,7 @@ def lookup_detector(truth, data_dir):
     def detect(image):
         boxes = by_pixels[image.tobytes()]
         return boxes, np.linspace(0.9, 0.1, len(boxes))
+
     return detect
 
 
@@ -432,13 +450,16 @@ def test_run_widerface_rejects_foreign_and_broken_images(small_dir):
 
 
 @needs_data
-@pytest.mark.parametrize("output, message", [
-    ((np.zeros((3, 5)), np.zeros(3)), r"\(3, 5\)"),
-    ((np.zeros((3, 4)), np.zeros(2)), r"\(2,\)"),
-    ((np.array([[0, 0, np.nan, 5.0]]), np.ones(1)), "NaN"),
-    ((np.zeros((1, 4)), np.array([np.inf])), "NaN or infinity"),
-    (np.zeros((3, 5)), "must return"),
-])
+@pytest.mark.parametrize(
+    "output, message",
+    [
+        ((np.zeros((3, 5)), np.zeros(3)), r"\(3, 5\)"),
+        ((np.zeros((3, 4)), np.zeros(2)), r"\(2,\)"),
+        ((np.array([[0, 0, np.nan, 5.0]]), np.ones(1)), "NaN"),
+        ((np.zeros((1, 4)), np.array([np.inf])), "NaN or infinity"),
+        (np.zeros((3, 5)), "must return"),
+    ],
+)
 def test_run_widerface_rejects_bad_detector_output(small_dir, output, message):
     first = next(wf.iter_images(small_dir))[0]
     with pytest.raises(ValueError, match=message) as info:

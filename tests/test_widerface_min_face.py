@@ -8,8 +8,14 @@ import pytest
 from fastfer.eval import widerface
 
 # One image: a 50x60 face (long side 60), a 20x24 face (long side 24), both counted in every setting.
-TRUTH = {"e/a.jpg": {"boxes": np.array([[10.0, 10.0, 50.0, 60.0], [200.0, 200.0, 20.0, 24.0]]),
-                     "easy": np.array([0, 1]), "medium": np.array([0, 1]), "hard": np.array([0, 1])}}
+TRUTH = {
+    "e/a.jpg": {
+        "boxes": np.array([[10.0, 10.0, 50.0, 60.0], [200.0, 200.0, 20.0, 24.0]]),
+        "easy": np.array([0, 1]),
+        "medium": np.array([0, 1]),
+        "hard": np.array([0, 1]),
+    }
+}
 # Best first: the small face, a false alarm far from both, the big face.
 BOXES = np.array([[200.0, 200.0, 220.0, 224.0], [400.0, 400.0, 450.0, 450.0], [10.0, 10.0, 60.0, 70.0]])
 SCORES = np.array([0.9, 0.85, 0.8])

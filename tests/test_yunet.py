@@ -20,7 +20,8 @@ native = backend.native
 needs_native = pytest.mark.skipif(native is None, reason=f"native kernels not in use: {backend.native_error}")
 _inference_error = runtime.native_inference_unavailable()
 needs_native_inference = pytest.mark.skipif(
-    _inference_error is not None, reason=f"native inference unavailable: {_inference_error}")
+    _inference_error is not None, reason=f"native inference unavailable: {_inference_error}"
+)
 BACKENDS = [pytest.param("native", marks=needs_native), pytest.param("python")]
 PHOTO_FILES = sorted(glob.glob(os.path.join(str(PHOTOS), "*.jpg")))
 
@@ -31,6 +32,7 @@ def k(request):
 
 
 # --- the score kernel -----------------------------------------------------------------------------
+
 
 def test_scores_are_the_clamped_geometric_mean(k):
     cls = np.array([0.25, 1.0, 0.0, -0.5, 1.5, 0.81], np.float32)
@@ -54,18 +56,22 @@ def test_scores_twins_are_bit_identical_on_random_heads():
         assert native.yunet_scores(cls.astype(np.float64), obj).dtype == np.float32
 
 
-@pytest.mark.parametrize("cls, obj, error, match", [
-    (np.zeros(3), np.zeros(4), ValueError, "same length"),
-    (np.zeros((3, 2)), np.zeros(3), ValueError, "shape"),
-    (np.array([0.5, np.nan]), np.zeros(2), ValueError, "NaN"),
-    (np.array(["a", "b"]), np.zeros(2), TypeError, "numeric"),
-])
+@pytest.mark.parametrize(
+    "cls, obj, error, match",
+    [
+        (np.zeros(3), np.zeros(4), ValueError, "same length"),
+        (np.zeros((3, 2)), np.zeros(3), ValueError, "shape"),
+        (np.array([0.5, np.nan]), np.zeros(2), ValueError, "NaN"),
+        (np.array(["a", "b"]), np.zeros(2), TypeError, "numeric"),
+    ],
+)
 def test_scores_refuse_bad_heads_alike(k, cls, obj, error, match):
     with pytest.raises(error, match=match):
         k.yunet_scores(cls, obj)
 
 
 # --- decoding --------------------------------------------------------------------------------------
+
 
 def test_manifest_entry_decodes_as_retinaface_with_unit_priors():
     d = models.spec("yunet").decoder
@@ -117,6 +123,7 @@ def test_finds_the_faces_of_the_group_photo():
 
 
 # --- the min_face policy -----------------------------------------------------------------------------
+
 
 def test_min_face_shrinks_the_input_by_the_detectors_reliable_face_size():
     det = Detector("yunet", min_face=40)

@@ -41,6 +41,7 @@ def register_yunet_s(folder: Path) -> None:
     entry = {k: v for k, v in models.spec("yunet").to_dict().items() if k not in ("name", "file")}
     path = folder / "yunet_s_dynamic.onnx"
     import hashlib
+
     entry["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     entry["size"] = path.stat().st_size
     models.register("yunet_s", path, entry)
@@ -79,8 +80,9 @@ def recall_by_size(preds: dict, truth: dict, threshold: float) -> list:
         hit = np.zeros(len(gt), bool)
         keep = scores >= threshold
         if keep.any():
-            iou = widerface.inclusive_iou(boxes[keep].astype(np.float64),
-                                          np.concatenate([gt[:, :2], gt[:, :2] + gt[:, 2:]], axis=1))
+            iou = widerface.inclusive_iou(
+                boxes[keep].astype(np.float64), np.concatenate([gt[:, :2], gt[:, :2] + gt[:, 2:]], axis=1)
+            )
             hit = iou.max(axis=0) >= 0.5
         for b in range(len(BINS) - 1):
             total[b] += np.sum(which == b)
@@ -131,10 +133,12 @@ def time_settings(settings: list, rounds: int, classifier: str = "fernet") -> di
 
 
 def cmd_curve(args) -> int:
-    settings = [(d, n) for d in args.detectors for n in args.min_face
-                if n == 0 or models.spec(d).decoder.get("min_face_px")]
-    settings += [(with_min_face_px(d, px), n) for d in args.detectors for px in args.min_face_px
-                 for n in args.min_face if n]
+    settings = [
+        (d, n) for d in args.detectors for n in args.min_face if n == 0 or models.spec(d).decoder.get("min_face_px")
+    ]
+    settings += [
+        (with_min_face_px(d, px), n) for d in args.detectors for px in args.min_face_px for n in args.min_face if n
+    ]
     rows = []
     for det_name, n in settings:
         det = Detector(det_name, score_threshold=0.02, max_side=1600, min_face=n)
@@ -148,18 +152,24 @@ def cmd_curve(args) -> int:
             preds = {n: preds[n] for n in names}
         official = widerface.evaluate(preds, truth, images=names)["ap"]
         scored = {m: widerface.evaluate(preds, truth, images=names, min_face=m)["ap"] for m in args.score_min_face}
-        rows.append({"detector": det_name, "min_face": n, "official": official, "min_face_ap": scored,
-                     "wider_seconds": seconds})
-        print(f"{det_name} min_face={n}: official {fmt(official)}; "
-              + "; ".join(f"--min-face {m}: {fmt(ap)}" for m, ap in scored.items()), flush=True)
+        rows.append(
+            {"detector": det_name, "min_face": n, "official": official, "min_face_ap": scored, "wider_seconds": seconds}
+        )
+        print(
+            f"{det_name} min_face={n}: official {fmt(official)}; "
+            + "; ".join(f"--min-face {m}: {fmt(ap)}" for m, ap in scored.items()),
+            flush=True,
+        )
     if args.rounds:
         ms = time_settings(settings, args.rounds)
         for row in rows:
             s = (row["detector"], row["min_face"])
             row["ms_640x480"], row["ms_1920x1080"] = ms[(s, "640x480")], ms[(s, "1920x1080")]
-    print("\n| detector | min_face | official AP (e/m/h) | "
-          + " | ".join(f"--min-face {m} AP (e/m/h)" for m in args.score_min_face)
-          + (" | ms 640x480 | ms 1920x1080 |" if args.rounds else " |"))
+    print(
+        "\n| detector | min_face | official AP (e/m/h) | "
+        + " | ".join(f"--min-face {m} AP (e/m/h)" for m in args.score_min_face)
+        + (" | ms 640x480 | ms 1920x1080 |" if args.rounds else " |")
+    )
     print("| --- " * (3 + len(args.score_min_face) + (2 if args.rounds else 0)) + "|")
     for row in rows:
         cells = [row["detector"], str(row["min_face"]), fmt(row["official"])]
@@ -185,8 +195,11 @@ def cmd_time(args) -> int:
     for s in settings:
         print(f"| {s[0]} min_face={s[1]} | {ms[(s, '640x480')]:.2f} | {ms[(s, '1920x1080')]:.2f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({f"{s[0]}:{s[1]}": {k: ms[(s, k)] for k in ("640x480", "1920x1080")}
-                                               for s in settings}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {f"{s[0]}:{s[1]}": {k: ms[(s, k)] for k in ("640x480", "1920x1080")} for s in settings}, indent=1
+            )
+        )
     return 0
 
 
@@ -208,10 +221,18 @@ def main() -> int:
     curve.add_argument("--min-face", type=int, nargs="+", default=[0, 32, 40])
     curve.add_argument("--score-min-face", type=int, nargs="+", default=[32, 40])
     curve.add_argument("--rounds", type=int, default=0, help="timing rounds over the photo sets (0 = no timing)")
-    curve.add_argument("--held-out", action="store_true",
-                       help="score only the images int8 calibration did not use (all but every 5th, sorted)")
-    curve.add_argument("--min-face-px", type=int, nargs="*", default=[],
-                       help="also each detector with these min_face_px instead of its manifest's (the shrink factor)")
+    curve.add_argument(
+        "--held-out",
+        action="store_true",
+        help="score only the images int8 calibration did not use (all but every 5th, sorted)",
+    )
+    curve.add_argument(
+        "--min-face-px",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also each detector with these min_face_px instead of its manifest's (the shrink factor)",
+    )
     timing = sub.add_parser("time", help="only FER.analyze's ms per setting on the photo sets")
     timing.add_argument("settings", nargs="+", help='"detector:min_face[:min_face_px]"')
     timing.add_argument("--rounds", type=int, default=5)

@@ -38,7 +38,8 @@ def split(path, name: str):
     images, labels, splits = read_npz(path)
     return images[splits == name], labels[splits == name]
 
-UPSCALE = 4    # 48 -> 192 px: a face size the detector handles at its native scale
+
+UPSCALE = 4  # 48 -> 192 px: a face size the detector handles at its native scale
 BORDER = 0.75  # border on each side, as a fraction of the upscaled face, filled with the edge pixels
 # (not a reflection: that would put mirrored copies of the face beside it)
 
@@ -75,10 +76,14 @@ def fit_rules(boxes: np.ndarray, marks: np.ndarray) -> dict:
     side_ratio = np.median(48.0 / side)
     shift = np.median((24.0 - centre) / side[:, None], axis=0)
     template = np.median(marks / 48.0, axis=0)
-    return {"template": template.round(4).tolist(), "box": {"side": round(float(side_ratio), 4),
-                                                            "shift": shift.round(4).tolist()},
-            "spread": {"side_ratio_iqr": np.percentile(48.0 / side, [25, 75]).round(3).tolist(),
-                       "template_std": (marks / 48.0).std(axis=0).round(4).tolist()}}
+    return {
+        "template": template.round(4).tolist(),
+        "box": {"side": round(float(side_ratio), 4), "shift": shift.round(4).tolist()},
+        "spread": {
+            "side_ratio_iqr": np.percentile(48.0 / side, [25, 75]).round(3).tolist(),
+            "template_std": (marks / 48.0).std(axis=0).round(4).tolist(),
+        },
+    }
 
 
 def recut(faces, boxes, marks, rules, size: int, how: str) -> np.ndarray:
@@ -119,8 +124,13 @@ def main(argv=None) -> int:
     fit_idx = rng.choice(len(x_tr), size=min(args.fit, len(x_tr)), replace=False)
     boxes, marks, ok = detect_in_frame(detector, x_tr[fit_idx])
     rules = fit_rules(boxes[ok], marks[ok])
-    rules["fit"] = {"faces": int(len(fit_idx)), "detected": int(ok.sum()), "detector": detector.spec.name,
-                    "upscale": UPSCALE, "border": BORDER}
+    rules["fit"] = {
+        "faces": int(len(fit_idx)),
+        "detected": int(ok.sum()),
+        "detector": detector.spec.name,
+        "upscale": UPSCALE,
+        "border": BORDER,
+    }
     print(json.dumps(rules, indent=1))
 
     # The check: the same model on the original crops and on each re-cut, on the faces it detects.
@@ -130,8 +140,12 @@ def main(argv=None) -> int:
     faces, labels = x_te[te_idx], y_te[te_idx]
     boxes, marks, ok = detect_in_frame(detector, faces)
     faces, labels, boxes, marks = faces[ok], labels[ok], boxes[ok], marks[ok]
-    check = {"classifier": args.classifier, "faces": int(len(te_idx)), "detected": int(ok.sum()),
-             "original": float((classifier.classify(faces).argmax(1) == labels).mean())}
+    check = {
+        "classifier": args.classifier,
+        "faces": int(len(te_idx)),
+        "detected": int(ok.sum()),
+        "original": float((classifier.classify(faces).argmax(1) == labels).mean()),
+    }
     for how in ("template", "box", "margin"):
         crops = recut(faces, boxes, marks, rules, 48, how)
         check[how] = float((classifier.classify(crops).argmax(1) == labels).mean())

@@ -55,8 +55,12 @@ def errors(fp32_faces, int8_faces) -> tuple:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--images", type=Path, action="append", help="a folder of images (default: "
-                    "../shared/data/photos and ../shared/data/detection/dlib_faces)")
+    ap.add_argument(
+        "--images",
+        type=Path,
+        action="append",
+        help="a folder of images (default: ../shared/data/photos and ../shared/data/detection/dlib_faces)",
+    )
     ap.add_argument("--min-face", type=int, default=fastfer.models.DEFAULT_MIN_FACE)
     args = ap.parse_args(argv)
     folders = args.images or DEFAULT_IMAGES
@@ -72,9 +76,11 @@ def main(argv=None) -> int:
             marks += m
             boxes += b
         m, b = np.asarray(marks), np.asarray(boxes)
-        print(f"{name}: {len(b)} faces in {len(paths)} images; landmark error / eye distance: median "
-              f"{np.median(m):.4f}, p90 {np.percentile(m, 90):.4f}, max {m.max():.4f}; box corner / side: "
-              f"median {np.median(b):.4f}, p90 {np.percentile(b, 90):.4f}, max {b.max():.4f}")
+        print(
+            f"{name}: {len(b)} faces in {len(paths)} images; landmark error / eye distance: median "
+            f"{np.median(m):.4f}, p90 {np.percentile(m, 90):.4f}, max {m.max():.4f}; box corner / side: "
+            f"median {np.median(b):.4f}, p90 {np.percentile(b, 90):.4f}, max {b.max():.4f}"
+        )
     return 0
 
 

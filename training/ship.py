@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 MODELS = Path(__file__).resolve().parents[1] / "python" / "fastfer" / "models"
-LICENSE = ("Apache-2.0, like fastfer (weights trained by fastfer); the training data, FER2013 and the "
-           "FER+ votes, are distributed for research use")
+LICENSE = (
+    "Apache-2.0, like fastfer (weights trained by fastfer); the training data, FER2013 and the "
+    "FER+ votes, are distributed for research use"
+)
 
 
 def measure(onnx_path: Path, entry: dict, data: Path) -> tuple:
@@ -43,7 +45,7 @@ def measure(onnx_path: Path, entry: dict, data: Path) -> tuple:
     figures = []
     for split in ("PublicTest", "PrivateTest"):
         faces, truth = images[splits == split], labels[splits == split]
-        probs = np.concatenate([classifier.classify(faces[i:i + 512]) for i in range(0, len(faces), 512)])
+        probs = np.concatenate([classifier.classify(faces[i : i + 512]) for i in range(0, len(faces), 512)])
         figures.append(float((probs.argmax(1) == truth).mean()))
     return tuple(figures)
 
@@ -65,8 +67,10 @@ def main(argv=None) -> int:
         ap.error(f"{args.run / entry['file']} does not match its manifest entry")
     public, private = measure(args.run / entry["file"], entry, args.data)
     if abs(public - summary["public_acc"]) > 0.002:
-        ap.error(f"through fastfer the model scores {public:.4f} on PublicTest, its run selected it at "
-                 f"{summary['public_acc']:.4f}: the entry's preprocessing does not match training")
+        ap.error(
+            f"through fastfer the model scores {public:.4f} on PublicTest, its run selected it at "
+            f"{summary['public_acc']:.4f}: the entry's preprocessing does not match training"
+        )
 
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -77,14 +81,21 @@ def main(argv=None) -> int:
     # as "...; initialised from ..."): keep that part beside fastfer's own.
     initialised = entry.get("license", "").partition("; initialised from ")[2]
     entry["license"] = LICENSE + (f"; initialised from {initialised}" if initialised else "")
-    entry["source"]["summary"] = {"best_epoch": summary["best_epoch"], "public_acc": public,
-                                  "private_acc": private, "params": summary["params"], "macs": summary["macs"],
-                                  "measured_by": "training/ship.py through fastfer.Classifier"}
+    entry["source"]["summary"] = {
+        "best_epoch": summary["best_epoch"],
+        "public_acc": public,
+        "private_acc": private,
+        "params": summary["params"],
+        "macs": summary["macs"],
+        "measured_by": "training/ship.py through fastfer.Classifier",
+    }
     shutil.copyfile(args.run / "model.onnx", MODELS / entry["file"])
     manifest["models"][args.name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    print(f"shipped {args.run} as {args.name}: {MODELS / entry['file']} ({len(data)} bytes), "
-          f"PublicTest {100 * public:.2f}%, PrivateTest {100 * private:.2f}%")
+    print(
+        f"shipped {args.run} as {args.name}: {MODELS / entry['file']} ({len(data)} bytes), "
+        f"PublicTest {100 * public:.2f}%, PrivateTest {100 * private:.2f}%"
+    )
     return 0
 
 

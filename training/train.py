@@ -29,12 +29,11 @@ import time
 import warnings
 from pathlib import Path
 
+import backbones
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-import backbones
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")  # FER2013 order
 # FER+ vote columns -> FER2013 class (contempt, unknown and NF have none).
@@ -44,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------------------- model
+
 
 class Block(nn.Module):
     """Pre-activation-free basic residual block (conv-BN-ReLU-conv-BN + shortcut, ReLU).
@@ -74,8 +74,9 @@ class FerNet(nn.Module):
 
     def __init__(self, width: int = 32, blocks=(1, 2, 1), dropout: float = 0.3, classes: int = 7):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width),
-                                  nn.ReLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
         layers, cin = [], width
         for i, n in enumerate(blocks):
             cout = width * 2 ** (i + 1)
@@ -125,8 +126,11 @@ def count_macs(net: nn.Module, size: int) -> int:
     def fc_hook(m, inp, out):
         macs.append(m.in_features * m.out_features)
 
-    hooks = [m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else fc_hook)
-             for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [
+        m.register_forward_hook(conv_hook if isinstance(m, nn.Conv2d) else fc_hook)
+        for m in net.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
     was_training = net.training
     net.eval()
     with torch.no_grad():
@@ -138,6 +142,7 @@ def count_macs(net: nn.Module, size: int) -> int:
 
 
 # ----------------------------------------------------------------- weights back from a shipped ONNX
+
 
 def _onnx_convs(onnx_path):
     """The Conv nodes of an exported FerNet in graph order, as (weight, bias, stride) numpy
@@ -178,8 +183,9 @@ def onnx_architecture(onnx_path):
 def _conv_bn_pairs(net, size):
     """[(conv, bn)] in forward (= export graph) order: each conv is followed by its own BN."""
     order = []
-    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in net.modules()
-             if isinstance(m, nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: order.append(m)) for m in net.modules() if isinstance(m, nn.Conv2d)
+    ]
     was_training = net.training
     net.eval()
     with torch.no_grad():
@@ -193,8 +199,9 @@ def _conv_bn_pairs(net, size):
     for conv in order:  # stem.0 -> stem.1, features.i.conv1 -> bn1, conv2 -> bn2, short.0 -> short.1
         name = names[conv]
         head, _, last = name.rpartition(".")
-        bn_name = (head + "." if head else "") + (last.replace("conv", "bn") if last.startswith("conv")
-                                                  else str(int(last) + 1))
+        bn_name = (head + "." if head else "") + (
+            last.replace("conv", "bn") if last.startswith("conv") else str(int(last) + 1)
+        )
         pairs.append((conv, modules[bn_name]))
     return pairs
 
@@ -214,13 +221,17 @@ def load_onnx_weights(net, onnx_path, size, calib=None):
     convs, (fc_w, fc_b) = _onnx_convs(onnx_path)
     pairs = _conv_bn_pairs(net, size)
     if len(pairs) != len(convs):
-        raise SystemExit(f"{onnx_path}: {len(convs)} convolutions, the net has {len(pairs)}: "
-                         "give --width/--blocks of the model it was exported from")
+        raise SystemExit(
+            f"{onnx_path}: {len(convs)} convolutions, the net has {len(pairs)}: "
+            "give --width/--blocks of the model it was exported from"
+        )
     dev = next(net.parameters()).device
     for (conv, bn), (w, b, stride) in zip(pairs, convs):
         if tuple(conv.weight.shape) != w.shape or tuple(conv.stride) != tuple(stride):
-            raise SystemExit(f"{onnx_path}: a conv of shape {w.shape} stride {stride} where the net has "
-                             f"{tuple(conv.weight.shape)} stride {tuple(conv.stride)}: wrong --width/--blocks")
+            raise SystemExit(
+                f"{onnx_path}: a conv of shape {w.shape} stride {stride} where the net has "
+                f"{tuple(conv.weight.shape)} stride {tuple(conv.stride)}: wrong --width/--blocks"
+            )
         conv.weight.copy_(torch.from_numpy(np.array(w)))
         bn.weight.fill_(1.0)
         bn.bias.copy_(torch.from_numpy(np.array(b)))
@@ -250,13 +261,14 @@ def load_onnx_weights(net, onnx_path, size, calib=None):
         b = bn.bias.clone()
         conv.weight.div_(s[:, None, None, None])
         bn.running_mean.copy_(m / s)
-        bn.running_var.copy_(v / s ** 2)
+        bn.running_var.copy_(v / s**2)
         bn.weight.copy_(s * torch.sqrt(bn.running_var + bn.eps))
         bn.bias.copy_(b + m)
     return net
 
 
 # ------------------------------------------------------------------------------------------ data
+
 
 def read_fer2013(path):
     """images, labels, usage from fer2013.npz or from ../shared/tools/pack_fer2013.py's smaller
@@ -295,8 +307,11 @@ def load_data(args, device):
         idx = np.flatnonzero(usage == name)
         if limit:
             idx = np.random.RandomState(args.seed).permutation(idx)[:limit]
-        return (torch.from_numpy(images[idx]).to(device), torch.from_numpy(labels[idx]).to(device),
-                torch.from_numpy(targets[idx]).to(device))
+        return (
+            torch.from_numpy(images[idx]).to(device),
+            torch.from_numpy(labels[idx]).to(device),
+            torch.from_numpy(targets[idx]).to(device),
+        )
 
     train = split("Training", args.limit)
     val = split("PublicTest", args.limit)
@@ -351,14 +366,16 @@ def augment(images_u8, size, gen, args):
         w = (area / aspect).sqrt().clamp(max=size)
         y0, x0 = rnd(n) * (size - h), rnd(n) * (size - w)
         r = torch.arange(size, device=dev, dtype=torch.float32)
-        inside = (((r[None, :, None] >= y0[:, None, None]) & (r[None, :, None] < (y0 + h)[:, None, None]))
-                  & ((r[None, None, :] >= x0[:, None, None]) & (r[None, None, :] < (x0 + w)[:, None, None])))
+        inside = ((r[None, :, None] >= y0[:, None, None]) & (r[None, :, None] < (y0 + h)[:, None, None])) & (
+            (r[None, None, :] >= x0[:, None, None]) & (r[None, None, :] < (x0 + w)[:, None, None])
+        )
         inside &= (rnd(n) < args.erase)[:, None, None]
         x = torch.where(inside[:, None], rnd(n, 1, size, size) * 2 - 1, x)
     return x.contiguous(memory_format=torch.channels_last)
 
 
 # ---------------------------------------------------------------------------------- train / eval
+
 
 def cpu_has_fast_bf16() -> bool:
     """Whether oneDNN runs bf16 natively on this CPU (AVX-512 BF16 or AMX). Without it bf16 is
@@ -387,7 +404,7 @@ def predict(net, images_u8, size, args, batch=512):
     net.eval()
     out = []
     for i in range(0, len(images_u8), batch):
-        x = to_input(images_u8[i:i + batch], size)  # fp32, like the exported model
+        x = to_input(images_u8[i : i + batch], size)  # fp32, like the exported model
         p = torch.softmax(net(x), 1)
         if args.flip_tta:
             p = 0.5 * (p + torch.softmax(net(torch.flip(x, dims=[3])), 1))
@@ -400,6 +417,7 @@ class EMA:
 
     def __init__(self, net, decay):
         import copy
+
         self.decay, self.steps = decay, 0
         self.net = copy.deepcopy(net).eval()
         for p in self.net.parameters():
@@ -471,8 +489,9 @@ def load_teacher(run: Path, args, device):
     else:
         targs = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
         teacher_size = targs["size"]
-        teacher = build_net(targs.get("arch", "fernet"), targs["width"], tuple(targs["blocks"]),
-                            targs["dropout"]).to(device)
+        teacher = build_net(targs.get("arch", "fernet"), targs["width"], tuple(targs["blocks"]), targs["dropout"]).to(
+            device
+        )
         teacher.load_state_dict(torch.load(run / "best.pt", map_location=device))
     if teacher_size != args.size:
         teacher = ResizedInput(teacher, teacher_size)
@@ -485,8 +504,16 @@ def load_teacher(run: Path, args, device):
 def distill_loss(student_logits, teacher_logits, temperature):
     """Hinton et al.'s soft-target loss: KL(teacher || student) at temperature T, times T²."""
     t = temperature
-    return F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
-                    reduction="batchmean", log_target=True) * t * t
+    return (
+        F.kl_div(
+            F.log_softmax(student_logits / t, 1),
+            F.log_softmax(teacher_logits / t, 1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * t
+        * t
+    )
 
 
 def export(net, args, out: Path, public_acc, private_acc):
@@ -496,22 +523,35 @@ def export(net, args, out: Path, public_acc, private_acc):
     dummy = torch.zeros(2, 1, args.size, args.size)
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated but handles dynamic_axes simply
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["image"], output_names=["probs"],
-                          dynamic_axes={"image": {0: "N"}, "probs": {0: "N"}}, opset_version=args.opset,
-                          do_constant_folding=True, dynamo=False)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(onnx_path),
+            input_names=["image"],
+            output_names=["probs"],
+            dynamic_axes={"image": {0: "N"}, "probs": {0: "N"}},
+            opset_version=args.opset,
+            do_constant_folding=True,
+            dynamo=False,
+        )
     data = onnx_path.read_bytes()
     arch = getattr(args, "arch", "fernet")
-    shape = (f"FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, " if arch == "fernet"
-             else f"{arch} (ImageNet-pretrained, grey input as 3 channels, {args.size} px, ")
-    desc = (f"fastfer {shape}"
-            f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
-            f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
-            f"{', flip TTA' if args.flip_tta else ''}) trained on "
-            f"{'the image folder ' + Path(args.data).name if Path(args.data).is_dir() else 'FER2013 Training'}"
-            f"{' + FER+ soft labels' if args.ferplus else ''}"
-            f"{', distilled from ' + args.teacher.name if args.teacher else ''}"
-            f"{', continued from ' + str(args.init) if args.init else ''}, {args.epochs} epochs, seed {args.seed}; "
-            f"{100 * public_acc:.2f}% on {'its val/ folder' if Path(args.data).is_dir() else 'FER2013 PublicTest'}")
+    shape = (
+        f"FerNet (ResNet-style, width {args.width}, blocks {','.join(map(str, args.blocks))}, "
+        if arch == "fernet"
+        else f"{arch} (ImageNet-pretrained, grey input as 3 channels, {args.size} px, "
+    )
+    desc = (
+        f"fastfer {shape}"
+        f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params, "
+        f"{count_macs(net, args.size) / 1e6:.0f} M MACs"
+        f"{', flip TTA' if args.flip_tta else ''}) trained on "
+        f"{'the image folder ' + Path(args.data).name if Path(args.data).is_dir() else 'FER2013 Training'}"
+        f"{' + FER+ soft labels' if args.ferplus else ''}"
+        f"{', distilled from ' + args.teacher.name if args.teacher else ''}"
+        f"{', continued from ' + str(args.init) if args.init else ''}, {args.epochs} epochs, seed {args.seed}; "
+        f"{100 * public_acc:.2f}% on {'its val/ folder' if Path(args.data).is_dir() else 'FER2013 PublicTest'}"
+    )
     if private_acc is not None:
         desc += f", {100 * private_acc:.2f}% on {'its test/ folder' if Path(args.data).is_dir() else 'PrivateTest'}"
     entry = {
@@ -520,21 +560,39 @@ def export(net, args, out: Path, public_acc, private_acc):
         "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
         "description": desc + ".",
-        "source": {"recipe": "training/train.py", "commit": args.commit,
-                   "data": (f"image folder {Path(args.data).name} (--order {args.order})" if Path(args.data).is_dir()
-                            else "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else "")),
-                   "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                            if k not in ("data", "ferplus", "out", "commit", "resume", "stop_after")}},
-        "license": "trained by fastfer on FER2013 (research use)" + (
-            "" if arch == "fernet" else f"; initialised from {_pretrained_licence(arch)}"),
-        "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [args.size, args.size],
-                  "mean": [MEAN], "scale": [SCALE],
-                  "note": f"grey (OpenCV BT.601 weights), bilinear to {args.size}x{args.size}, x/127.5 - 1"},
+        "source": {
+            "recipe": "training/train.py",
+            "commit": args.commit,
+            "data": (
+                f"image folder {Path(args.data).name} (--order {args.order})"
+                if Path(args.data).is_dir()
+                else "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else "")
+            ),
+            "args": {
+                k: (str(v) if isinstance(v, Path) else v)
+                for k, v in vars(args).items()
+                if k not in ("data", "ferplus", "out", "commit", "resume", "stop_after")
+            },
+        },
+        "license": "trained by fastfer on FER2013 (research use)"
+        + ("" if arch == "fernet" else f"; initialised from {_pretrained_licence(arch)}"),
+        "input": {
+            "name": "image",
+            "layout": "nchw",
+            "color": "gray",
+            "size": [args.size, args.size],
+            "mean": [MEAN],
+            "scale": [SCALE],
+            "note": f"grey (OpenCV BT.601 weights), bilinear to {args.size}x{args.size}, x/127.5 - 1",
+        },
         "outputs": {"probs": "probs"},
         "labels": list(LABELS),
-        "crop": {"square": True, "margin": args.crop_margin,
-                 "note": "square box around the detection grown by this fraction of its side on each side: "
-                         "FER2013's own framing as tools/measure_fer2013_framing.py measures it"},
+        "crop": {
+            "square": True,
+            "margin": args.crop_margin,
+            "note": "square box around the detection grown by this fraction of its side on each side: "
+            "FER2013's own framing as tools/measure_fer2013_framing.py measures it",
+        },
     }
     (out / "manifest_entry.json").write_text(json.dumps(entry, indent=1) + "\n")
     return onnx_path
@@ -542,6 +600,7 @@ def export(net, args, out: Path, public_acc, private_acc):
 
 def _pretrained_licence(arch: str) -> str:
     import fetch_pretrained
+
     pin = fetch_pretrained.PRETRAINED[arch]
     return f"{pin.source}, {pin.licence}"
 
@@ -554,8 +613,10 @@ def _fastfer():
         import fastfer  # noqa: F401
     except ImportError:
         import sys
+
         sys.path.insert(0, str(REPO / "python"))
     from fastfer import fer2013, kernels
+
     return fer2013, kernels
 
 
@@ -565,6 +626,7 @@ def read_image_folder(root: Path, size: int, order: str):
     and synonyms, or numbers in --order), and each image converted the way fastfer.Classifier
     converts a face crop (OpenCV BT.601 grey, fastfer's bilinear resize)."""
     import cv2
+
     fer2013, kernels = _fastfer()
     try:
         files, labels, skipped = fer2013.read_folder(root, order)
@@ -577,8 +639,11 @@ def read_image_folder(root: Path, size: int, order: str):
             raise SystemExit(f"{f}: cannot be read as an image")
         faces.append(kernels.resize(kernels.to_gray(image), size, size))
     counts = np.bincount(labels, minlength=7)
-    print(f"{root}: {len(faces)} faces ({', '.join(f'{n} {c}' for n, c in zip(LABELS, counts))})"
-          + (f"; skipped folders {skipped}" if skipped else ""), flush=True)
+    print(
+        f"{root}: {len(faces)} faces ({', '.join(f'{n} {c}' for n, c in zip(LABELS, counts))})"
+        + (f"; skipped folders {skipped}" if skipped else ""),
+        flush=True,
+    )
     return np.stack(faces), np.asarray(labels, np.int64)
 
 
@@ -596,8 +661,11 @@ def load_folder_data(args, device):
             idx = np.random.RandomState(args.seed).permutation(len(labels))[:limit]
             images, labels = images[idx], labels[idx]
         targets = np.eye(7, dtype=np.float32)[labels]
-        return (torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device),
-                torch.from_numpy(targets).to(device))
+        return (
+            torch.from_numpy(images).to(device),
+            torch.from_numpy(labels).to(device),
+            torch.from_numpy(targets).to(device),
+        )
 
     train, val = split("train", args.limit), split("val", args.limit)
     test = split("test", args.limit) if args.final_eval and (root / "test").is_dir() else None
@@ -606,17 +674,28 @@ def load_folder_data(args, device):
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", help="fer2013.npz (or its packed form), or an image-folder data set DIR with "
-                                   "train/<class>/ and val/<class>/ (and test/<class>/ for --final-eval)")
-    ap.add_argument("--order", default="fer2013", choices=("fer2013", "rafdb", "affectnet"),
-                    help="class order of numbered class folders, as in `fastfer eval folder` (numbered "
-                         "0..6, or 1..7 where there is a 7 and no 0; named folders need none): fer2013 "
-                         "angry, disgust, fear, happy, sad, surprise, neutral; rafdb surprise, fear, "
-                         "disgust, happiness, sadness, anger, neutral; affectnet neutral, happy, sad, "
-                         "surprise, fear, disgust, anger")
+    ap.add_argument(
+        "--data",
+        help="fer2013.npz (or its packed form), or an image-folder data set DIR with "
+        "train/<class>/ and val/<class>/ (and test/<class>/ for --final-eval)",
+    )
+    ap.add_argument(
+        "--order",
+        default="fer2013",
+        choices=("fer2013", "rafdb", "affectnet"),
+        help="class order of numbered class folders, as in `fastfer eval folder` (numbered "
+        "0..6, or 1..7 where there is a 7 and no 0; named folders need none): fer2013 "
+        "angry, disgust, fear, happy, sad, surprise, neutral; rafdb surprise, fear, "
+        "disgust, happiness, sadness, anger, neutral; affectnet neutral, happy, sad, "
+        "surprise, fear, disgust, anger",
+    )
     ap.add_argument("--ferplus", help="ferplus_labels.npz: mix FER+ votes into the targets (soft labels)")
-    ap.add_argument("--ferplus-weight", type=float, default=0.5,
-                    help="target = (1-w)*FER2013 one-hot + w*FER+ vote distribution (default 0.5)")
+    ap.add_argument(
+        "--ferplus-weight",
+        type=float,
+        default=0.5,
+        help="target = (1-w)*FER2013 one-hot + w*FER+ vote distribution (default 0.5)",
+    )
     ap.add_argument("--out", type=Path)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -624,12 +703,20 @@ def parse_args(argv=None):
     ap.add_argument("--limit", type=int, help="use only N images per split (smoke runs)")
     ap.add_argument("--final-eval", action="store_true", help="report PrivateTest once, at the end")
     ap.add_argument("--size", type=int, default=48, help="input side (48 native, or 64)")
-    ap.add_argument("--arch", default="fernet", choices=("fernet",) + tuple(backbones.BACKBONES),
-                    help="fernet (fastfer's compact ResNet, from scratch) or an ImageNet-pretrained backbone "
-                         "fed the grey face as three channels (training/backbones.py)")
-    ap.add_argument("--no-pretrained", dest="pretrained", action="store_false",
-                    help="start a backbone from random weights instead of its ImageNet weights "
-                         "(training/fetch_pretrained.py fetches those, pinned by sha256)")
+    ap.add_argument(
+        "--arch",
+        default="fernet",
+        choices=("fernet",) + tuple(backbones.BACKBONES),
+        help="fernet (fastfer's compact ResNet, from scratch) or an ImageNet-pretrained backbone "
+        "fed the grey face as three channels (training/backbones.py)",
+    )
+    ap.add_argument(
+        "--no-pretrained",
+        dest="pretrained",
+        action="store_false",
+        help="start a backbone from random weights instead of its ImageNet weights "
+        "(training/fetch_pretrained.py fetches those, pinned by sha256)",
+    )
     ap.add_argument("--width", type=int, default=32, help="FerNet width")
     ap.add_argument("--blocks", default="1,2,1", help="residual blocks per stage")
     ap.add_argument("--dropout", type=float, default=0.3)
@@ -640,9 +727,12 @@ def parse_args(argv=None):
     ap.add_argument("--warmup", type=float, default=3, help="linear warm-up epochs before the cosine decay")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the weights (0: off)")
-    ap.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
-                    help="auto: bf16 on a CPU that runs it natively (AVX-512 BF16, AMX), else float32; "
-                         "bf16 (else fp16) on CUDA")
+    ap.add_argument(
+        "--amp",
+        default="auto",
+        choices=("auto", "bf16", "fp16", "off"),
+        help="auto: bf16 on a CPU that runs it natively (AVX-512 BF16, AMX), else float32; bf16 (else fp16) on CUDA",
+    )
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--rotate", type=float, default=15, help="max rotation, degrees")
     ap.add_argument("--scale", type=float, default=0.15, help="max relative zoom in/out")
@@ -650,30 +740,58 @@ def parse_args(argv=None):
     ap.add_argument("--brightness", type=float, default=0.2)
     ap.add_argument("--contrast", type=float, default=0.3)
     ap.add_argument("--erase", type=float, default=0.5, help="probability of random erasing")
-    ap.add_argument("--crop", type=int, help="train on random C×C crops of the augmented S×S face (same "
-                    "pixel scale); evaluation and the exported model still see the whole face, which "
-                    "the global pooling allows, so latency is unchanged")
-    ap.add_argument("--mixup", type=float, default=0.0,
-                    help="mixup alpha (0: off): each batch is mixed with a shuffled copy of itself, "
-                         "lambda ~ Beta(alpha, alpha), and so are its targets")
-    ap.add_argument("--flip-tta", action="store_true",
-                    help="evaluate and export the mean of the face and its mirror (doubles latency)")
+    ap.add_argument(
+        "--crop",
+        type=int,
+        help="train on random C×C crops of the augmented S×S face (same "
+        "pixel scale); evaluation and the exported model still see the whole face, which "
+        "the global pooling allows, so latency is unchanged",
+    )
+    ap.add_argument(
+        "--mixup",
+        type=float,
+        default=0.0,
+        help="mixup alpha (0: off): each batch is mixed with a shuffled copy of itself, "
+        "lambda ~ Beta(alpha, alpha), and so are its targets",
+    )
+    ap.add_argument(
+        "--flip-tta",
+        action="store_true",
+        help="evaluate and export the mean of the face and its mirror (doubles latency)",
+    )
     # tools/measure_fer2013_framing.py: a FER2013 frame is 1.027x the long side of the default
     # detector's box, centred on it, i.e. a margin of 0.013 on each side.
     ap.add_argument("--crop-margin", type=float, default=0.013, help="crop margin written into the manifest entry")
     ap.add_argument("--opset", type=int, default=17)
-    ap.add_argument("--init", type=Path, help="start from these weights: a best.pt or last.pt of the same "
-                    "architecture, or an exported FerNet .onnx (e.g. the shipped "
-                    "python/fastfer/models/fernet.onnx; its folded BNs are rebuilt on Training faces)")
-    ap.add_argument("--teacher", type=Path, help="distil into this net: a finished run's --out folder or "
-                    "an exported FerNet .onnx (e.g. python/fastfer/models/fernet.onnx)")
-    ap.add_argument("--distill-weight", type=float, default=0.7,
-                    help="loss = (1-a)*cross-entropy on the targets + a*distillation loss (default 0.7)")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        help="start from these weights: a best.pt or last.pt of the same "
+        "architecture, or an exported FerNet .onnx (e.g. the shipped "
+        "python/fastfer/models/fernet.onnx; its folded BNs are rebuilt on Training faces)",
+    )
+    ap.add_argument(
+        "--teacher",
+        type=Path,
+        help="distil into this net: a finished run's --out folder or "
+        "an exported FerNet .onnx (e.g. python/fastfer/models/fernet.onnx)",
+    )
+    ap.add_argument(
+        "--distill-weight",
+        type=float,
+        default=0.7,
+        help="loss = (1-a)*cross-entropy on the targets + a*distillation loss (default 0.7)",
+    )
     ap.add_argument("--distill-temp", type=float, default=4.0, help="distillation temperature")
-    ap.add_argument("--resume", type=Path, help="continue the unfinished run in this --out folder exactly "
-                    "(from its state.pt, with its own arguments; only --stop-after and --threads apply)")
-    ap.add_argument("--stop-after", type=int,
-                    help="stop once epoch K is done, leaving the run resumable (--resume) and unexported")
+    ap.add_argument(
+        "--resume",
+        type=Path,
+        help="continue the unfinished run in this --out folder exactly "
+        "(from its state.pt, with its own arguments; only --stop-after and --threads apply)",
+    )
+    ap.add_argument(
+        "--stop-after", type=int, help="stop once epoch K is done, leaving the run resumable (--resume) and unexported"
+    )
     args = ap.parse_args(argv)
     if args.resume:
         return args, ap
@@ -733,33 +851,45 @@ def main(argv=None):
     pretrained = None
     if args.arch != "fernet" and args.pretrained and state is None and not args.init:
         import fetch_pretrained
+
         pretrained = fetch_pretrained.fetch(args.arch)
         print(f"{args.arch}: ImageNet weights {pretrained}", flush=True)
     net = build_net(args.arch, args.width, args.blocks, args.dropout, pretrained).to(device)
     if args.init and state is None:  # a second schedule over finished weights (e.g. with that run as --teacher)
         if args.init.suffix == ".onnx":
             # the BN statistics come from 2048 un-augmented Training faces (a fixed, seeded choice)
-            calib = x_tr[torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(args.seed))[:2048]
-                         .to(device)]
+            calib = x_tr[
+                torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(args.seed))[:2048].to(device)
+            ]
             load_onnx_weights(net, args.init, args.size, calib)
         else:
             net.load_state_dict(torch.load(args.init, map_location=device))
     net = net.to(memory_format=torch.channels_last)
     params, macs = sum(p.numel() for p in net.parameters()), count_macs(net, args.size)
-    print(f"{args.arch} {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
-          f"{len(x_tr)} train / {len(x_va)} {'val' if folder else 'PublicTest'} images on {device}, "
-          f"amp {args.amp}, {torch.get_num_threads()} threads", flush=True)
+    print(
+        f"{args.arch} {params / 1e6:.2f} M params, {macs / 1e6:.1f} M MACs at {args.size}x{args.size}; "
+        f"{len(x_tr)} train / {len(x_va)} {'val' if folder else 'PublicTest'} images on {device}, "
+        f"amp {args.amp}, {torch.get_num_threads()} threads",
+        flush=True,
+    )
 
     decay, no_decay = [], []
     for name, p in net.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}]
-    opt = (torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True) if args.opt == "sgd"
-           else torch.optim.AdamW(groups, lr=args.lr))
+    opt = (
+        torch.optim.SGD(groups, lr=args.lr, momentum=0.9, nesterov=True)
+        if args.opt == "sgd"
+        else torch.optim.AdamW(groups, lr=args.lr)
+    )
     steps_per_epoch = max(1, len(x_tr) // args.batch)  # drop the last partial batch (BN stability)
     total, warm = args.epochs * steps_per_epoch, int(args.warmup * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / max(1, warm) if s < warm else
-                                              0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            (s + 1) / max(1, warm) if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm)))
+        ),
+    )
     autocast, scaler = amp_context(device, args.amp)
     ema = EMA(net, args.ema) if args.ema > 0 else None
     teacher = load_teacher(args.teacher, args, device) if args.teacher else None
@@ -791,7 +921,7 @@ def main(argv=None):
         shuffle.set_state(rng["shuffle"])
         mix_rng.bit_generator.state = rng["mixup"]
         # the log keeps the epochs the state covers (a run killed mid-epoch may have logged none further)
-        lines = log_path.read_text().splitlines()[:state["epoch"]] if log_path.exists() else []
+        lines = log_path.read_text().splitlines()[: state["epoch"]] if log_path.exists() else []
         log_path.write_text("".join(line + "\n" for line in lines))
         log = log_path.open("a")
     evaluated = ema.net if ema else net
@@ -806,7 +936,7 @@ def main(argv=None):
         correct = torch.zeros((), device=device)
         seen = 0
         for s in range(steps_per_epoch):
-            idx = order[s * args.batch:(s + 1) * args.batch]
+            idx = order[s * args.batch : (s + 1) * args.batch]
             x, target, truth = augment(x_tr[idx], args.size, gen, args), t_tr[idx], y_tr[idx]
             if args.mixup > 0:
                 lam = float(mix_rng.beta(args.mixup, args.mixup))
@@ -821,8 +951,9 @@ def main(argv=None):
                         teacher_logits = teacher(x)
             loss = F.cross_entropy(logits.float(), target, label_smoothing=args.label_smoothing)
             if teacher is not None:
-                loss = ((1 - args.distill_weight) * loss
-                        + args.distill_weight * distill_loss(logits.float(), teacher_logits.float(), args.distill_temp))
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * distill_loss(
+                    logits.float(), teacher_logits.float(), args.distill_temp
+                )
             opt.zero_grad(set_to_none=True)
             if scaler:
                 scaler.scale(loss).backward()
@@ -840,10 +971,15 @@ def main(argv=None):
         train_s = time.time() - t0
         evaluated = ema.net if ema else net
         val_acc = (predict(evaluated, x_va, args.size, args).argmax(1) == y_va).float().mean().item()
-        row = {"epoch": epoch, "train_loss": round(loss_sum.item() / seen, 4),
-               "train_acc": round(correct.item() / seen, 4), "public_acc": round(val_acc, 4),
-               "lr": opt.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1),
-               "images_per_s": round(seen / train_s, 1)}
+        row = {
+            "epoch": epoch,
+            "train_loss": round(loss_sum.item() / seen, 4),
+            "train_acc": round(correct.item() / seen, 4),
+            "public_acc": round(val_acc, 4),
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": round(time.time() - t0, 1),
+            "images_per_s": round(seen / train_s, 1),
+        }
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch
             torch.save(evaluated.state_dict(), args.out / "best.pt")
@@ -851,21 +987,44 @@ def main(argv=None):
         log.write(json.dumps(row) + "\n")
         log.flush()
         print(" ".join(f"{k} {v}" for k, v in row.items()), flush=True)
-        rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-               "augment": gen.get_state(), "shuffle": shuffle.get_state(), "mixup": mix_rng.bit_generator.state}
+        rng = {
+            "python": random.getstate(),
+            "numpy": np.random.get_state(),
+            "torch": torch.get_rng_state(),
+            "augment": gen.get_state(),
+            "shuffle": shuffle.get_state(),
+            "mixup": mix_rng.bit_generator.state,
+        }
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        saved_args = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-                      if k not in ("resume", "stop_after")}
-        save_state(args.out / "state.pt", {
-            "epoch": epoch, "args": saved_args, "net": net.state_dict(), "opt": opt.state_dict(),
-            "sched": sched.state_dict(), "ema": ema.net.state_dict() if ema else None,
-            "ema_steps": ema.steps if ema else 0, "scaler": scaler.state_dict() if scaler else None,
-            "best_acc": best_acc, "best_epoch": best_epoch, "rng": rng})
+        saved_args = {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("resume", "stop_after")
+        }
+        save_state(
+            args.out / "state.pt",
+            {
+                "epoch": epoch,
+                "args": saved_args,
+                "net": net.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "ema": ema.net.state_dict() if ema else None,
+                "ema_steps": ema.steps if ema else 0,
+                "scaler": scaler.state_dict() if scaler else None,
+                "best_acc": best_acc,
+                "best_epoch": best_epoch,
+                "rng": rng,
+            },
+        )
         if args.stop_after and epoch >= args.stop_after and epoch < args.epochs:
             log.close()
-            print(f"stopped after epoch {epoch} of {args.epochs}; continue with: "
-                  f"python training/train.py --resume {args.out}", flush=True)
+            print(
+                f"stopped after epoch {epoch} of {args.epochs}; continue with: "
+                f"python training/train.py --resume {args.out}",
+                flush=True,
+            )
             return
     torch.save(evaluated.state_dict(), args.out / "last.pt")
     log.close()
@@ -882,24 +1041,31 @@ def main(argv=None):
         summary["private_acc"] = private_acc
         try:  # per-class figures with fastfer's own evaluation, where fastfer is installed
             from fastfer import fer2013
+
             summary["private_report"] = fer2013.evaluate(probs.cpu().numpy(), y_te.cpu().numpy())
         except ImportError:
             pass
-        print(f"{'test' if folder else 'PrivateTest'} accuracy {100 * private_acc:.2f}% "
-              f"(epoch {best_epoch} checkpoint)", flush=True)
+        print(
+            f"{'test' if folder else 'PrivateTest'} accuracy {100 * private_acc:.2f}% (epoch {best_epoch} checkpoint)",
+            flush=True,
+        )
     onnx_path = export(final, args, args.out, best_acc, private_acc)
     try:  # the exported graph must agree with torch on PublicTest
         import onnxruntime as ort
+
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         xs = to_input(x_va.cpu(), args.size).contiguous().numpy()
-        probs = np.concatenate([sess.run(["probs"], {"image": xs[i:i + 512]})[0] for i in range(0, len(xs), 512)])
+        probs = np.concatenate([sess.run(["probs"], {"image": xs[i : i + 512]})[0] for i in range(0, len(xs), 512)])
         summary["onnx_public_acc"] = float((probs.argmax(1) == y_va.cpu().numpy()).mean())
     except ImportError:
         pass
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"best PublicTest {100 * best_acc:.2f}% at epoch {best_epoch}; "
-          f"ONNX PublicTest {100 * summary.get('onnx_public_acc', float('nan')):.2f}%; wrote {onnx_path} "
-          f"and {args.out / 'manifest_entry.json'}", flush=True)
+    print(
+        f"best PublicTest {100 * best_acc:.2f}% at epoch {best_epoch}; "
+        f"ONNX PublicTest {100 * summary.get('onnx_public_acc', float('nan')):.2f}%; wrote {onnx_path} "
+        f"and {args.out / 'manifest_entry.json'}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def public_log_probs(onnx_path: Path, entry: dict, data: Path):
         raise SystemExit(f"{onnx_path}: input {size}, FER2013 faces are {faces.shape[1:]}: use ship.py's path")
     x = ((faces.astype(np.float32) - entry["input"]["mean"][0]) * entry["input"]["scale"][0])[:, None]
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    probs = np.concatenate([sess.run(["probs"], {"image": x[i:i + 512]})[0] for i in range(0, len(x), 512)])
+    probs = np.concatenate([sess.run(["probs"], {"image": x[i : i + 512]})[0] for i in range(0, len(x), 512)])
     return np.log(np.maximum(probs, 1e-12)), labels
 
 
@@ -101,8 +101,11 @@ def main(argv=None) -> int:
     after = correct / len(labels)
     pred = (log_probs + offsets).argmax(1)
     recall = {LABELS[k]: round(float((pred[labels == k] == k).mean()), 4) for k in range(7)}
-    print(f"PublicTest {100 * before:.2f}% -> {100 * after:.2f}% with offsets "
-          + ", ".join(f"{n} {v:+.2f}" for n, v in zip(LABELS, offsets)) + f"; recall {recall}")
+    print(
+        f"PublicTest {100 * before:.2f}% -> {100 * after:.2f}% with offsets "
+        + ", ".join(f"{n} {v:+.2f}" for n, v in zip(LABELS, offsets))
+        + f"; recall {recall}"
+    )
 
     model = onnx.load(str(onnx_path))
     gemm = [n for n in model.graph.node if n.op_type == "Gemm"]
@@ -115,13 +118,22 @@ def main(argv=None) -> int:
     onnx.save(model, str(args.out / "model.onnx"))
     data = (args.out / "model.onnx").read_bytes()
     entry = dict(entry, file="model.onnx", sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-    entry["source"] = dict(entry["source"], logit_offsets={
-        "tool": "training/tune_bias.py", "from": str(args.source), "chosen_on": "FER2013 PublicTest",
-        "offsets": {n: float(v) for n, v in zip(LABELS, offsets)}, "min_gain": args.min_gain,
-        "public_acc_before": before})
+    entry["source"] = dict(
+        entry["source"],
+        logit_offsets={
+            "tool": "training/tune_bias.py",
+            "from": str(args.source),
+            "chosen_on": "FER2013 PublicTest",
+            "offsets": {n: float(v) for n, v in zip(LABELS, offsets)},
+            "min_gain": args.min_gain,
+            "public_acc_before": before,
+        },
+    )
     entry["source"].pop("summary", None)
-    entry["description"] = (entry["description"].rstrip(".").split("; ")[0]
-                            + f"; per-class logit offsets tuned on PublicTest ({100 * after:.2f}% there).")
+    entry["description"] = (
+        entry["description"].rstrip(".").split("; ")[0]
+        + f"; per-class logit offsets tuned on PublicTest ({100 * after:.2f}% there)."
+    )
     (args.out / "manifest_entry.json").write_text(json.dumps(entry, indent=1) + "\n")
     summary = dict(summary, public_acc=after, public_acc_before_offsets=before, public_recall=recall)
     summary.pop("private_acc", None), summary.pop("private_report", None)

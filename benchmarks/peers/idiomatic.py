@@ -41,7 +41,7 @@ class Classifier:
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             a, b = int(round(cx - side / 2)), int(round(cy - side / 2))
             n = max(1, int(round(side)))
-            crop = cv2.copyMakeBorder(gray, n, n, n, n, cv2.BORDER_REPLICATE)[b + n:b + 2 * n, a + n:a + 2 * n]
+            crop = cv2.copyMakeBorder(gray, n, n, n, n, cv2.BORDER_REPLICATE)[b + n : b + 2 * n, a + n : a + 2 * n]
             crops.append(cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_LINEAR))
         batch = (np.stack(crops).astype(np.float32) - 127.5) / 127.5
         (probs,) = self.session.run(None, {self.name: batch[:, None]})
@@ -52,8 +52,9 @@ def _resized(image: np.ndarray, long_side: int) -> tuple:
     """The image shrunk so its long side is at most ``long_side``, padded to a multiple of 32."""
     h, w = image.shape[:2]
     scale = min(1.0, long_side / max(h, w))
-    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR) \
-        if scale < 1 else image
+    small = (
+        cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR) if scale < 1 else image
+    )
     sh, sw = small.shape[:2]
     padded = cv2.copyMakeBorder(small, 0, -sh % 32, 0, -sw % 32, cv2.BORDER_CONSTANT, value=0)
     return padded, scale
@@ -81,8 +82,9 @@ class YuNetFer:
             w, h = np.exp(d[:, 2]) * s, np.exp(d[:, 3]) * s
             boxes.append(np.stack([cx - w / 2, cy - h / 2, w, h], axis=1))
             scores.append(score[keep])
-        return _finish(self.classifier, image, np.concatenate(boxes), np.concatenate(scores), scale,
-                       self.threshold, self.nms_iou)
+        return _finish(
+            self.classifier, image, np.concatenate(boxes), np.concatenate(scores), scale, self.threshold, self.nms_iou
+        )
 
 
 class RetinaFaceFer:
@@ -97,7 +99,7 @@ class RetinaFaceFer:
         if (h, w) not in self.cache:  # a fair user caches them per input size
             levels = []
             for step, sizes in zip(self.decoder["steps"], self.decoder["min_sizes"]):
-                ys, xs = np.mgrid[0:-(-h // step), 0:-(-w // step)]
+                ys, xs = np.mgrid[0 : -(-h // step), 0 : -(-w // step)]
                 cx = np.repeat((xs.ravel() + 0.5) * step / w, len(sizes))
                 cy = np.repeat((ys.ravel() + 0.5) * step / h, len(sizes))
                 m = np.tile(np.asarray(sizes, np.float32), xs.size)

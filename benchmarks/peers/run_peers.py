@@ -66,8 +66,11 @@ def fer_package_runner(mtcnn: bool):
     detector = PeerFER(cascade_file=str(cascade), mtcnn=mtcnn)
 
     def run(image, long_side):
-        return [(x, y, x + w, y + h, max(f["emotions"], key=f["emotions"].get))
-                for f in detector.detect_emotions(image) for x, y, w, h in [f["box"]]]
+        return [
+            (x, y, x + w, y + h, max(f["emotions"], key=f["emotions"].get))
+            for f in detector.detect_emotions(image)
+            for x, y, w, h in [f["box"]]
+        ]
 
     return run
 
@@ -80,15 +83,18 @@ def idiomatic_runners(default: fastfer.FER) -> dict:
     kind = det.decoder["kind"]
     out = {}
     if kind == "yunet":
-        out["cv2+numpy+onnxruntime, same models"] = idiomatic.YuNetFer(det_path, spec_det, cls_path, spec_cls,
-                                                                       threshold)
+        out["cv2+numpy+onnxruntime, same models"] = idiomatic.YuNetFer(
+            det_path, spec_det, cls_path, spec_cls, threshold
+        )
     elif kind == "retinaface":
-        out["cv2+numpy+onnxruntime, same models"] = idiomatic.RetinaFaceFer(det_path, spec_det, cls_path, spec_cls,
-                                                                            threshold)
+        out["cv2+numpy+onnxruntime, same models"] = idiomatic.RetinaFaceFer(
+            det_path, spec_det, cls_path, spec_cls, threshold
+        )
     yunet = "yunet" if "yunet" in models.available("detector") else None
     if yunet:
         out[f"cv2.FaceDetectorYN ({yunet}) + {cls.name}"] = idiomatic.OpenCvYuNetFer(
-            models.HERE / models.spec(yunet).file, cls_path, spec_cls, threshold)
+            models.HERE / models.spec(yunet).file, cls_path, spec_cls, threshold
+        )
     return out
 
 
@@ -122,8 +128,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scenes", default=",".join(bench.SCENES))
     # The team's photos beside this checkout (fastfer installed in the peers' venv cannot see them).
     shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "photos"
-    parser.add_argument("--photos", type=Path, default=shared if shared.is_dir() else None,
-                        help=f"folder of the photos (default {shared} when it exists, else the shipped photo)")
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        default=shared if shared.is_dir() else None,
+        help=f"folder of the photos (default {shared} when it exists, else the shipped photo)",
+    )
     parser.add_argument("--skip", default="", help="comma-separated runner name prefixes to leave out")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args()
@@ -152,7 +162,7 @@ def time_runners(runners: dict, images: list, sides: list, rounds: int) -> dict:
     names = list(runners)
     seconds = {n: [] for n in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         spent = dict.fromkeys(names, 0.0)
         for img, side in zip(images, sides):
             for n in order:
@@ -176,21 +186,31 @@ def scene_rows(faces: dict, seconds: dict) -> dict:
             f, s = agreement(ref, got)
             found, same = found + f, same + s
         ms = float(np.median(seconds[n])) * 1e3
-        rows[n] = {"ms_per_image": ms, "ms_spread": [float(min(seconds[n]) * 1e3), float(max(seconds[n]) * 1e3)],
-                   "ratio_to_default": ms / ref_ms, "faces": sum(len(f) for f in faces[n]),
-                   "default_faces_found": found, "same_label": same}
+        rows[n] = {
+            "ms_per_image": ms,
+            "ms_spread": [float(min(seconds[n]) * 1e3), float(max(seconds[n]) * 1e3)],
+            "ratio_to_default": ms / ref_ms,
+            "faces": sum(len(f) for f in faces[n]),
+            "default_faces_found": found,
+            "same_label": same,
+        }
     return rows
 
 
 def print_scene(scene: str, images: int, rounds: int, rows: dict) -> None:
-    print(f"\n{scene}: {images} images; ms/image median of {rounds} rounds (min-max); "
-          f"x = times fastfer default's time; faces; fastfer's faces found (IoU>={MATCH_IOU}) / same label")
+    print(
+        f"\n{scene}: {images} images; ms/image median of {rounds} rounds (min-max); "
+        f"x = times fastfer default's time; faces; fastfer's faces found (IoU>={MATCH_IOU}) / same label"
+    )
     ref_faces = next(iter(rows.values()))["faces"]
     for n, row in rows.items():
         lo, hi = row["ms_spread"]
-        print(f"  {n:48} {row['ms_per_image']:8.2f} ms ({lo:7.2f}-{hi:7.2f}) {row['ratio_to_default']:6.2f}x "
-              f"{row['faces']:4d} faces  {row['default_faces_found']:3d}/{ref_faces} found, "
-              f"{row['same_label']:3d}/{row['default_faces_found']} same label", flush=True)
+        print(
+            f"  {n:48} {row['ms_per_image']:8.2f} ms ({lo:7.2f}-{hi:7.2f}) {row['ratio_to_default']:6.2f}x "
+            f"{row['faces']:4d} faces  {row['default_faces_found']:3d}/{ref_faces} found, "
+            f"{row['same_label']:3d}/{row['default_faces_found']} same label",
+            flush=True,
+        )
 
 
 def run_scene(scene: str, runners: dict, default: fastfer.FER, args: argparse.Namespace) -> dict:
@@ -207,9 +227,17 @@ def main() -> int:
     cv2.setNumThreads(1)
     default = fastfer.FER(threads=1)
     runners = make_runners(default, args.skip)
-    report = {"machine": bench.machine(), "rounds": args.rounds, "match_iou": MATCH_IOU,
-              "default": {"detector": default.detector.spec.name, "classifier": default.classifier.spec.name,
-                          "min_face": default.detector.min_face}, "scenes": {}}
+    report = {
+        "machine": bench.machine(),
+        "rounds": args.rounds,
+        "match_iou": MATCH_IOU,
+        "default": {
+            "detector": default.detector.spec.name,
+            "classifier": default.classifier.spec.name,
+            "min_face": default.detector.min_face,
+        },
+        "scenes": {},
+    }
     for scene in [s for s in args.scenes.split(",") if s]:
         report["scenes"][scene] = run_scene(scene, runners, default, args)
     if args.json:

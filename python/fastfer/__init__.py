@@ -4,7 +4,10 @@ Finds faces, their 5 landmarks and their expression probabilities in :data:`LABE
 """
 
 try:
-    from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
+    from . import _moved, compat
+    from .api import FER
+    from .core.result import Face
+    from .draw import draw
     from .errors import (
         BackendError,
         Error,
@@ -18,10 +21,7 @@ try:
         UnsupportedInputError,
         VideoDecodeError,
     )
-    from . import _moved, compat
-    from .draw import draw
-    from .api import FER
-    from .core.result import Face
+    from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
     from .io.image import get_max_pixels, load_image, set_max_pixels
     from .labels import LABELS
     from .table import to_frame
@@ -84,9 +84,26 @@ def capabilities() -> dict:
 
 
 __all__ = [
-    "LABELS", "__version__", "capabilities", "load_image", "get_max_pixels", "set_max_pixels",
-    "FER", "Face", "draw", "compat", "to_frame",
-    "Error", "UnsupportedInputError", "InvalidImageError", "ImageDecodeError",
-    "ImageTooLargeError", "BackendError", "ModelError", "ModelIntegrityError", "ModelNotFoundError",
-    "ModelSpecError", "VideoDecodeError",
+    "LABELS",
+    "__version__",
+    "capabilities",
+    "load_image",
+    "get_max_pixels",
+    "set_max_pixels",
+    "FER",
+    "Face",
+    "draw",
+    "compat",
+    "to_frame",
+    "Error",
+    "UnsupportedInputError",
+    "InvalidImageError",
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "BackendError",
+    "ModelError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "ModelSpecError",
+    "VideoDecodeError",
 ]

@@ -25,9 +25,15 @@ class ModelOutputError(ModelError): ...
 class Session:
     """An ONNX Runtime session run by the C++ core (ORT's C API, loaded from library_path)."""
 
-    def __init__(self, model_bytes: bytes, library_path: str, threads: int = 1,
-                 providers: Sequence[str] = ("cpu",), allow_fallback: bool = False,
-                 graph_optimization: str = "all") -> None: ...
+    def __init__(
+        self,
+        model_bytes: bytes,
+        library_path: str,
+        threads: int = 1,
+        providers: Sequence[str] = ("cpu",),
+        allow_fallback: bool = False,
+        graph_optimization: str = "all",
+    ) -> None: ...
     def run(self, inputs: dict[str, _Array], output_names: Sequence[str] = []) -> list[_Float32]: ...
     @property
     def input_names(self) -> list[str]: ...
@@ -43,9 +49,13 @@ class Session:
 class Pipeline:
     """The whole analysis of one image in C++ (fastfer/pipeline.h). Thread-safe."""
 
-    def __init__(self, detector_session: Session, detector_spec: dict[str, Any],
-                 classifier_session: Optional[Session] = None,
-                 classifier_spec: Optional[dict[str, Any]] = None) -> None: ...
+    def __init__(
+        self,
+        detector_session: Session,
+        detector_spec: dict[str, Any],
+        classifier_session: Optional[Session] = None,
+        classifier_spec: Optional[dict[str, Any]] = None,
+    ) -> None: ...
     def analyze(self, image: npt.NDArray[np.uint8]) -> dict[str, _Float32]: ...
     def analyze_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[dict[str, _Float32]]: ...
     def detect(self, image: npt.NDArray[np.uint8]) -> dict[str, _Float32]: ...
@@ -61,20 +71,44 @@ def has_onnxruntime() -> bool: ...
 def onnxruntime_available_providers(library_path: str) -> list[str]: ...
 def resize(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]: ...
 def to_gray(image: npt.NDArray[np.uint8], channel_order: str = "bgr") -> npt.NDArray[np.uint8]: ...
-def detector_input(image: npt.NDArray[np.uint8], max_side: int = 0, *,
-                   fixed_size: Optional[Sequence[int]] = None, pad_multiple: int = 32,
-                   channel_order: str = "rgb", mean: _Scalars = 0.0, scale: _Scalars = 1.0,
-                   layout: str = "nchw") -> tuple[_Float32, float]: ...
-def face_input(image: npt.NDArray[np.uint8], boxes: Optional[_Array] = None,
-               landmarks: Optional[_Array] = None, *, size: Union[int, Sequence[int]],
-               margin: float = 0.0, square: bool = True, template: Optional[_Array] = None,
-               gray: bool = False, channel_order: str = "rgb", mean: _Scalars = 0.0,
-               scale: _Scalars = 1.0, layout: str = "nchw") -> _Float32: ...
+def detector_input(
+    image: npt.NDArray[np.uint8],
+    max_side: int = 0,
+    *,
+    fixed_size: Optional[Sequence[int]] = None,
+    pad_multiple: int = 32,
+    channel_order: str = "rgb",
+    mean: _Scalars = 0.0,
+    scale: _Scalars = 1.0,
+    layout: str = "nchw",
+) -> tuple[_Float32, float]: ...
+def face_input(
+    image: npt.NDArray[np.uint8],
+    boxes: Optional[_Array] = None,
+    landmarks: Optional[_Array] = None,
+    *,
+    size: Union[int, Sequence[int]],
+    margin: float = 0.0,
+    square: bool = True,
+    template: Optional[_Array] = None,
+    gray: bool = False,
+    channel_order: str = "rgb",
+    mean: _Scalars = 0.0,
+    scale: _Scalars = 1.0,
+    layout: str = "nchw",
+) -> _Float32: ...
 def similarity_transform(src: _Array, dst: _Array) -> npt.NDArray[np.float64]: ...
-def make_anchors(height: int, width: int, steps: Sequence[int], min_sizes: Sequence[Sequence[float]],
-                 offset: float = 0.5) -> _Float32: ...
+def make_anchors(
+    height: int, width: int, steps: Sequence[int], min_sizes: Sequence[Sequence[float]], offset: float = 0.5
+) -> _Float32: ...
 def decode_boxes(deltas: _Array, priors: _Array, variances: Sequence[float] = (0.1, 0.2)) -> _Float32: ...
 def decode_landmarks(deltas: _Array, priors: _Array, variance: float = 0.1) -> _Float32: ...
-def nms(boxes: _Array, scores: _Array, iou_threshold: float, score_threshold: Optional[float] = None,
-        top_k: int = 0, max_output: int = 0) -> npt.NDArray[np.int64]: ...
+def nms(
+    boxes: _Array,
+    scores: _Array,
+    iou_threshold: float,
+    score_threshold: Optional[float] = None,
+    top_k: int = 0,
+    max_output: int = 0,
+) -> npt.NDArray[np.int64]: ...
 def yunet_scores(cls: _Array, obj: _Array) -> _Float32: ...

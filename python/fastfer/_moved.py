@@ -43,8 +43,11 @@ def import_moved(old: str) -> ModuleType:
     new = f"fastfer.{MOVED[old]}"
     # stacklevel 3: past this function and its caller (the hook or the package's __getattr__),
     # to the user's import; the import system's own frames are skipped by the warnings module.
-    warnings.warn(f"fastfer.{old} moved to {new}; import it from there (the old path goes in the "
-                  "next release)", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"fastfer.{old} moved to {new}; import it from there (the old path goes in the next release)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return importlib.import_module(new)
 
 

@@ -109,8 +109,7 @@ def batch_solver(fer: Optional[FER] = None, **fer_kwargs) -> Callable[[Iterable]
 
     def solve(images: Iterable) -> dict:
         results = model.analyze_batch(images)
-        out: dict = {"Vector": [], "Class": [], "Boxes": [], "Exist": [],
-                     "Index": list(range(len(results)))}
+        out: dict = {"Vector": [], "Class": [], "Boxes": [], "Exist": [], "Index": list(range(len(results)))}
         for entry in results:
             face = _largest(entry) if isinstance(entry, list) and entry else None
             if face is None:  # no face, or an unreadable image (entry is its exception)
@@ -132,9 +131,14 @@ def batch_solver(fer: Optional[FER] = None, **fer_kwargs) -> Callable[[Iterable]
 def _solver_face(face) -> dict:
     """One face the way the MobileNetV3 detector's solvers give it, plus fastfer's extras."""
     x1, y1, x2, y2 = (int(round(v)) for v in face.box)
-    return {"result": LABELS.index(face.label), "probability": float(max(face.probs)),
-            "vector": [float(p) for p in face.probs], "box": [x1, y1, x2 - x1, y2 - y1],
-            "label": face.label, "track_id": face.track_id}
+    return {
+        "result": LABELS.index(face.label),
+        "probability": float(max(face.probs)),
+        "vector": [float(p) for p in face.probs],
+        "box": [x1, y1, x2 - x1, y2 - y1],
+        "label": face.label,
+        "track_id": face.track_id,
+    }
 
 
 class _StreamSolver:
@@ -143,8 +147,7 @@ class _StreamSolver:
 
     _live = False
 
-    def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = DEFAULT_ALPHA,
-                 **fer_kwargs):
+    def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = DEFAULT_ALPHA, **fer_kwargs):
         self.fer = _fer(fer, fer_kwargs)
         self._options = {"every": every, "smoothing": smoothing}
         self._stream = None

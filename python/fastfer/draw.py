@@ -34,13 +34,17 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .core.result import Face
 from .io.image import load_image
 from .labels import LABELS
-from .core.result import Face
 
 PALETTE = {
-    "angry": (40, 40, 220), "disgust": (40, 150, 40), "fear": (170, 60, 150),
-    "happy": (0, 200, 255), "sad": (210, 110, 30), "surprise": (220, 200, 0),
+    "angry": (40, 40, 220),
+    "disgust": (40, 150, 40),
+    "fear": (170, 60, 150),
+    "happy": (0, 200, 255),
+    "sad": (210, 110, 30),
+    "surprise": (220, 200, 0),
     "neutral": (160, 160, 160),
 }
 FACE_COLOR = (255, 255, 255)
@@ -83,8 +87,16 @@ def _check_faces(faces) -> None:
             raise ValueError(f"face {i}: its box must be 4 finite numbers, got {face.box}")
 
 
-def draw(image, faces, *, bars: bool = True, landmarks: bool = True, min_face: float = 0,
-         track_ids: bool = True, return_layout: bool = False):
+def draw(
+    image,
+    faces,
+    *,
+    bars: bool = True,
+    landmarks: bool = True,
+    min_face: float = 0,
+    track_ids: bool = True,
+    return_layout: bool = False,
+):
     """Return an annotated copy (H×W×3 BGR uint8) of ``image`` (anything
     :func:`fastfer.load_image` reads; never modified) with each of ``faces`` (a sequence of
     :class:`fastfer.Face`, as ``FER.analyze``, ``FER.detect`` or ``FER.stream`` give) drawn on it.
@@ -95,8 +107,12 @@ def draw(image, faces, *, bars: bool = True, landmarks: bool = True, min_face: f
     returns ``(image, [Placed, ...])``: every tag and chart drawn and its rectangle.
     """
     _check_faces(faces)
-    for name, flag in (("bars", bars), ("landmarks", landmarks), ("track_ids", track_ids),
-                       ("return_layout", return_layout)):
+    for name, flag in (
+        ("bars", bars),
+        ("landmarks", landmarks),
+        ("track_ids", track_ids),
+        ("return_layout", return_layout),
+    ):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
     if isinstance(min_face, bool) or not isinstance(min_face, (int, float)) or not min_face >= 0:
@@ -138,8 +154,11 @@ def _tag_text(face: Face, track_ids: bool) -> list:
     prefix = f"#{track} " if track_ids and track is not None else ""
     if face.probs is None:
         return [f"{prefix}face {face.score:.2f}", f"{prefix}face".strip()]
-    return [f"{prefix}{face.label} {float(np.max(face.probs)):.2f}", f"{prefix}{face.label}",
-            f"{prefix}{face.label[:3]}"]
+    return [
+        f"{prefix}{face.label} {float(np.max(face.probs)):.2f}",
+        f"{prefix}{face.label}",
+        f"{prefix}{face.label[:3]}",
+    ]
 
 
 def _tag_metrics(u: float) -> tuple:
@@ -186,8 +205,12 @@ class _Free:
         r = np.array(rect, float)
         boxes = self.boxes if not inside_own else np.delete(self.boxes, own, axis=0)
         for others in (boxes, self.placed):
-            if len(others) and ((others[:, 0] < r[2]) & (others[:, 2] > r[0])
-                                & (others[:, 1] < r[3]) & (others[:, 3] > r[1])).any():
+            if (
+                len(others)
+                and (
+                    (others[:, 0] < r[2]) & (others[:, 2] > r[0]) & (others[:, 1] < r[3]) & (others[:, 3] > r[1])
+                ).any()
+            ):
                 return False
         return True
 
@@ -220,8 +243,9 @@ def layout(shape, faces, *, bars: bool = True, min_face: float = 0, track_ids: b
     boxes = np.array([f.box for f in faces], float).reshape(-1, 4)
     boxes = np.round(np.clip(boxes, 0, [w, h, w, h]))
     free = _Free(shape, boxes)
-    order = sorted((i for i, f in enumerate(faces) if _side(f) >= min_face and _side(f) > 0),
-                   key=lambda i: (-_side(faces[i]), i))
+    order = sorted(
+        (i for i, f in enumerate(faces) if _side(f) >= min_face and _side(f) > 0), key=lambda i: (-_side(faces[i]), i)
+    )
     placed = []
     for i in order:  # tags first: they say the most
         tag = _place_tag(free, i, faces[i], boxes[i], shape, track_ids)
@@ -305,8 +329,9 @@ def _draw_chart(out: np.ndarray, face: Face, rect: tuple) -> None:
     for i, (label, p) in enumerate(zip(LABELS, face.probs)):
         top, bottom = cy + pad + i * row, cy + pad + (i + 1) * row - gap - 1
         if name_w:
-            cv2.putText(out, _SHORT[i], (cx + pad, bottom - max(0, row // 6 - 1)), _FONT, scale,
-                        (230, 230, 230), thick, _AA)
+            cv2.putText(
+                out, _SHORT[i], (cx + pad, bottom - max(0, row // 6 - 1)), _FONT, scale, (230, 230, 230), thick, _AA
+            )
         cv2.rectangle(out, (bx, top), (bx + bar_w - 1, bottom), (70, 70, 70), -1)  # the track
         length = int(round(float(p) * bar_w))
         if length > 0:

@@ -13,9 +13,13 @@ from .core.result import Face
 from .labels import LABELS
 
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
-COLUMNS = (("source", "face", "x1", "y1", "x2", "y2", "score")
-           + tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy")
-           + ("label",) + LABELS + ("error",))
+COLUMNS = (
+    ("source", "face", "x1", "y1", "x2", "y2", "score")
+    + tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in "xy")
+    + ("label",)
+    + LABELS
+    + ("error",)
+)
 
 
 def face_rows(faces, source=None) -> list:
@@ -44,13 +48,16 @@ def _images(results, sources: Optional[Sequence] = None) -> Iterable[tuple]:
     names the images of a list of results (else their index)."""
     if isinstance(results, Mapping):  # {path: faces}
         if sources is not None:
-            raise ValueError("to_frame: results given as {path: faces} already name their sources; "
-                             "sources= is for a list of results")
+            raise ValueError(
+                "to_frame: results given as {path: faces} already name their sources; sources= is for a list of results"
+            )
         yield from results.items()
         return
     if isinstance(results, (str, bytes, Path)):
-        raise TypeError("to_frame takes analysis results (a list of faces, a list of such lists, "
-                        f"or {{path: faces}}), not {type(results).__name__}")
+        raise TypeError(
+            "to_frame takes analysis results (a list of faces, a list of such lists, "
+            f"or {{path: faces}}), not {type(results).__name__}"
+        )
     results = list(results)
     one_image = all(isinstance(item, Face) for item in results)  # one image's faces (possibly none)
     names = _source_names(sources, 1 if one_image else len(results))
@@ -61,8 +68,10 @@ def _images(results, sources: Optional[Sequence] = None) -> Iterable[tuple]:
         if isinstance(item, (list, tuple)) or isinstance(item, BaseException):
             yield (index if names is None else names[index]), item
         else:
-            raise TypeError(f"to_frame: item {index} is a {type(item).__name__}, expected a list of "
-                            "fastfer.Face (one image) or an exception (an unreadable image)")
+            raise TypeError(
+                f"to_frame: item {index} is a {type(item).__name__}, expected a list of "
+                "fastfer.Face (one image) or an exception (an unreadable image)"
+            )
 
 
 def _source_names(sources: Optional[Sequence], count: int) -> Optional[list]:
@@ -70,8 +79,7 @@ def _source_names(sources: Optional[Sequence], count: int) -> Optional[list]:
     if sources is None:
         return None
     if isinstance(sources, (str, bytes, Path)) or not isinstance(sources, Iterable):
-        raise TypeError(f"to_frame: sources must be a sequence of names, one per image, got "
-                        f"{type(sources).__name__}")
+        raise TypeError(f"to_frame: sources must be a sequence of names, one per image, got {type(sources).__name__}")
     names = [str(name) if isinstance(name, PurePath) else name for name in sources]
     if len(names) != count:
         raise ValueError(f"to_frame: {len(names)} sources for {count} image results; give one per image")

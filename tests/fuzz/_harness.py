@@ -28,9 +28,11 @@ def instrument_fastfer() -> int:
     (nested ones with it). atheris.instrument_imports cannot see modules an editable install
     loads through its own finder; this works whatever loaded them. The native module is watched
     by the sanitizers instead. Returns how many functions were instrumented."""
-    functions = [obj for obj in gc.get_objects()
-                 if isinstance(obj, types.FunctionType)
-                 and (getattr(obj, "__module__", None) or "").startswith("fastfer")]
+    functions = [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, types.FunctionType) and (getattr(obj, "__module__", None) or "").startswith("fastfer")
+    ]
     for function in functions:
         atheris.instrument_func(function)
     return len(functions)

@@ -87,8 +87,7 @@ def call(module, name, args, kwargs):
 
 def finite(value) -> bool:
     arrays = value if isinstance(value, tuple) else (value,)
-    return all(not isinstance(a, np.ndarray) or a.dtype.kind != "f" or np.all(np.isfinite(a))
-               for a in arrays)
+    return all(not isinstance(a, np.ndarray) or a.dtype.kind != "f" or np.all(np.isfinite(a)) for a in arrays)
 
 
 def compare(name, a, b, tolerance):
@@ -121,15 +120,22 @@ def resize_case(fdp):
 
 
 def to_gray_case(fdp):
-    return "to_gray", (image(fdp, fdp.ConsumeIntInRange(3, 4)),), {
-        "channel_order": fdp.PickValueInList(["bgr", "rgb"])}, None
+    return (
+        "to_gray",
+        (image(fdp, fdp.ConsumeIntInRange(3, 4)),),
+        {"channel_order": fdp.PickValueInList(["bgr", "rgb"])},
+        None,
+    )
 
 
 def detector_input_case(fdp):
-    kwargs = {"pad_multiple": fdp.PickValueInList([1, 8, 32, 0, 5000]),
-              "channel_order": fdp.PickValueInList(["rgb", "bgr"]),
-              "mean": number(fdp, 0, 255), "scale": number(fdp, -2, 2),
-              "layout": fdp.PickValueInList(["nchw", "nhwc"])}
+    kwargs = {
+        "pad_multiple": fdp.PickValueInList([1, 8, 32, 0, 5000]),
+        "channel_order": fdp.PickValueInList(["rgb", "bgr"]),
+        "mean": number(fdp, 0, 255),
+        "scale": number(fdp, -2, 2),
+        "layout": fdp.PickValueInList(["nchw", "nhwc"]),
+    }
     if fdp.ConsumeBool():
         kwargs["fixed_size"] = (size(fdp, 64), size(fdp, 64))
         args = (image(fdp, 3),)
@@ -141,9 +147,14 @@ def detector_input_case(fdp):
 def face_input_common(fdp):
     """The image, the options both face_input modes share, and the number of faces."""
     img = image(fdp, 3)
-    kwargs = {"size": size(fdp, 32), "gray": fdp.ConsumeBool(), "mean": number(fdp, 0, 255),
-              "scale": number(fdp, -2, 2), "layout": fdp.PickValueInList(["nchw", "nhwc"]),
-              "channel_order": fdp.PickValueInList(["rgb", "bgr"])}
+    kwargs = {
+        "size": size(fdp, 32),
+        "gray": fdp.ConsumeBool(),
+        "mean": number(fdp, 0, 255),
+        "scale": number(fdp, -2, 2),
+        "layout": fdp.PickValueInList(["nchw", "nhwc"]),
+        "channel_order": fdp.PickValueInList(["rgb", "bgr"]),
+    }
     return img, kwargs, fdp.ConsumeIntInRange(0, 4)
 
 
@@ -164,10 +175,8 @@ def face_align_case(fdp):
 def make_anchors_case(fdp):
     levels = fdp.ConsumeIntInRange(0, 3)
     steps = [size(fdp, 64) for _ in range(levels)]
-    min_sizes = [[number(fdp, 1, 512) for _ in range(fdp.ConsumeIntInRange(0, 3))]
-                 for _ in range(levels)]
-    return "make_anchors", (size(fdp, 256), size(fdp, 256), steps, min_sizes,
-                            number(fdp, 0, 1)), {}, None
+    min_sizes = [[number(fdp, 1, 512) for _ in range(fdp.ConsumeIntInRange(0, 3))] for _ in range(levels)]
+    return "make_anchors", (size(fdp, 256), size(fdp, 256), steps, min_sizes, number(fdp, 0, 1)), {}, None
 
 
 def decode_boxes_case(fdp):
@@ -180,14 +189,15 @@ def decode_boxes_case(fdp):
 def decode_landmarks_case(fdp):
     n, k = fdp.ConsumeIntInRange(0, 16), fdp.ConsumeIntInRange(1, 5)
     priors = np.abs(rows(fdp, n, 4, 0, 1))
-    return "decode_landmarks", (rows(fdp, n, 2 * k, -50, 50), priors,
-                                number(fdp, 0.01, 1)), {}, (1e-6, 1e-30)
+    return "decode_landmarks", (rows(fdp, n, 2 * k, -50, 50), priors, number(fdp, 0.01, 1)), {}, (1e-6, 1e-30)
 
 
 def nms_case(fdp):
     n = fdp.ConsumeIntInRange(0, 64)
-    kwargs = {"top_k": fdp.PickValueInList([0, 0, 1, 5, size(fdp, 64)]),
-              "max_output": fdp.PickValueInList([0, 0, 1, 3, size(fdp, 64)])}
+    kwargs = {
+        "top_k": fdp.PickValueInList([0, 0, 1, 5, size(fdp, 64)]),
+        "max_output": fdp.PickValueInList([0, 0, 1, 3, size(fdp, 64)]),
+    }
     if fdp.ConsumeBool():
         kwargs["score_threshold"] = number(fdp, 0, 1)
     scores = np.array([number(fdp, 0, 1) for _ in range(n)], np.float64)
@@ -201,8 +211,18 @@ def yunet_scores_case(fdp):
 
 
 # The first input value picks the kernel; the numbers are the corpus's, so they never change.
-CASES = (resize_case, to_gray_case, detector_input_case, face_crop_case, face_align_case,
-         make_anchors_case, decode_boxes_case, decode_landmarks_case, nms_case, yunet_scores_case)
+CASES = (
+    resize_case,
+    to_gray_case,
+    detector_input_case,
+    face_crop_case,
+    face_align_case,
+    make_anchors_case,
+    decode_boxes_case,
+    decode_landmarks_case,
+    nms_case,
+    yunet_scores_case,
+)
 
 
 def case(fdp):
@@ -219,8 +239,10 @@ def TestOneInput(data: bytes) -> None:
     a = call(native, name, args, kwargs)
     b = call(twin, name, args, kwargs)
     if a[0] != b[0] or (a[0] == "error" and a[1] is not b[1]):
-        raise Divergence(f"{name}: native {a[0]} {a[1] if a[0] == 'error' else ''} vs "
-                         f"numpy {b[0]} {b[1] if b[0] == 'error' else ''}; kwargs {kwargs}")
+        raise Divergence(
+            f"{name}: native {a[0]} {a[1] if a[0] == 'error' else ''} vs "
+            f"numpy {b[0]} {b[1] if b[0] == 'error' else ''}; kwargs {kwargs}"
+        )
     if a[0] == "ok":
         for side, value in (("native", a[1]), ("numpy", b[1])):
             if not finite(value):

@@ -44,8 +44,9 @@ def image_seeds() -> dict:
 
 
 def onnx_seeds() -> dict:
-    seeds = {f"external_{name.replace(' ', '_')}.onnx": data
-             for name, data in onnx_wire.external_tensor_placements().items()}
+    seeds = {
+        f"external_{name.replace(' ', '_')}.onnx": data for name, data in onnx_wire.external_tensor_placements().items()
+    }
     seeds["classifier.onnx"] = onnx_wire.classifier(7, size=8)
     seeds["identity.onnx"] = onnx_wire.identity_model()
     seeds["nested_40.onnx"] = onnx_wire.nested_subgraphs(40)
@@ -71,8 +72,12 @@ def kernel_seeds() -> dict:
 
 
 def main() -> None:
-    for target, seeds in (("images", image_seeds()), ("onnx_scan", onnx_seeds()),
-                          ("ppm", ppm_seeds()), ("kernels", kernel_seeds())):
+    for target, seeds in (
+        ("images", image_seeds()),
+        ("onnx_scan", onnx_seeds()),
+        ("ppm", ppm_seeds()),
+        ("kernels", kernel_seeds()),
+    ):
         folder = CORPUS / target
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

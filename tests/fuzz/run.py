@@ -38,10 +38,23 @@ def ppm_library(work: Path) -> Path:
     """Builds tests/fuzz/ppm_harness.cpp (the example's reader) with ASan/UBSan against the
     sanitized core library."""
     out = work / "libfastfer_fuzz_ppm.so"  # the path _libfuzzer gives the target
-    command = [os.environ.get("CXX", "g++"), "-std=c++17", "-O1", "-g", "-shared", "-fPIC",
-               f"-fsanitize={sanitize.SANITIZERS}", "-fno-sanitize-recover=all",
-               "-fno-omit-frame-pointer", f"-I{sanitize.ROOT / 'cpp' / 'include'}",
-               str(HERE / "ppm_harness.cpp"), str(sanitize.core_library()), "-ldl", "-o", str(out)]
+    command = [
+        os.environ.get("CXX", "g++"),
+        "-std=c++17",
+        "-O1",
+        "-g",
+        "-shared",
+        "-fPIC",
+        f"-fsanitize={sanitize.SANITIZERS}",
+        "-fno-sanitize-recover=all",
+        "-fno-omit-frame-pointer",
+        f"-I{sanitize.ROOT / 'cpp' / 'include'}",
+        str(HERE / "ppm_harness.cpp"),
+        str(sanitize.core_library()),
+        "-ldl",
+        "-o",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"building the PPM harness failed:\n{result.stderr[-3000:]}")
@@ -56,14 +69,24 @@ def _libfuzzer(target: str, flags: list, sanitized: bool, folder: Path, timeout:
     if target == "ppm":
         env["FASTFER_FUZZ_PPM_LIBRARY"] = str(folder / "libfastfer_fuzz_ppm.so")
     script = HERE / f"fuzz_{target}.py"
-    argv = [str(script), *flags, "-timeout=20", "-rss_limit_mb=4096", f"-max_len={MAX_LEN[target]}",
-            f"-artifact_prefix={folder / 'artifacts'}/", "-print_final_stats=1",
-            str(folder / "corpus"), str(HERE / "corpus" / target)]
+    argv = [
+        str(script),
+        *flags,
+        "-timeout=20",
+        "-rss_limit_mb=4096",
+        f"-max_len={MAX_LEN[target]}",
+        f"-artifact_prefix={folder / 'artifacts'}/",
+        "-print_final_stats=1",
+        str(folder / "corpus"),
+        str(HERE / "corpus" / target),
+    ]
     if sanitized:
         # No site hooks (an editable install would redirect `import fastfer`): see sanitize.py.
         command = sanitize.python_command()
-        command[-1] += (f"sys.path.insert(0, {str(HERE)!r}); sys.argv = {argv!r}; import runpy; "
-                        f"runpy.run_path({str(script)!r}, run_name='__main__')")
+        command[-1] += (
+            f"sys.path.insert(0, {str(HERE)!r}); sys.argv = {argv!r}; import runpy; "
+            f"runpy.run_path({str(script)!r}, run_name='__main__')"
+        )
     else:
         command = [sys.executable] + argv
     try:
@@ -71,8 +94,7 @@ def _libfuzzer(target: str, flags: list, sanitized: bool, folder: Path, timeout:
     except subprocess.TimeoutExpired:
         return None, f"hung: no exit after {timeout:.0f} s", 0
     output = result.stdout + result.stderr
-    runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", output) or \
-        re.findall(r"Done (\d+) runs", output)
+    runs = re.findall(r"stat::number_of_executed_units:\s*(\d+)", output) or re.findall(r"Done (\d+) runs", output)
     return result.returncode, output, int(runs[-1]) if runs else 0
 
 
@@ -96,11 +118,11 @@ def run_target(target: str, seconds: int, sanitized: bool, work: Path) -> dict:
         ppm_library(folder)
     start = time.monotonic()
     fuzz_sanitized = sanitized and target == "ppm"
-    rc, output, report["runs"] = _libfuzzer(target, [f"-max_total_time={seconds}"], fuzz_sanitized,
-                                            folder, 3 * seconds + 300)
+    rc, output, report["runs"] = _libfuzzer(
+        target, [f"-max_total_time={seconds}"], fuzz_sanitized, folder, 3 * seconds + 300
+    )
     if rc is not None and rc == 0 and sanitized and not fuzz_sanitized:
-        rc, replay_output, report["replayed"] = _libfuzzer(target, ["-runs=0"], True, folder,
-                                                          3 * seconds + 600)
+        rc, replay_output, report["replayed"] = _libfuzzer(target, ["-runs=0"], True, folder, 3 * seconds + 600)
         output += replay_output
     report["wall_seconds"] = round(time.monotonic() - start, 1)
     if rc is None:
@@ -144,9 +166,12 @@ def main(argv=None) -> int:
         reports.append(report)
         replay = f", {report['replayed']:,} replayed under ASan/UBSan" if report["replayed"] else ""
         under = " under ASan/UBSan" if report["sanitized"] and target == "ppm" else ""
-        print(f"{target:10s} {report['status']:8s} {report['runs']:>9,} runs in {report['seconds']} s"
-              f"{under}{replay}"
-              f"{': ' + report['detail'][:300] if report['detail'] else ''}", flush=True)
+        print(
+            f"{target:10s} {report['status']:8s} {report['runs']:>9,} runs in {report['seconds']} s"
+            f"{under}{replay}"
+            f"{': ' + report['detail'][:300] if report['detail'] else ''}",
+            flush=True,
+        )
     print(f"corpora and artifacts: {work}")
     if args.json:
         args.json.write_text(json.dumps(reports, indent=1))

@@ -45,8 +45,9 @@ def runtime_library(name: str) -> Optional[str]:
     if cxx is None:
         return None
     try:
-        path = subprocess.run([cxx, f"-print-file-name={name}"], capture_output=True, text=True,
-                              timeout=60).stdout.strip()
+        path = subprocess.run(
+            [cxx, f"-print-file-name={name}"], capture_output=True, text=True, timeout=60
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return os.path.realpath(path) if path and os.path.isabs(path) and os.path.exists(path) else None
@@ -86,15 +87,30 @@ def build(jobs: int = 2) -> Path:
     BUILD.mkdir(parents=True, exist_ok=True)
     with open(BUILD / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        version = next(line.split('"')[1] for line in
-                       (ROOT / "python" / "fastfer" / "__init__.py").read_text().splitlines()
-                       if line.startswith("__version__"))
+        version = next(
+            line.split('"')[1]
+            for line in (ROOT / "python" / "fastfer" / "__init__.py").read_text().splitlines()
+            if line.startswith("__version__")
+        )
         if not (BUILD / "CMakeCache.txt").exists():
-            _run(["cmake", "-S", str(ROOT), "-B", str(BUILD), "-G", "Ninja",
-                  "-DCMAKE_BUILD_TYPE=RelWithDebInfo", f"-DFASTFER_SANITIZE={SANITIZERS}",
-                  "-DSKBUILD=ON", f"-DSKBUILD_PROJECT_VERSION={version}",
-                  f"-DPython_EXECUTABLE={sys.executable}", f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
-                  f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={BUILD}"])
+            _run(
+                [
+                    "cmake",
+                    "-S",
+                    str(ROOT),
+                    "-B",
+                    str(BUILD),
+                    "-G",
+                    "Ninja",
+                    "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+                    f"-DFASTFER_SANITIZE={SANITIZERS}",
+                    "-DSKBUILD=ON",
+                    f"-DSKBUILD_PROJECT_VERSION={version}",
+                    f"-DPython_EXECUTABLE={sys.executable}",
+                    f"-Dpybind11_DIR={pybind11.get_cmake_dir()}",
+                    f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={BUILD}",
+                ]
+            )
         _run(["cmake", "--build", str(BUILD), "--target", "_core", "fastfer_core", "-j", str(jobs)])
         _stage()
     return SITE
@@ -148,8 +164,10 @@ def python_command() -> list:
     """The interpreter, without site's .pth hooks (an editable install redirects ``import
     fastfer`` to the checkout whatever the path says) but with the environment's packages."""
     purelib, platlib = sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]
-    prelude = (f"import sys; sys.path[:0] = [{str(SITE)!r}]; "
-               f"sys.path += [p for p in ({purelib!r}, {platlib!r}) if p not in sys.path]; ")
+    prelude = (
+        f"import sys; sys.path[:0] = [{str(SITE)!r}]; "
+        f"sys.path += [p for p in ({purelib!r}, {platlib!r}) if p not in sys.path]; "
+    )
     return [sys.executable, "-S", "-c", prelude]
 
 

@@ -1,6 +1,6 @@
 """Compares the model files in a folder with the sha256 and size that manifest.json records.
 
-    python tools/models/check_manifest.py DIR     (exit status 1 on any difference)
+python tools/models/check_manifest.py DIR     (exit status 1 on any difference)
 """
 
 from __future__ import annotations

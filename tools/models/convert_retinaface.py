@@ -62,7 +62,6 @@ DEFAULT_IMAGES = [SHARED_DATA / "photos" / "astronaut.jpg", SHARED_DATA / "photo
 TOLERANCE = {"boxes": 1e-3, "landmarks": 1e-3, "scores": 1e-4}
 
 
-
 def convert(pb_path: Path):
     import onnx
     import tensorflow as tf
@@ -75,8 +74,13 @@ def convert(pb_path: Path):
     graph_def.ParseFromString(pb_path.read_bytes())
     rename = {TF_INPUT: INPUT_NAME, **TF_OUTPUTS}
     model, _ = tf2onnx.convert.from_graph_def(
-        graph_def, name="retinaface_mbv2", input_names=[TF_INPUT], output_names=list(TF_OUTPUTS),
-        opset=OPSET, tensors_to_rename=rename)
+        graph_def,
+        name="retinaface_mbv2",
+        input_names=[TF_INPUT],
+        output_names=list(TF_OUTPUTS),
+        opset=OPSET,
+        tensors_to_rename=rename,
+    )
 
     graph = model.graph
     graph.name = "retinaface_mbv2"
@@ -88,14 +92,19 @@ def convert(pb_path: Path):
     assert len(resizes) == 2, f"expected 2 Resize nodes, found {len(resizes)}"
     for node in resizes:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        assert (attrs.get("mode"), attrs.get("nearest_mode"), attrs.get("coordinate_transformation_mode")) \
-            == (b"nearest", b"floor", b"tf_half_pixel_for_nn"), attrs
+        assert (attrs.get("mode"), attrs.get("nearest_mode"), attrs.get("coordinate_transformation_mode")) == (
+            b"nearest",
+            b"floor",
+            b"tf_half_pixel_for_nn",
+        ), attrs
         del node.attribute[:]
-        node.attribute.extend([
-            helper.make_attribute("coordinate_transformation_mode", "asymmetric"),
-            helper.make_attribute("mode", "nearest"),
-            helper.make_attribute("nearest_mode", "floor"),
-        ])
+        node.attribute.extend(
+            [
+                helper.make_attribute("coordinate_transformation_mode", "asymmetric"),
+                helper.make_attribute("mode", "nearest"),
+                helper.make_attribute("nearest_mode", "floor"),
+            ]
+        )
         node.input[1] = ""
 
     drop_unused_initializers(graph)
@@ -104,26 +113,33 @@ def convert(pb_path: Path):
         name_dims(out, ["N", "A", None])
     assert [i.name for i in graph.input] == [INPUT_NAME]
     assert [o.name for o in graph.output] == list(TF_OUTPUTS.values())
-    normalise(model, tf2onnx.__version__, doc=(
-        "RetinaFace MobileNetV2 raw heads (retinaface==1.1.1 frozen_graph.pb, converted by "
-        "fastfer tools/models/convert_retinaface.py). image: float32 [N,H,W,3] RGB 0..255, "
-        "H and W multiples of 32. boxes [N,A,4] and landmarks [N,A,10]: deltas (variances "
-        "0.1, 0.2); scores [N,A,2] softmax, column 1 = face."))
+    normalise(
+        model,
+        tf2onnx.__version__,
+        doc=(
+            "RetinaFace MobileNetV2 raw heads (retinaface==1.1.1 frozen_graph.pb, converted by "
+            "fastfer tools/models/convert_retinaface.py). image: float32 [N,H,W,3] RGB 0..255, "
+            "H and W multiples of 32. boxes [N,A,4] and landmarks [N,A,10]: deltas (variances "
+            "0.1, 0.2); scores [N,A,2] softmax, column 1 = face."
+        ),
+    )
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-
 # ---------------------------------------------------------------- verification
+
 
 def _load_rgb(path: Path):
     import numpy as np
     import tensorflow as tf
+
     return np.asarray(tf.io.decode_jpeg(tf.io.read_file(str(path)), channels=3))
 
 
 def _pad32(image, height=None, width=None):
     import numpy as np
+
     h, w = image.shape[:2]
     height = height or -(-h // 32) * 32
     width = width or -(-w // 32) * 32
@@ -134,6 +150,7 @@ def _pad32(image, height=None, width=None):
 
 def _run_tf(pb_path: Path, batch):
     import tensorflow as tf
+
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(pb_path.read_bytes())
     graph = tf.Graph()
@@ -165,8 +182,10 @@ def verify(onnx_path: Path, pb_path: Path, images: list[Path]) -> None:
             diff = float(np.max(np.abs(ref[name].astype(np.float64) - got[name])))
             limit = tol[name] if isinstance(tol, dict) else tol
             ok = diff <= limit
-            print(f"  {label:<44} {name:<9} {str(got[name].shape):<16} max|diff| {diff:.3g}"
-                  f"{'' if ok else f'  > {limit:g}  FAIL'}")
+            print(
+                f"  {label:<44} {name:<9} {str(got[name].shape):<16} max|diff| {diff:.3g}"
+                f"{'' if ok else f'  > {limit:g}  FAIL'}"
+            )
             if not ok:
                 failures.append((label, name, diff))
 
@@ -175,8 +194,9 @@ def verify(onnx_path: Path, pb_path: Path, images: list[Path]) -> None:
     for path, image in zip(images, rgb):
         batch = _pad32(image)[None]
         ref, got = _run_tf(pb_path, batch), run_onnx(batch)
-        compare(f"{path.name} {image.shape[1]}x{image.shape[0]} -> {batch.shape[2]}x{batch.shape[1]}",
-                ref, got, TOLERANCE)
+        compare(
+            f"{path.name} {image.shape[1]}x{image.shape[0]} -> {batch.shape[2]}x{batch.shape[1]}", ref, got, TOLERANCE
+        )
         face = float(got["scores"][0, :, 1].max())
         print(f"  {path.name}: best face score {face:.4f}")
         if face < 0.9:
@@ -188,7 +208,7 @@ def verify(onnx_path: Path, pb_path: Path, images: list[Path]) -> None:
     batch = np.stack([_pad32(im, height, width) for im in rgb])
     ref, got = _run_tf(pb_path, batch), run_onnx(batch)
     compare(f"batch {len(rgb)} at {width}x{height} vs TF", ref, got, TOLERANCE)
-    ones = [run_onnx(batch[i:i + 1]) for i in range(len(rgb))]
+    ones = [run_onnx(batch[i : i + 1]) for i in range(len(rgb))]
     stacked = {name: np.concatenate([o[name] for o in ones]) for name in names}
     compare(f"ORT batch {len(rgb)} vs {len(rgb)} ORT batch-1 runs", stacked, got, 1e-5)
     if failures:
@@ -199,8 +219,9 @@ def verify(onnx_path: Path, pb_path: Path, images: list[Path]) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="output folder (default %(default)s)")
-    parser.add_argument("--images", type=Path, nargs="+", default=DEFAULT_IMAGES,
-                        help="RGB photos with faces for the check against TF")
+    parser.add_argument(
+        "--images", type=Path, nargs="+", default=DEFAULT_IMAGES, help="RGB photos with faces for the check against TF"
+    )
     parser.add_argument("--skip-verify", action="store_true", help="convert only")
     args = parser.parse_args(argv)
 

@@ -45,10 +45,18 @@ COMMIT = "0047ac24afb1a50a0c6105001c89d1b5b805dbf1"
 
 # variant: (file in the repository's onnx/ folder, shipped file, pinned sha256, parameters)
 VARIANTS = {
-    "n": ("yunet_n_dynamic.onnx", "yunet.onnx",
-          "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12", 75_856),
-    "s": ("yunet_s_dynamic.onnx", "yunet_s.onnx",
-          "daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3", 54_608),
+    "n": (
+        "yunet_n_dynamic.onnx",
+        "yunet.onnx",
+        "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12",
+        75_856,
+    ),
+    "s": (
+        "yunet_s_dynamic.onnx",
+        "yunet_s.onnx",
+        "daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3",
+        54_608,
+    ),
 }
 STRIDES = (8, 16, 32)
 OUTPUTS = [f"{head}_{s}" for head in ("cls", "obj", "bbox", "kps") for s in STRIDES]
@@ -102,8 +110,9 @@ def check_against_opencv(model: Path) -> float:
         for face in faces:  # x, y, w, h, 5 landmarks, score
             box = np.r_[face[:2], face[:2] + face[2:4]]
             k = int(np.argmin(np.abs(ours[:, :4] - box).sum(axis=1)))
-            worst = max(worst, float(np.abs(ours[k, :14] - np.r_[box, face[4:14]]).max()),
-                        abs(float(ours[k, 14] - face[14])))
+            worst = max(
+                worst, float(np.abs(ours[k, :14] - np.r_[box, face[4:14]]).max()), abs(float(ours[k, 14] - face[14]))
+            )
         print(f"  {photo}: OpenCV finds {len(faces)} faces; they are among our {len(ours)} candidates")
     return worst
 
@@ -112,8 +121,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=SOURCE_DIR, help="folder with the repository's ONNX files")
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="where to write the shipped files")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["n"],
-                        help="which YuNet variants to ship (default: n; s did not earn a place, see docs/speed.md)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=sorted(VARIANTS),
+        default=["n"],
+        help="which YuNet variants to ship (default: n; s did not earn a place, see docs/speed.md)",
+    )
     args = parser.parse_args()
     failed = False
     for variant in args.variants:
@@ -127,13 +141,17 @@ def main() -> int:
         worst = check_against_opencv(source)
         ok = worst <= PIXEL_TOLERANCE
         failed |= not ok
-        print(f"{member} ({params:,} parameters): decoding vs cv2.FaceDetectorYN max |diff| {worst:.2e} "
-              f"({'ok' if ok else 'TOO LARGE'})")
+        print(
+            f"{member} ({params:,} parameters): decoding vs cv2.FaceDetectorYN max |diff| {worst:.2e} "
+            f"({'ok' if ok else 'TOO LARGE'})"
+        )
         if ok:
             args.out.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, args.out / shipped)
-            print(f"  -> {args.out / shipped}: sha256 {sha256_of(args.out / shipped)}, "
-                  f"{(args.out / shipped).stat().st_size} bytes")
+            print(
+                f"  -> {args.out / shipped}: sha256 {sha256_of(args.out / shipped)}, "
+                f"{(args.out / shipped).stat().st_size} bytes"
+            )
     return 1 if failed else 0
 
 

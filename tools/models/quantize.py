@@ -56,14 +56,14 @@ from fastfer.io.image import load_image
 
 WIDER_DEV = SHARED_DATA / "detection" / "wider_val_dev"
 FER2013 = SHARED_DATA / "fer2013.npz"
-WIDER_CALIBRATION_EVERY = 5     # images 0, 5, 10, ... of the sorted dev sample
-WIDER_CALIBRATION_SIDE = 640    # long side of dynamic-size detector inputs while calibrating
-FER_CALIBRATION_EVERY = 28      # Training rows 0, 28, 56, ...
-FER_BATCH = 54         # 1,026 = 19 x 54: equal batches (the histogram calibrators need them)
+WIDER_CALIBRATION_EVERY = 5  # images 0, 5, 10, ... of the sorted dev sample
+WIDER_CALIBRATION_SIDE = 640  # long side of dynamic-size detector inputs while calibrating
+FER_CALIBRATION_EVERY = 28  # Training rows 0, 28, 56, ...
+FER_BATCH = 54  # 1,026 = 19 x 54: equal batches (the histogram calibrators need them)
 MANIFEST = MODELS_DIR / "manifest.json"
 # What an _int8 entry copies from its fp32 entry (how the model is fed and read).
 SYNCED = ("input", "outputs", "decoder", "labels", "crop", "license")
-MAX_ACCURACY_DROP = 0.003       # an int8 classifier ships only within 0.3 points of fp32
+MAX_ACCURACY_DROP = 0.003  # an int8 classifier ships only within 0.3 points of fp32
 
 
 def wider_images() -> list:
@@ -80,8 +80,9 @@ def detector_batches(entry: dict):
     for path in wider_calibration_images():
         image = load_image(path)
         if inp["size"] == "dynamic":
-            tensor, _ = kernels.detector_input(image, WIDER_CALIBRATION_SIDE,
-                                               pad_multiple=inp.get("pad_multiple", 32), **common)
+            tensor, _ = kernels.detector_input(
+                image, WIDER_CALIBRATION_SIDE, pad_multiple=inp.get("pad_multiple", 32), **common
+            )
         else:
             tensor, _ = kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
         yield {inp["name"]: np.ascontiguousarray(tensor, np.float32)}
@@ -97,7 +98,7 @@ def classifier_batches(entry: dict):
     size = int(inp["size"][0])
     mean, scale = float(inp["mean"][0]), float(inp["scale"][0])
     for start in range(0, len(faces), FER_BATCH):
-        batch = np.stack([kernels.resize(f, size, size) for f in faces[start:start + FER_BATCH]])
+        batch = np.stack([kernels.resize(f, size, size) for f in faces[start : start + FER_BATCH]])
         batch = (batch.astype(np.float32) - mean) * scale
         batch = batch[:, None] if inp["layout"] == "nchw" else batch[..., None]
         yield {inp["name"]: np.ascontiguousarray(batch)}
@@ -113,8 +114,11 @@ class Reader(CalibrationDataReader):
         return next(self._batches, None)
 
 
-METHODS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-           "entropy": CalibrationMethod.Entropy}
+METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,
+    "entropy": CalibrationMethod.Entropy,
+}
 
 
 METHOD_NOTES = {"minmax": "MinMax", "percentile": "99.999th-percentile", "entropy": "entropy"}
@@ -125,8 +129,21 @@ DEFAULT_METHOD = {"classifier": "percentile", "detector": "minmax"}
 
 #: Operators that only move, reshape or cast data: a head's path from its last weighted layer to
 #: the graph's output passes through these (and the graph's final concatenation and softmax).
-DATA_MOVEMENT = {"Concat", "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Cast",
-                 "Identity", "Softmax", "Sigmoid", "Slice", "Split", "Gather"}
+DATA_MOVEMENT = {
+    "Concat",
+    "Reshape",
+    "Transpose",
+    "Flatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Cast",
+    "Identity",
+    "Softmax",
+    "Sigmoid",
+    "Slice",
+    "Split",
+    "Gather",
+}
 WEIGHTED = ("Conv", "Gemm", "MatMul")
 
 
@@ -156,8 +173,7 @@ def excluded(model_path: Path, task: str, float_ends: bool) -> list:
 
     model = onnx.load(str(model_path))
     outputs = {o.name for o in model.graph.output}
-    names = (head_nodes(model) if task == "detector"
-             else [n.name for n in model.graph.node if outputs & set(n.output)])
+    names = head_nodes(model) if task == "detector" else [n.name for n in model.graph.node if outputs & set(n.output)]
     if float_ends:
         weighted = [n.name for n in model.graph.node if n.op_type in WEIGHTED]
         names += weighted[:1] + weighted[-1:]
@@ -207,13 +223,20 @@ def quantize(name: str, entry: dict, out_dir: Path, method: str, float_ends: boo
                 print(f"{name}: symbolic shape inference failed ({exc}); using ONNX shape inference")
                 quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         quantize_static(
-            str(prepared), str(out), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-            reduce_range=REDUCE_RANGE[entry["task"]], calibrate_method=METHODS[method],
+            str(prepared),
+            str(out),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            reduce_range=REDUCE_RANGE[entry["task"]],
+            calibrate_method=METHODS[method],
             nodes_to_exclude=excluded(prepared, entry["task"], float_ends),
             # Ranges are folded in every 10 batches to bound memory. (ONNX Runtime 1.32 fails with
             # "No data is collected" when the batch count is a multiple of this: 64 and 19 are not.)
-            extra_options={"CalibMaxIntermediateOutputs": 10, "CalibPercentile": 99.999})
+            extra_options={"CalibMaxIntermediateOutputs": 10, "CalibPercentile": 99.999},
+        )
     return out
 
 
@@ -222,8 +245,9 @@ def int8_entry(name: str, entry: dict, path: Path, method: str) -> dict:
         f"every {WIDER_CALIBRATION_EVERY}th image of the sorted WIDER FACE dev sample "
         f"(shared/data/detection/wider_val_dev, {len(wider_calibration_images())} images"
         + (f", long side {WIDER_CALIBRATION_SIDE})" if entry["input"]["size"] == "dynamic" else ")")
-        if entry["task"] == "detector" else
-        f"every {FER_CALIBRATION_EVERY}th face of FER2013 Training (rows 0, {FER_CALIBRATION_EVERY}, ...)")
+        if entry["task"] == "detector"
+        else f"every {FER_CALIBRATION_EVERY}th face of FER2013 Training (rows 0, {FER_CALIBRATION_EVERY}, ...)"
+    )
     new = {k: v for k, v in entry.items() if k not in ("file", "sha256", "size", "description", "source")}
     return {
         "task": entry["task"],
@@ -231,11 +255,12 @@ def int8_entry(name: str, entry: dict, path: Path, method: str) -> dict:
         "sha256": sha256_of(path),
         "size": path.stat().st_size,
         "description": f"{name} quantised to int8 (static QDQ, per-channel int8 weights"
-                       + (" in a 7-bit range" if REDUCE_RANGE[entry["task"]] else "") + ", uint8 "
-                       f"activations, {METHOD_NOTES[method]} calibration; "
-                       + ("box, landmark and score heads" if entry["task"] == "detector" else "outputs")
-                       + " left in float) "
-                       f"by tools/models/quantize.py; the model itself: see {name}.",
+        + (" in a 7-bit range" if REDUCE_RANGE[entry["task"]] else "")
+        + ", uint8 "
+        f"activations, {METHOD_NOTES[method]} calibration; "
+        + ("box, landmark and score heads" if entry["task"] == "detector" else "outputs")
+        + " left in float) "
+        f"by tools/models/quantize.py; the model itself: see {name}.",
         "source": {
             "quantized_from": name,
             "fp32_sha256": entry["sha256"],
@@ -262,7 +287,7 @@ def private_test_accuracy(name: str, spec_entry: dict, path: Path) -> float:
         rows = np.flatnonzero(data["usage"] == "PrivateTest")
         faces, labels = data["images"][rows], data["labels"][rows]
     classifier = Classifier(probe)
-    probs = np.concatenate([classifier.classify(faces[i:i + 256]) for i in range(0, len(faces), 256)])
+    probs = np.concatenate([classifier.classify(faces[i : i + 256]) for i in range(0, len(faces), 256)])
     return float((probs.argmax(axis=1) == labels).mean())
 
 
@@ -294,18 +319,31 @@ def link_heldout_images(root: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", help="fp32 model names (default: every shipped "
-                        "detector and classifier that already has an _int8 entry)")
-    parser.add_argument("--method", choices=sorted(METHODS),
-                        help="calibration (default: percentile for classifiers, minmax for detectors)")
-    parser.add_argument("--check", action="store_true",
-                        help="quantise into a temporary folder and compare with the shipped files")
-    parser.add_argument("--heldout", metavar="DIR",
-                        help="write DIR/images/<event>/<file>.jpg links to the dev images NOT used "
-                        "for calibration (and DIR/ground_truth), for `fastfer eval widerface DIR`")
-    parser.add_argument("--sync", action="store_true",
-                        help="only copy the fp32 entries' input, outputs, decoder, labels, crop and "
-                        "licence into their _int8 entries (after a spec edit that left the weights alone)")
+    parser.add_argument(
+        "models",
+        nargs="*",
+        help="fp32 model names (default: every shipped detector and classifier that already has an _int8 entry)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=sorted(METHODS),
+        help="calibration (default: percentile for classifiers, minmax for detectors)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="quantise into a temporary folder and compare with the shipped files"
+    )
+    parser.add_argument(
+        "--heldout",
+        metavar="DIR",
+        help="write DIR/images/<event>/<file>.jpg links to the dev images NOT used "
+        "for calibration (and DIR/ground_truth), for `fastfer eval widerface DIR`",
+    )
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="only copy the fp32 entries' input, outputs, decoder, labels, crop and "
+        "licence into their _int8 entries (after a spec edit that left the weights alone)",
+    )
     args = parser.parse_args(argv)
     if args.sync:
         sync_int8_entries()

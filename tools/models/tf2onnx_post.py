@@ -82,4 +82,3 @@ def save(model, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-

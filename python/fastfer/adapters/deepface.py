@@ -60,9 +60,17 @@ class DeepFace:
             return cls._fer
 
     @classmethod
-    def analyze(cls, img_path, actions=("emotion",), enforce_detection: bool = True,
-                detector_backend: str = "opencv", align: bool = True, expand_percentage: int = 0,
-                silent: bool = False, anti_spoofing: bool = False) -> list:
+    def analyze(
+        cls,
+        img_path,
+        actions=("emotion",),
+        enforce_detection: bool = True,
+        detector_backend: str = "opencv",
+        align: bool = True,
+        expand_percentage: int = 0,
+        silent: bool = False,
+        anti_spoofing: bool = False,
+    ) -> list:
         """A list with one dict per face (see the module); a list of images gives a list of
         such lists. ``img_path``: a path, a BGR array, or anything :func:`fastfer.load_image`
         reads."""
@@ -76,8 +84,10 @@ class DeepFace:
         if faces:
             return [_result(face.probs, _region(face), face.score) for face in faces]
         if enforce_detection:
-            raise ValueError("Face could not be detected in the image. Please confirm that the picture is a face "
-                             "photo or consider to set enforce_detection param to False.")
+            raise ValueError(
+                "Face could not be detected in the image. Please confirm that the picture is a face "
+                "photo or consider to set enforce_detection param to False."
+            )
         h, w = image.shape[:2]
         whole = {"x": 0, "y": 0, "w": int(w), "h": int(h), "left_eye": None, "right_eye": None}
         return [_result(cls._model().classify(image)[0], whole, 0.0)]
@@ -89,19 +99,24 @@ def _check_actions(actions) -> None:
         raise ValueError("`actions` must be a list of strings: ['emotion']")
     for action in wanted:
         if action in NOT_ANALYSED:
-            raise ValueError(f"fastfer's DeepFace.analyze estimates the emotion only, not {action}: "
-                             "pass actions=['emotion']")
+            raise ValueError(
+                f"fastfer's DeepFace.analyze estimates the emotion only, not {action}: pass actions=['emotion']"
+            )
         if action != "emotion":
-            raise ValueError(f"Invalid action passed ({action!r}). Valid actions are `emotion`, `age`, "
-                             "`gender`, `race`.")
+            raise ValueError(
+                f"Invalid action passed ({action!r}). Valid actions are `emotion`, `age`, `gender`, `race`."
+            )
 
 
 def _result(probs, region: dict, confidence: float) -> dict:
     probs = np.asarray(probs, np.float64)
     percent = 100.0 * probs / probs.sum()
-    return {"emotion": {label: float(p) for label, p in zip(LABELS, percent)},
-            "dominant_emotion": LABELS[int(np.argmax(probs))], "region": region,
-            "face_confidence": float(confidence)}
+    return {
+        "emotion": {label: float(p) for label, p in zip(LABELS, percent)},
+        "dominant_emotion": LABELS[int(np.argmax(probs))],
+        "region": region,
+        "face_confidence": float(confidence),
+    }
 
 
 def _region(face) -> dict:

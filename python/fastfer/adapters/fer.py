@@ -43,9 +43,19 @@ class FER:
     ``fastfer_options`` (``detector=``, ``classifier=``, ``threads=``, ...). ``self.fer`` is it.
     """
 
-    def __init__(self, cascade_file: Optional[str] = None, mtcnn: bool = False, tfserving: bool = False,
-                 scale_factor: float = 1.1, min_face_size: Optional[int] = None, min_neighbors: int = 5,
-                 offsets: tuple = (10, 10), *, fer: Optional[_FastFER] = None, **fastfer_options):
+    def __init__(
+        self,
+        cascade_file: Optional[str] = None,
+        mtcnn: bool = False,
+        tfserving: bool = False,
+        scale_factor: float = 1.1,
+        min_face_size: Optional[int] = None,
+        min_neighbors: int = 5,
+        offsets: tuple = (10, 10),
+        *,
+        fer: Optional[_FastFER] = None,
+        **fastfer_options,
+    ):
         if min_face_size is not None:
             fastfer_options["min_face"] = int(min_face_size)
         self.fer = make_fer(fer, fastfer_options)

@@ -7,10 +7,9 @@ twin); both have the same signature and documented results. Read the twin's docs
 from __future__ import annotations
 
 from . import active as _impl
+
 # Bounds on one call, the same on both backends (tests/test_kernel_bounds.py checks they agree):
 # more than these raises ValueError before any work or allocation.
-from .reference._checks import MAX_OUTPUT_ELEMENTS  # resize / detector_input / face_input values
-from .reference.detect import MAX_ANCHORS, MAX_NMS_BOX_AREA, MAX_NMS_CANDIDATES
 
 resize = _impl.resize
 to_gray = _impl.to_gray
@@ -24,6 +23,14 @@ nms = _impl.nms
 yunet_scores = _impl.yunet_scores
 
 __all__ = [
-    "resize", "to_gray", "detector_input", "face_input", "similarity_transform",
-    "make_anchors", "decode_boxes", "decode_landmarks", "nms", "yunet_scores",
+    "resize",
+    "to_gray",
+    "detector_input",
+    "face_input",
+    "similarity_transform",
+    "make_anchors",
+    "decode_boxes",
+    "decode_landmarks",
+    "nms",
+    "yunet_scores",
 ]

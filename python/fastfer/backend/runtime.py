@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from .._args import positive_int
-from .session_checks import check_session
 from ..errors import BackendError, ModelError
 from ..models import load_bytes, spec as model_spec
+from .session_checks import check_session
 
 ProviderRequest = Union[str, tuple]
 _ORT_NAMES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -46,8 +46,10 @@ def _providers(requested: Sequence[ProviderRequest]) -> list:
             raise ValueError(f"unknown provider {name!r}; expected one of {sorted(_ORT_NAMES)}")
         ort_name = _ORT_NAMES[name]
         if ort_name not in available:
-            raise BackendError(f"provider {name!r} is not available in this onnxruntime "
-                               f"(available: {sorted(available)}); install onnxruntime-gpu for cuda")
+            raise BackendError(
+                f"provider {name!r} is not available in this onnxruntime "
+                f"(available: {sorted(available)}); install onnxruntime-gpu for cuda"
+            )
         out.append((ort_name, options) if options else ort_name)
     return out
 
@@ -71,15 +73,17 @@ def create_session(model_name: str, *, threads: int = 1, providers: Sequence[Pro
     try:
         session = ort.InferenceSession(data, sess_options=options, providers=wanted)
     except Exception as exc:  # ORT raises its own exception types for invalid models
-        raise ModelError(f"model {model_name!r}: ONNX Runtime: cannot load the model: {exc}"
-                         ) from exc
+        raise ModelError(f"model {model_name!r}: ONNX Runtime: cannot load the model: {exc}") from exc
     active = session.get_providers()
     first = wanted[0] if isinstance(wanted[0], str) else wanted[0][0]
     if first not in active:
         raise BackendError(f"model {model_name!r}: asked for {first} but ONNX Runtime runs it on {active}")
-    check_session(model_spec(model_name), [i.name for i in session.get_inputs()],
-                  [o.name for o in session.get_outputs()],
-                  lambda name, batch, out: session.run([out], {name: batch})[0])
+    check_session(
+        model_spec(model_name),
+        [i.name for i in session.get_inputs()],
+        [o.name for o in session.get_outputs()],
+        lambda name, batch, out: session.run([out], {name: batch})[0],
+    )
     return session
 
 
@@ -106,15 +110,16 @@ def native_inference_unavailable() -> Optional[str]:
     if native is None:
         return f"native module not in use ({backend.native_error})"
     if not native.has_onnxruntime() or not hasattr(native, "Pipeline"):
-        return ("the native module was built without the ONNX Runtime C API header (`pip install -v .` "
-                "shows why; FASTFER_ORT_INCLUDE_DIR points the build at one)")
+        return (
+            "the native module was built without the ONNX Runtime C API header (`pip install -v .` "
+            "shows why; FASTFER_ORT_INCLUDE_DIR points the build at one)"
+        )
     if onnxruntime_library() is None:
         return "no libonnxruntime in the installed onnxruntime package"
     return None
 
 
-def create_native_session(model_name: str, *, threads: int = 1,
-                          providers: Sequence[ProviderRequest] = ("cpu",)):
+def create_native_session(model_name: str, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)):
     """A fastfer._core.Session (ONNX Runtime's C API from C++) for a model, from its verified
     bytes; same thread and provider rules as create_session."""
     from .. import backend
@@ -128,10 +133,13 @@ def create_native_session(model_name: str, *, threads: int = 1,
     load_error = getattr(native, "ModelLoadError", ())
     data = load_bytes(model_name)
     try:
-        session = native.Session(data, onnxruntime_library(), threads=threads,
-                                 providers=tuple(providers))
+        session = native.Session(data, onnxruntime_library(), threads=threads, providers=tuple(providers))
     except load_error as exc:  # "ONNX Runtime: cannot load the model: ...", as on the Python path
         raise ModelError(f"model {model_name!r}: {exc}") from exc
-    check_session(model_spec(model_name), list(session.input_names), list(session.output_names),
-                  lambda name, batch, out: session.run({name: batch}, [out])[0])
+    check_session(
+        model_spec(model_name),
+        list(session.input_names),
+        list(session.output_names),
+        lambda name, batch, out: session.run({name: batch}, [out])[0],
+    )
     return session

@@ -25,12 +25,15 @@ def check_session(spec, input_names: Sequence[str], output_names: Sequence[str],
     """Raises ModelError naming the mismatch between ``spec`` (a ModelSpec) and the session."""
     name = spec.name
     if spec.input["name"] not in input_names:
-        raise ModelError(f"model {name!r}: no input named {spec.input['name']!r} "
-                         f"(the model's inputs: {', '.join(input_names)})")
+        raise ModelError(
+            f"model {name!r}: no input named {spec.input['name']!r} (the model's inputs: {', '.join(input_names)})"
+        )
     missing = [tensor for tensor in spec.outputs.values() if tensor not in output_names]
     if missing:
-        raise ModelError(f"model {name!r}: no output named {', '.join(map(repr, missing))} "
-                         f"(the model's outputs: {', '.join(output_names)})")
+        raise ModelError(
+            f"model {name!r}: no output named {', '.join(map(repr, missing))} "
+            f"(the model's outputs: {', '.join(output_names)})"
+        )
     if spec.task == "classifier":
         _check_classifier_width(spec, run)
 
@@ -49,10 +52,13 @@ def _check_classifier_width(spec, run: RunOne) -> None:
     try:
         probs = np.asarray(run(spec.input["name"], batch, output))
     except Exception as exc:  # ONNX Runtime's own error types differ between the two APIs
-        raise ModelError(f"model {spec.name!r}: cannot run it on a blank input of shape "
-                         f"{batch.shape} (its spec's input): {exc}") from exc
+        raise ModelError(
+            f"model {spec.name!r}: cannot run it on a blank input of shape {batch.shape} (its spec's input): {exc}"
+        ) from exc
     expected = (1, len(spec.labels))
     if probs.shape != expected:
-        raise ModelError(f"model {spec.name!r}: classifier output {output!r} has shape {probs.shape} "
-                         f"for one face; expected {expected}, one column per label "
-                         f"{list(spec.labels)}")
+        raise ModelError(
+            f"model {spec.name!r}: classifier output {output!r} has shape {probs.shape} "
+            f"for one face; expected {expected}, one column per label "
+            f"{list(spec.labels)}"
+        )

@@ -34,8 +34,10 @@ from .common import UsageError
 COMMANDS = ("analyze", "video", "demo", "info", "models", "eval", "bench", "serve")
 """Modules of this package, one per command, in the order ``fastfer --help`` lists them."""
 
-DESCRIPTION = ("fastfer finds every face of an image and says its expression (angry, disgust, fear, "
-               "happy, sad, surprise, neutral) with probabilities, boxes and 5 landmarks.")
+DESCRIPTION = (
+    "fastfer finds every face of an image and says its expression (angry, disgust, fear, "
+    "happy, sad, surprise, neutral) with probabilities, boxes and 5 landmarks."
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,29 +11,53 @@ HELP = "find the faces of images and their expressions"
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    parser = sub.add_parser("analyze", help=HELP, description=(
-        "Find every face of the images and its expression. Outputs (--csv, --draw's files) that "
-        "exist are overwritten without asking; one that is an input is refused. Exit status 0: all "
-        "read; 1: some input could not be read or does not exist (each named on stderr, the others "
-        "still analysed); 2: usage error (also an output that is an input)."))
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="image files, folders (their images), globs such as 'photos/*.jpg', "
-                        "or - for one image on standard input")
+    parser = sub.add_parser(
+        "analyze",
+        help=HELP,
+        description=(
+            "Find every face of the images and its expression. Outputs (--csv, --draw's files) that "
+            "exist are overwritten without asking; one that is an input is refused. Exit status 0: all "
+            "read; 1: some input could not be read or does not exist (each named on stderr, the others "
+            "still analysed); 2: usage error (also an output that is an input)."
+        ),
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="image files, folders (their images), globs such as 'photos/*.jpg', or - for one image on standard input",
+    )
     parser.add_argument("--example", action="store_true", help="also analyse the photo shipped with fastfer")
     parser.add_argument("--recursive", "-r", action="store_true", help="include images in sub-folders; ** in globs")
-    parser.add_argument("--json", action="store_true",
-                        help='one JSON object per line and image: {"path", "faces": [...]} or {"path", "error"}')
-    parser.add_argument("--csv", metavar="OUT.csv",
-                        help="also write one row per face (path, box, score, landmarks, label, probabilities; "
-                        "a row with only the path for an image without faces); overwrites OUT.csv")
-    parser.add_argument("--draw", metavar="OUTDIR",
-                        help="write annotated images as OUTDIR/<name>.png (overwriting files of those names)")
-    parser.add_argument("--batch-size", type=common.positive_int, default=None,
-                        help="images per FER.analyze_batch call (default 8 with --providers cuda,...; "
-                        "1 on the CPU, where batching does not pay)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar on stderr (default: when stderr is a terminal and there "
-                        "are more than 3 images)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line and image: {"path", "faces": [...]} or {"path", "error"}',
+    )
+    parser.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        help="also write one row per face (path, box, score, landmarks, label, probabilities; "
+        "a row with only the path for an image without faces); overwrites OUT.csv",
+    )
+    parser.add_argument(
+        "--draw",
+        metavar="OUTDIR",
+        help="write annotated images as OUTDIR/<name>.png (overwriting files of those names)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=common.positive_int,
+        default=None,
+        help="images per FER.analyze_batch call (default 8 with --providers cuda,...; "
+        "1 on the CPU, where batching does not pay)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal and there are more than 3 images)",
+    )
     common.add_model_options(parser)
     scale.add_options(parser)
     return parser
@@ -73,11 +97,27 @@ def run(args: argparse.Namespace) -> int:
     csv_writer, no_faces = common.CsvWriter(args.csv), common.NoFaces(args.min_face)
     try:
         if workers > 1:
-            failed = scale.analyze_in_workers(fer, paths, workers, as_json=args.json, draw_dir=draw_dir,
-                                              progress=args.progress, csv_writer=csv_writer, no_faces=no_faces)
+            failed = scale.analyze_in_workers(
+                fer,
+                paths,
+                workers,
+                as_json=args.json,
+                draw_dir=draw_dir,
+                progress=args.progress,
+                csv_writer=csv_writer,
+                no_faces=no_faces,
+            )
         else:
-            failed, _ = common.analyze_paths(fer, paths, as_json=args.json, draw_dir=draw_dir, batch_size=size,
-                                             progress=args.progress, csv_writer=csv_writer, no_faces=no_faces)
+            failed, _ = common.analyze_paths(
+                fer,
+                paths,
+                as_json=args.json,
+                draw_dir=draw_dir,
+                batch_size=size,
+                progress=args.progress,
+                csv_writer=csv_writer,
+                no_faces=no_faces,
+            )
     finally:
         csv_writer.close()
     no_faces.note()
@@ -87,6 +127,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(failed: int, total: int) -> int:
     if failed:
-        print(f"fastfer: {failed} of {total} input{'s' if total != 1 else ''} "
-              "could not be read", file=sys.stderr)
+        print(f"fastfer: {failed} of {total} input{'s' if total != 1 else ''} could not be read", file=sys.stderr)
     return 1 if failed else 0

@@ -36,39 +36,75 @@ def _default_wider() -> Path:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    parser = sub.add_parser("bench", help=HELP, description=(
-        "Time FER end to end on real photos (../shared/data/photos beside the checkout, "
-        "$FASTFER_SHARED/data/photos or --photos; else the shipped photo): photos with 1-3 faces "
-        "fitted into 640x480 and 1920x1080, and a crowd at 1920x1080; analyze image by image "
-        "(latency p50/p90/p99, images/s, per-stage split, share outside ONNX Runtime), "
-        "analyze_batch, 2 ONNX Runtime threads, and 2 Python threads sharing one FER. One warm-up "
-        "pass is excluded; --repeat rounds follow. Every shipped detector x precision (fp32, "
-        "int8) x size policy (min_face 0 and the default) unless narrowed."))
-    parser.add_argument("--detectors", type=_names, default=None,
-                        help="comma-separated detectors (default: every shipped one)")
-    parser.add_argument("--precision", type=_names, default=list(bench.PRECISIONS),
-                        help="fp32, int8 or both (default both)")
-    parser.add_argument("--min-face", type=_ints, default=None, dest="min_faces",
-                        help="comma-separated size policies (default: 0 and the library default)")
-    parser.add_argument("--scenes", type=_names, default=list(bench.SCENES),
-                        help=f"comma-separated, of {', '.join(bench.SCENES)} (default all)")
-    parser.add_argument("--modes", type=_names, default=list(bench.MODES),
-                        help=f"comma-separated, of {', '.join(bench.MODES)} (default all)")
-    parser.add_argument("--repeat", type=common.positive_int, default=5,
-                        help="timed rounds over the images after the warm-up (default 5)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a short run: 640x480 only, analyze and 2 Python threads, 2 rounds")
+    parser = sub.add_parser(
+        "bench",
+        help=HELP,
+        description=(
+            "Time FER end to end on real photos (../shared/data/photos beside the checkout, "
+            "$FASTFER_SHARED/data/photos or --photos; else the shipped photo): photos with 1-3 faces "
+            "fitted into 640x480 and 1920x1080, and a crowd at 1920x1080; analyze image by image "
+            "(latency p50/p90/p99, images/s, per-stage split, share outside ONNX Runtime), "
+            "analyze_batch, 2 ONNX Runtime threads, and 2 Python threads sharing one FER. One warm-up "
+            "pass is excluded; --repeat rounds follow. Every shipped detector x precision (fp32, "
+            "int8) x size policy (min_face 0 and the default) unless narrowed."
+        ),
+    )
+    parser.add_argument(
+        "--detectors", type=_names, default=None, help="comma-separated detectors (default: every shipped one)"
+    )
+    parser.add_argument(
+        "--precision", type=_names, default=list(bench.PRECISIONS), help="fp32, int8 or both (default both)"
+    )
+    parser.add_argument(
+        "--min-face",
+        type=_ints,
+        default=None,
+        dest="min_faces",
+        help="comma-separated size policies (default: 0 and the library default)",
+    )
+    parser.add_argument(
+        "--scenes",
+        type=_names,
+        default=list(bench.SCENES),
+        help=f"comma-separated, of {', '.join(bench.SCENES)} (default all)",
+    )
+    parser.add_argument(
+        "--modes",
+        type=_names,
+        default=list(bench.MODES),
+        help=f"comma-separated, of {', '.join(bench.MODES)} (default all)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=common.positive_int,
+        default=5,
+        help="timed rounds over the images after the warm-up (default 5)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run: 640x480 only, analyze and 2 Python threads, 2 rounds"
+    )
     parser.add_argument("--photos", type=Path, default=None, help="folder of the photos")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--pareto", action="store_true",
-                        help="WIDER FACE AP (official and --min-face) against ms per 640x480 image "
-                        "for every setting: a table (or --json) and a PNG (--png)")
-    parser.add_argument("--wider", type=Path, default=None,
-                        help="WIDER FACE folder for --pareto (default ../shared/data/detection/wider_val_dev)")
-    parser.add_argument("--min-face-eval", type=common.positive_int, default=None,
-                        help="--pareto: faces under this many pixels are ignore boxes in the "
-                        "--min-face score of settings with min_face 0 (default: the library's "
-                        "default min_face, else 32)")
+    parser.add_argument(
+        "--pareto",
+        action="store_true",
+        help="WIDER FACE AP (official and --min-face) against ms per 640x480 image "
+        "for every setting: a table (or --json) and a PNG (--png)",
+    )
+    parser.add_argument(
+        "--wider",
+        type=Path,
+        default=None,
+        help="WIDER FACE folder for --pareto (default ../shared/data/detection/wider_val_dev)",
+    )
+    parser.add_argument(
+        "--min-face-eval",
+        type=common.positive_int,
+        default=None,
+        help="--pareto: faces under this many pixels are ignore boxes in the "
+        "--min-face score of settings with min_face 0 (default: the library's "
+        "default min_face, else 32)",
+    )
     parser.add_argument("--png", default="bench_pareto.png", help="--pareto: the plot (default bench_pareto.png)")
     return parser
 
@@ -82,8 +118,9 @@ def run(args: argparse.Namespace) -> int:
         args.scenes, args.modes, args.repeat = ["640x480"], ["analyze", "python_threads2"], 2
     unknown = [s for s in args.scenes if s not in bench.SCENES] + [m for m in args.modes if m not in bench.MODES]
     if unknown:
-        raise common.UsageError(f"unknown scene or mode {unknown[0]!r} (scenes: {', '.join(bench.SCENES)}; "
-                                f"modes: {', '.join(bench.MODES)})")
+        raise common.UsageError(
+            f"unknown scene or mode {unknown[0]!r} (scenes: {', '.join(bench.SCENES)}; modes: {', '.join(bench.MODES)})"
+        )
     if args.photos is not None and not args.photos.is_dir():
         raise common.UsageError(f"--photos {args.photos}: not a folder")
     try:

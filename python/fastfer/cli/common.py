@@ -43,6 +43,7 @@ class MissingInput(OSError):
 
 # ------------------------------------------------------------------------------------ inputs
 
+
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
@@ -124,7 +125,8 @@ def load(path: Path):
             data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
             if len(data) > MAX_STDIN_BYTES:
                 raise fastfer.InvalidImageError(
-                    f"standard input: more than {MAX_STDIN_BYTES >> 20} MiB; pass a file instead")
+                    f"standard input: more than {MAX_STDIN_BYTES >> 20} MiB; pass a file instead"
+                )
             if not data:
                 raise fastfer.InvalidImageError("standard input: empty (pipe an encoded image into `-`)")
             return fastfer.load_image(data)
@@ -147,7 +149,7 @@ def error_text(exc: BaseException, path=None) -> str:
 def loaded_batches(paths: list, size: int) -> Iterator[tuple]:
     """(paths, images or exceptions) per batch of ``size``; the next batch is decoded in the
     background while the caller runs inference on this one."""
-    batches = [paths[i:i + size] for i in range(0, len(paths), size)]
+    batches = [paths[i : i + size] for i in range(0, len(paths), size)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         pending = [pool.submit(load, p) for p in batches[0]] if batches else []
         for k, batch in enumerate(batches):
@@ -158,8 +160,10 @@ def loaded_batches(paths: list, size: int) -> Iterator[tuple]:
 
 # ------------------------------------------------------------------------------- the models
 
+
 def _int_at_least(minimum: int, rule: str):
     """An argparse type: a whole number of at least ``minimum`` (``rule`` says so in errors)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -168,6 +172,7 @@ def _int_at_least(minimum: int, rule: str):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
         return value
+
     return parse
 
 
@@ -183,32 +188,53 @@ def providers(text: str) -> tuple:
 
 
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=positive_int, default=1,
-                        help="ONNX Runtime intra-op threads per model (default 1)")
-    parser.add_argument("--providers", default="cpu",
-                        help="execution providers in priority order, comma-separated, e.g. cuda,cpu (default cpu)")
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="ONNX Runtime intra-op threads per model (default 1)"
+    )
+    parser.add_argument(
+        "--providers",
+        default="cpu",
+        help="execution providers in priority order, comma-separated, e.g. cuda,cpu (default cpu)",
+    )
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """The FER options every command that analyses images takes (FER's own defaults)."""
     defaults = fer_defaults()
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR,
-                        help=f"detector model (default {DEFAULT_DETECTOR}; see fastfer models)")
-    parser.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                        help=f"expression classifier model (default {DEFAULT_CLASSIFIER})")
-    parser.add_argument("--score-threshold", type=float, default=None,
-                        help="lowest detection score kept (default: the detector's own)")
-    parser.add_argument("--max-side", type=positive_int, default=defaults["max_side"],
-                        help=f"shrink images whose long side exceeds this before detection "
-                        f"(default {defaults['max_side']})")
-    parser.add_argument("--min-face", type=non_negative_int, default=defaults["min_face"],
-                        help="smallest face looked for, in pixels (long side): the image is shrunk to "
-                        f"match and smaller faces are dropped; 0 = every face (default {defaults['min_face']})")
-    parser.add_argument("--max-faces", type=positive_int, default=defaults["max_faces"],
-                        help=f"most faces reported per image (default {defaults['max_faces']})")
-    parser.add_argument("--max-pixels", type=positive_int, default=None,
-                        help="refuse images of more pixels than this (default: FASTFER_MAX_PIXELS, "
-                        f"else {fastfer.get_max_pixels():,})")
+    parser.add_argument(
+        "--detector", default=DEFAULT_DETECTOR, help=f"detector model (default {DEFAULT_DETECTOR}; see fastfer models)"
+    )
+    parser.add_argument(
+        "--classifier", default=DEFAULT_CLASSIFIER, help=f"expression classifier model (default {DEFAULT_CLASSIFIER})"
+    )
+    parser.add_argument(
+        "--score-threshold", type=float, default=None, help="lowest detection score kept (default: the detector's own)"
+    )
+    parser.add_argument(
+        "--max-side",
+        type=positive_int,
+        default=defaults["max_side"],
+        help=f"shrink images whose long side exceeds this before detection (default {defaults['max_side']})",
+    )
+    parser.add_argument(
+        "--min-face",
+        type=non_negative_int,
+        default=defaults["min_face"],
+        help="smallest face looked for, in pixels (long side): the image is shrunk to "
+        f"match and smaller faces are dropped; 0 = every face (default {defaults['min_face']})",
+    )
+    parser.add_argument(
+        "--max-faces",
+        type=positive_int,
+        default=defaults["max_faces"],
+        help=f"most faces reported per image (default {defaults['max_faces']})",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=None,
+        help=f"refuse images of more pixels than this (default: FASTFER_MAX_PIXELS, else {fastfer.get_max_pixels():,})",
+    )
     add_runtime_options(parser)
 
 
@@ -216,15 +242,23 @@ def fer_defaults() -> dict:
     """FER's keyword defaults, so that the command line and the API never disagree."""
     import inspect
 
-    return {name: p.default for name, p in inspect.signature(fastfer.FER).parameters.items()
-            if p.default is not inspect.Parameter.empty}
+    return {
+        name: p.default
+        for name, p in inspect.signature(fastfer.FER).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def fer_options(args: argparse.Namespace) -> dict:
     """FER's keyword arguments from the command line's model options."""
-    return dict(providers=providers(args.providers), threads=args.threads,
-                score_threshold=args.score_threshold, max_side=args.max_side, max_faces=args.max_faces,
-                min_face=args.min_face)
+    return dict(
+        providers=providers(args.providers),
+        threads=args.threads,
+        score_threshold=args.score_threshold,
+        max_side=args.max_side,
+        max_faces=args.max_faces,
+        min_face=args.min_face,
+    )
 
 
 def make_fer(args: argparse.Namespace) -> "fastfer.FER":
@@ -237,6 +271,7 @@ def make_fer(args: argparse.Namespace) -> "fastfer.FER":
 
 
 # ------------------------------------------------------------------------------- progress
+
 
 class Progress:
     """The team's progress bar (:func:`fastfer._progress.show_progress`) under a command's name,
@@ -274,6 +309,7 @@ class Progress:
 
 # --------------------------------------------------------------------------------- output
 
+
 def output_name(path: Path, used: set) -> str:
     """``<stem>.png``, or ``<stem>_2.png``, ``<stem>_3.png``... for later inputs of the same stem."""
     stem = "stdin" if path == STDIN else path.stem
@@ -302,8 +338,10 @@ def refuse_same_file(inputs: Sequence, outputs: dict) -> None:
             continue  # a new file cannot be an input
         for source in inputs:
             if source is not None and str(source) != "-" and _same_file(out, source):
-                raise UsageError(f"{option} {out}: is the input {source}; writing it would destroy "
-                                 "the input (give another output file)")
+                raise UsageError(
+                    f"{option} {out}: is the input {source}; writing it would destroy "
+                    "the input (give another output file)"
+                )
 
 
 def refuse_drawing_over_inputs(draw_dir: Optional[Path], inputs: Sequence) -> None:
@@ -313,8 +351,9 @@ def refuse_drawing_over_inputs(draw_dir: Optional[Path], inputs: Sequence) -> No
         return
     for path in inputs:
         if path != STDIN and _same_file(draw_dir / f"{path.stem}.png", path):
-            raise UsageError(f"--draw {draw_dir}: holds the input {path}, which its drawing would "
-                             "overwrite (give another folder)")
+            raise UsageError(
+                f"--draw {draw_dir}: holds the input {path}, which its drawing would overwrite (give another folder)"
+            )
 
 
 def output_folder(text: Optional[str], option: str) -> Optional[Path]:
@@ -415,14 +454,24 @@ class NoFaces:
     def note(self) -> None:
         if self.count and self.min_face > 0:
             images = f"{self.count} image{'s' if self.count != 1 else ''}"
-            print(f"fastfer: note: no faces in {images}; faces under {self.min_face} px (long side) "
-                  "are not looked for: --min-face 0 looks for every face", file=sys.stderr)
+            print(
+                f"fastfer: note: no faces in {images}; faces under {self.min_face} px (long side) "
+                "are not looked for: --min-face 0 looks for every face",
+                file=sys.stderr,
+            )
 
 
-def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
-                  draw_dir: Optional[Path] = None, batch_size: int = 1,
-                  progress: Optional[bool] = None, csv_writer: Optional[CsvWriter] = None,
-                  no_faces: Optional[NoFaces] = None) -> tuple:
+def analyze_paths(
+    fer: "fastfer.FER",
+    paths: list,
+    *,
+    as_json: bool = False,
+    draw_dir: Optional[Path] = None,
+    batch_size: int = 1,
+    progress: Optional[bool] = None,
+    csv_writer: Optional[CsvWriter] = None,
+    no_faces: Optional[NoFaces] = None,
+) -> tuple:
     """Runs ``fer`` over ``paths`` in batches and prints one result per image, in order.
     Returns (number of unreadable inputs, {input path: annotated image path})."""
     show = (len(paths) > 3 and sys.stderr.isatty()) if progress is None else progress
@@ -433,8 +482,9 @@ def analyze_paths(fer: "fastfer.FER", paths: list, *, as_json: bool = False,
     for batch, loaded in loaded_batches(paths, batch_size):
         # Images of similar size side by side: the detector pads each inference call to its
         # largest image, so this wastes less work. Results are put back in input order.
-        good = sorted((k for k, image in enumerate(loaded) if not isinstance(image, Exception)),
-                      key=lambda k: loaded[k].shape[:2])
+        good = sorted(
+            (k for k, image in enumerate(loaded) if not isinstance(image, Exception)), key=lambda k: loaded[k].shape[:2]
+        )
         results = dict(zip(good, fer.analyze_batch([loaded[k] for k in good])))
         outcomes = [image if isinstance(image, Exception) else results[k] for k, image in enumerate(loaded)]
         bar.clear(before_stderr=any(isinstance(o, Exception) for o in outcomes))

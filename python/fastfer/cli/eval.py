@@ -24,47 +24,81 @@ def add_parser(sub) -> argparse.ArgumentParser:
     wider = eval_sub.add_parser("widerface", help="WIDER FACE val: easy/medium/hard AP (official protocol)")
     wider.add_argument("dir", help="folder with images/<event>/<file>.jpg and ground_truth/*.mat")
     wider.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"detector model (default {DEFAULT_DETECTOR})")
-    wider.add_argument("--max-side", type=common.positive_int, default=DEFAULT_MAX_SIDE,
-                       help=f"shrink images whose long side exceeds this (default {DEFAULT_MAX_SIDE}: WIDER FACE "
-                            "at original size)")
-    wider.add_argument("--score-threshold", type=float, default=0.02,
-                       help="lowest score kept (default 0.02: the PR curve needs low-score detections)")
+    wider.add_argument(
+        "--max-side",
+        type=common.positive_int,
+        default=DEFAULT_MAX_SIDE,
+        help=f"shrink images whose long side exceeds this (default {DEFAULT_MAX_SIDE}: WIDER FACE at original size)",
+    )
+    wider.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.02,
+        help="lowest score kept (default 0.02: the PR curve needs low-score detections)",
+    )
     wider.add_argument("--nms-iou", type=float, default=DEFAULT_NMS_IOU, help=f"NMS IoU (default {DEFAULT_NMS_IOU})")
-    wider.add_argument("--min-face", type=common.non_negative_int, default=0,
-                       help="run the detector as FER(min_face=N) does and score faces under N px as ignore "
-                       "boxes; the official protocol's AP of the same detections is shown beside it "
-                       "(default 0: the official protocol only)")
+    wider.add_argument(
+        "--min-face",
+        type=common.non_negative_int,
+        default=0,
+        help="run the detector as FER(min_face=N) does and score faces under N px as ignore "
+        "boxes; the official protocol's AP of the same detections is shown beside it "
+        "(default 0: the official protocol only)",
+    )
     wider.add_argument("--json", action="store_true", help='print {"easy": .., "medium": .., "hard": ..} only')
     wider.add_argument("--png", help="where to write the PR curves (default widerface_<detector>_<max-side>.png)")
     common.add_runtime_options(wider)
     wider.set_defaults(run=_widerface)
 
-    fer = eval_sub.add_parser("fer2013", help="FER2013: a classifier's accuracy, per-class F1, confusion matrix",
-                              description="Classify the 48x48 faces of a FER2013 split (no detector) and "
-                              "score them. PATH: fer2013.npz, Kaggle fer2013.csv, or a folder with "
-                              "train/<class>/ and test/<class>/ (Kaggle image layout).")
+    fer = eval_sub.add_parser(
+        "fer2013",
+        help="FER2013: a classifier's accuracy, per-class F1, confusion matrix",
+        description="Classify the 48x48 faces of a FER2013 split (no detector) and "
+        "score them. PATH: fer2013.npz, Kaggle fer2013.csv, or a folder with "
+        "train/<class>/ and test/<class>/ (Kaggle image layout).",
+    )
     fer.add_argument("path", metavar="PATH", help="fer2013.npz, fer2013.csv or a Kaggle image folder")
-    fer.add_argument("--split", default="PrivateTest", choices=("PrivateTest", "PublicTest", "Training", "all"),
-                     help="which faces (default PrivateTest)")
-    folder = eval_sub.add_parser("folder", help="a classifier on DIR/<class>/* images (whole-image crops)",
-                                 description="Classify every image under DIR/<class>/ as a whole face "
-                                 "crop and score it. Class folders are expression names, matched "
-                                 "case-insensitively with synonyms (anger, happiness, sadness, "
-                                 "surprised, ...), or numbers 0..6 (1..7 where there is a 7 and no 0) in the order "
-                                 "--order names; others (contempt, calm, ...) are reported and skipped.")
+    fer.add_argument(
+        "--split",
+        default="PrivateTest",
+        choices=("PrivateTest", "PublicTest", "Training", "all"),
+        help="which faces (default PrivateTest)",
+    )
+    folder = eval_sub.add_parser(
+        "folder",
+        help="a classifier on DIR/<class>/* images (whole-image crops)",
+        description="Classify every image under DIR/<class>/ as a whole face "
+        "crop and score it. Class folders are expression names, matched "
+        "case-insensitively with synonyms (anger, happiness, sadness, "
+        "surprised, ...), or numbers 0..6 (1..7 where there is a 7 and no 0) in the order "
+        "--order names; others (contempt, calm, ...) are reported and skipped.",
+    )
     folder.add_argument("dir", metavar="DIR", help="folder with one sub-folder per expression")
     for p in (fer, folder):
-        p.add_argument("--order", default="fer2013", choices=("fer2013", "rafdb", "affectnet"),
-                       help="class order of numbered folders: fer2013 (angry, disgust, fear, happy, sad, "
-                       "surprise, neutral; default), rafdb (surprise, fear, disgust, happiness, sadness, "
-                       "anger, neutral) or affectnet (neutral, happy, sad, surprise, fear, disgust, anger)")
-        p.add_argument("--json", action="store_true",
-                       help='print {"accuracy", "per_class", "macro_f1", "confusion", "split", "n", ...}')
-        p.add_argument("--png", help="where to write the confusion matrix (default fer2013_<classifier>_<split>.png "
-                       "or folder_<dir name>_<classifier>.png)")
+        p.add_argument(
+            "--order",
+            default="fer2013",
+            choices=("fer2013", "rafdb", "affectnet"),
+            help="class order of numbered folders: fer2013 (angry, disgust, fear, happy, sad, "
+            "surprise, neutral; default), rafdb (surprise, fear, disgust, happiness, sadness, "
+            "anger, neutral) or affectnet (neutral, happy, sad, surprise, fear, disgust, anger)",
+        )
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help='print {"accuracy", "per_class", "macro_f1", "confusion", "split", "n", ...}',
+        )
+        p.add_argument(
+            "--png",
+            help="where to write the confusion matrix (default fer2013_<classifier>_<split>.png "
+            "or folder_<dir name>_<classifier>.png)",
+        )
         p.add_argument("--batch", type=common.positive_int, default=64, help="faces per classifier call (default 64)")
-        p.add_argument("--classifier", default=DEFAULT_CLASSIFIER,
-                       help=f"expression classifier model (default {DEFAULT_CLASSIFIER}; no detector is used)")
+        p.add_argument(
+            "--classifier",
+            default=DEFAULT_CLASSIFIER,
+            help=f"expression classifier model (default {DEFAULT_CLASSIFIER}; no detector is used)",
+        )
         common.add_runtime_options(p)
         p.set_defaults(run=_fer2013 if p is fer else _folder)
     return parser
@@ -75,12 +109,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _widerface(args: argparse.Namespace) -> int:
-    from fastfer.eval import widerface
     from fastfer.core.detector import Detector
+    from fastfer.eval import widerface
 
-    detector = Detector(args.detector, score_threshold=args.score_threshold, nms_iou=args.nms_iou,
-                        max_side=args.max_side, min_face=args.min_face, threads=args.threads,
-                        providers=common.providers(args.providers))
+    detector = Detector(
+        args.detector,
+        score_threshold=args.score_threshold,
+        nms_iou=args.nms_iou,
+        max_side=args.max_side,
+        min_face=args.min_face,
+        threads=args.threads,
+        providers=common.providers(args.providers),
+    )
 
     def detect(image):
         found = detector.detect(image)
@@ -100,8 +140,10 @@ def _widerface(args: argparse.Namespace) -> int:
         print(f"{args.detector}, long side <= {args.max_side}{policy}, score >= {args.score_threshold}")
         print(widerface.format_table(result))
         if args.min_face:
-            print("official protocol (every face counted), same detections: "
-                  + " / ".join(f"{s} {result['official_ap'][s]:.4f}" for s in widerface.SETTINGS))
+            print(
+                "official protocol (every face counted), same detections: "
+                + " / ".join(f"{s} {result['official_ap'][s]:.4f}" for s in widerface.SETTINGS)
+            )
         print(f"PR curves: {png}")
     return 0
 
@@ -129,6 +171,7 @@ def _report(args: argparse.Namespace, result: dict, title: str, png: str) -> Non
 
 def _fer2013(args: argparse.Namespace) -> int:
     import numpy as np
+
     from fastfer.eval import fer2013
 
     classifier = _make_classifier(args)
@@ -144,7 +187,7 @@ def _fer2013(args: argparse.Namespace) -> int:
     bar = common.Progress(len(images), "eval fer2013", sys.stderr.isatty())
     probs = []
     for i in range(0, len(images), args.batch):
-        probs.append(classifier.classify(images[i:i + args.batch]))
+        probs.append(classifier.classify(images[i : i + args.batch]))
         bar.update(i + len(probs[-1]))
     bar.close()
     result = dict(fer2013.evaluate(np.concatenate(probs), labels), split=split, classifier=args.classifier)
@@ -155,13 +198,17 @@ def _fer2013(args: argparse.Namespace) -> int:
 
 def _folder(args: argparse.Namespace) -> int:
     import numpy as np
+
     from fastfer.eval import fer2013
 
     classifier = _make_classifier(args)
     files, labels, skipped = fer2013.read_folder(args.dir, args.order)
     for name, count in skipped.items():
-        print(f"skipped folder {name!r} ({count} images): not one of the expressions "
-              f"{', '.join(fastfer.LABELS)}, a synonym or a class number", file=sys.stderr)
+        print(
+            f"skipped folder {name!r} ({count} images): not one of the expressions "
+            f"{', '.join(fastfer.LABELS)}, a synonym or a class number",
+            file=sys.stderr,
+        )
     bar = common.Progress(len(files), "eval folder", sys.stderr.isatty())
     probs, kept, failed, done = [], [], 0, 0
     for batch, loaded in common.loaded_batches(files, args.batch):
@@ -180,8 +227,13 @@ def _folder(args: argparse.Namespace) -> int:
     if not kept:
         raise common.UsageError(f"none of the {len(files)} images under {args.dir} could be read")
     name = Path(args.dir).resolve().name
-    result = dict(fer2013.evaluate(np.concatenate(probs), labels[kept]), split=None,
-                  classifier=args.classifier, skipped=skipped, unreadable=failed)
+    result = dict(
+        fer2013.evaluate(np.concatenate(probs), labels[kept]),
+        split=None,
+        classifier=args.classifier,
+        skipped=skipped,
+        unreadable=failed,
+    )
     png = args.png or f"folder_{name}_{args.classifier}.png"
     _report(args, result, f"{name}, {args.classifier}", png)
     return 1 if failed else 0

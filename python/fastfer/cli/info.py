@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import fastfer
 
@@ -15,10 +14,15 @@ HELP = "show the backend, SIMD path and models; given images, what analyze would
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    parser = sub.add_parser("info", help=HELP, description=(
-        "Print what this installation runs on (JSON). Given images, describe each as `fastfer "
-        "analyze` with the same options would read it: its size and the detector input built from "
-        "it. Exit status as analyze: 1 when some image cannot be read or does not exist."))
+    parser = sub.add_parser(
+        "info",
+        help=HELP,
+        description=(
+            "Print what this installation runs on (JSON). Given images, describe each as `fastfer "
+            "analyze` with the same options would read it: its size and the detector input built from "
+            "it. Exit status as analyze: 1 when some image cannot be read or does not exist."
+        ),
+    )
     parser.add_argument("images", nargs="*", help="image files (or - for standard input)")
     common.add_model_options(parser)
     return parser
@@ -34,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
     fer = common.make_fer(args) if paths else None
     failed = len(missing)
     if fer is not None:
-        print(f"models: detector {fer.detector.spec.name} (long side <= {fer.detector.max_side}), "
-              f"classifier {fer.classifier.spec.name}; inference {fer.inference}")
+        print(
+            f"models: detector {fer.detector.spec.name} (long side <= {fer.detector.max_side}), "
+            f"classifier {fer.classifier.spec.name}; inference {fer.inference}"
+        )
     for path in paths:
         image = common.load(path)
         if isinstance(image, Exception):
@@ -43,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         tensor, scale = fer.detector._tensor(image)  # exactly the detector's own preprocessing
-        print(f"{path}: {image.shape[1]}x{image.shape[0]} BGR -> detector input "
-              f"{tuple(tensor.shape)} (scale {scale:.4f})")
+        print(
+            f"{path}: {image.shape[1]}x{image.shape[0]} BGR -> detector input {tuple(tensor.shape)} (scale {scale:.4f})"
+        )
     return 1 if failed else 0

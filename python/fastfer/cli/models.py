@@ -34,9 +34,9 @@ def _short_description(text: str, width: int = DESCRIPTION_WIDTH) -> str:
     if len(short) > width:  # parenthesised remarks go first, then the last words
         short = re.sub(r"\s*\([^()]*\)", "", short)
     if len(short) > width:
-        short = short[:width + 1].rsplit(" ", 1)[0]
+        short = short[: width + 1].rsplit(" ", 1)[0]
     while short.count("(") > short.count(")"):  # an unclosed parenthesis: cut before it
-        short = short[:short.rindex("(")]
+        short = short[: short.rindex("(")]
     short = short.rstrip(" ,:-")
     return short if short == full else short + "..."
 
@@ -58,13 +58,18 @@ def run(args: argparse.Namespace) -> int:
     rows = [("name", "task", "size (MB)", "input", "licence", "description")]
     for s in specs:
         size = "-" if s.size is None else f"{s.size / 1e6:.1f}"
-        rows.append((s.name, s.task, size, _input_text(s), _short_licence(s.license),
-                     _short_description(s.description)))
+        rows.append(
+            (s.name, s.task, size, _input_text(s), _short_licence(s.license), _short_description(s.description))
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [cell.rjust(w) if i == 2 else cell.ljust(w)  # size right-aligned
-                 for i, (cell, w) in enumerate(zip(row, widths))]
+        cells = [
+            cell.rjust(w) if i == 2 else cell.ljust(w)  # size right-aligned
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ]
         print("  ".join(cells + [row[-1]]).rstrip())
-    print(f"\ndefaults: {models.DEFAULT_DETECTOR} (detector), {models.DEFAULT_CLASSIFIER} (classifier); "
-          f"licence texts: {models.NOTICES}; --json for every field")
+    print(
+        f"\ndefaults: {models.DEFAULT_DETECTOR} (detector), {models.DEFAULT_CLASSIFIER} (classifier); "
+        f"licence texts: {models.NOTICES}; --json for every field"
+    )
     return 0

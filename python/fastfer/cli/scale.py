@@ -28,17 +28,30 @@ _ADDRESS = re.compile(r"^(auto|local|[a-z][a-z0-9+.-]*://.*|[\w.\-]+:\d+)$", re.
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=common.positive_int, default=None,
-                        help="worker threads, each with its own models (default: the usable cores; 1 with "
-                        "--providers cuda,... or --batch-size); with --ray, the number of actors "
-                        "(default: as many as the cluster's CPUs allow, started as work comes)")
-    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                        help="run on a Ray cluster (pip install 'fastfer[ray]'): ADDRESS such as "
-                        "head:6379, ray://head:10001 or auto; without one, the cluster RAY_ADDRESS "
-                        "names, else a new local one. Needs --parquet")
-    parser.add_argument("--parquet", metavar="OUT/",
-                        help="with --ray: write the rows (one per face, per image without faces, per "
-                        "unreadable image with its error) as Parquet files into the folder OUT/")
+    parser.add_argument(
+        "--workers",
+        type=common.positive_int,
+        default=None,
+        help="worker threads, each with its own models (default: the usable cores; 1 with "
+        "--providers cuda,... or --batch-size); with --ray, the number of actors "
+        "(default: as many as the cluster's CPUs allow, started as work comes)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Ray cluster (pip install 'fastfer[ray]'): ADDRESS such as "
+        "head:6379, ray://head:10001 or auto; without one, the cluster RAY_ADDRESS "
+        "names, else a new local one. Needs --parquet",
+    )
+    parser.add_argument(
+        "--parquet",
+        metavar="OUT/",
+        help="with --ray: write the rows (one per face, per image without faces, per "
+        "unreadable image with its error) as Parquet files into the folder OUT/",
+    )
 
 
 def take_ray_inputs(args: argparse.Namespace) -> list:
@@ -64,8 +77,10 @@ def workers(args: argparse.Namespace, images: int) -> int:
     batching = args.batch_size is not None and args.batch_size > 1
     if args.workers is not None:
         if args.workers > 1 and batching:
-            raise common.UsageError("--batch-size is for one worker (batched inference calls); "
-                                    "with --workers N each worker analyses one image at a time")
+            raise common.UsageError(
+                "--batch-size is for one worker (batched inference calls); "
+                "with --workers N each worker analyses one image at a time"
+            )
         count = args.workers
     elif batching or common.providers(args.providers)[0] == "cuda":
         count = 1  # the batching path; one GPU is better fed by batches than by many sessions
@@ -74,8 +89,17 @@ def workers(args: argparse.Namespace, images: int) -> int:
     return max(1, min(count, images))
 
 
-def analyze_in_workers(fer, paths: list, count: int, *, as_json: bool, draw_dir: Optional[Path],
-                       progress: Optional[bool], csv_writer, no_faces=None) -> int:
+def analyze_in_workers(
+    fer,
+    paths: list,
+    count: int,
+    *,
+    as_json: bool,
+    draw_dir: Optional[Path],
+    progress: Optional[bool],
+    csv_writer,
+    no_faces=None,
+) -> int:
     """``common.analyze_paths``' output from ``fer.analyze_many(workers=count)``: the number of
     unreadable inputs. Standard input is read here; files are read by the workers, and read
     again here only to draw them (a decode is cheap next to the analysis)."""
@@ -97,8 +121,9 @@ def analyze_in_workers(fer, paths: list, count: int, *, as_json: bool, draw_dir:
                 from fastfer.draw import draw
 
                 target = draw_dir / common.output_name(path, used)
-                write_png(target, draw(item if path == common.STDIN else common.load(path), outcome),
-                          "the annotated image")
+                write_png(
+                    target, draw(item if path == common.STDIN else common.load(path), outcome), "the annotated image"
+                )
             common.print_result(path, outcome, as_json, target)
         if csv_writer is not None:
             csv_writer.write(path, outcome)
@@ -114,8 +139,9 @@ def run_on_ray(args: argparse.Namespace, paths: list, uris: list) -> tuple:
     on stderr from their error rows. Returns (images that could not be read, images)."""
     for option in ("json", "csv", "draw", "batch_size"):
         if getattr(args, option, None) not in (None, False):
-            raise common.UsageError(f"--{option.replace('_', '-')} is not available with --ray "
-                                    "(it writes Parquet: --parquet OUT/)")
+            raise common.UsageError(
+                f"--{option.replace('_', '-')} is not available with --ray (it writes Parquet: --parquet OUT/)"
+            )
     if args.parquet is None:
         raise common.UsageError("--ray needs --parquet OUT/ (the folder its Parquet files go to)")
     if common.STDIN in paths:
@@ -133,9 +159,15 @@ def run_on_ray(args: argparse.Namespace, paths: list, uris: list) -> tuple:
     if args.progress is False:
         ray.data.DataContext.get_current().enable_progress_bars = False
     options = {k: v for k, v in common.fer_options(args).items() if k != "threads"}
-    dataset = fastfer_ray.analyze([*map(str, paths), *uris], actors=args.workers, cpus_per_actor=args.threads,
-                                  detector=args.detector, classifier=args.classifier,
-                                  max_pixels=args.max_pixels, **options)
+    dataset = fastfer_ray.analyze(
+        [*map(str, paths), *uris],
+        actors=args.workers,
+        cpus_per_actor=args.threads,
+        detector=args.detector,
+        classifier=args.classifier,
+        max_pixels=args.max_pixels,
+        **options,
+    )
     dataset.write_parquet(out)
     return _report_parquet(out)
 
@@ -161,6 +193,8 @@ def _report_parquet(out: str) -> tuple:
         print(f"{row['path']}: error: {row['error']}", file=sys.stderr)
     images = len(set(table["path"].to_pylist()))
     faces = int(pc.sum(pc.is_valid(table["face"])).as_py() or 0)
-    print(f"{images} image{'s' if images != 1 else ''}, {faces} face{'s' if faces != 1 else ''}, "
-          f"{len(errors)} unreadable: Parquet in {out}")
+    print(
+        f"{images} image{'s' if images != 1 else ''}, {faces} face{'s' if faces != 1 else ''}, "
+        f"{len(errors)} unreadable: Parquet in {out}"
+    )
     return len(errors), images

@@ -37,38 +37,85 @@ def add_parser(sub) -> argparse.ArgumentParser:
         DEFAULT_TIMEOUT,
     )
 
-    parser = sub.add_parser("serve", help=HELP, description=(
-        "Serve fastfer over HTTP: POST /v1/analyze, POST /v1/analyze/batch, WS /v1/stream, "
-        "GET /v1/models, /healthz, /readyz, /metrics, /docs, and a page to try it at /. "
-        "Binds 127.0.0.1 unless --host says otherwise; see docs/serve.md."))
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
+    parser = sub.add_parser(
+        "serve",
+        help=HELP,
+        description=(
+            "Serve fastfer over HTTP: POST /v1/analyze, POST /v1/analyze/batch, WS /v1/stream, "
+            "GET /v1/models, /healthz, /readyz, /metrics, /docs, and a page to try it at /. "
+            "Binds 127.0.0.1 unless --host says otherwise; see docs/serve.md."
+        ),
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)",
+    )
     parser.add_argument("--port", type=common.non_negative_int, default=8000, help="TCP port (default 8000)")
-    parser.add_argument("--workers", type=common.positive_int, default=None,
-                        help="inference threads over the loaded models (default: the usable cores "
-                        "divided by --threads)")
-    parser.add_argument("--queue", type=common.non_negative_int, default=DEFAULT_QUEUE_SIZE,
-                        help="requests waiting for a worker at most; beyond, 503 with Retry-After at once "
-                        f"(default {DEFAULT_QUEUE_SIZE})")
-    parser.add_argument("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT,
-                        help=f"seconds per request: its head, body, queue and analysis; also the WebSocket ping "
-                        f"interval and pong wait (default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--max-body-mb", type=common.positive_int, default=DEFAULT_MAX_BODY_BYTES >> 20,
-                        help=f"largest request body or stream frame, MiB (default {DEFAULT_MAX_BODY_BYTES >> 20})")
-    parser.add_argument("--max-batch", type=common.positive_int, default=DEFAULT_MAX_BATCH,
-                        help=f"images per /v1/analyze/batch request (default {DEFAULT_MAX_BATCH})")
-    parser.add_argument("--max-streams", type=common.positive_int, default=DEFAULT_MAX_STREAMS,
-                        help=f"WebSocket streams open at once (default {DEFAULT_MAX_STREAMS})")
-    parser.add_argument("--max-connections", type=common.positive_int, default=256,
-                        help="open connections at once; beyond, 503 (default 256)")
-    parser.add_argument("--api-key", default=None,
-                        help=f"require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: "
-                        f"the {API_KEY_ENV} environment variable, which keeps the key out of the process list)")
-    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
-                        help="let pages from ORIGIN (e.g. https://app.example.com) call the API; "
-                        "repeat for several (default: none, CORS off)")
-    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
-                        help="server log level (default info: one line per request)")
+    parser.add_argument(
+        "--workers",
+        type=common.positive_int,
+        default=None,
+        help="inference threads over the loaded models (default: the usable cores divided by --threads)",
+    )
+    parser.add_argument(
+        "--queue",
+        type=common.non_negative_int,
+        default=DEFAULT_QUEUE_SIZE,
+        help="requests waiting for a worker at most; beyond, 503 with Retry-After at once "
+        f"(default {DEFAULT_QUEUE_SIZE})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per request: its head, body, queue and analysis; also the WebSocket ping "
+        f"interval and pong wait (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--max-body-mb",
+        type=common.positive_int,
+        default=DEFAULT_MAX_BODY_BYTES >> 20,
+        help=f"largest request body or stream frame, MiB (default {DEFAULT_MAX_BODY_BYTES >> 20})",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=common.positive_int,
+        default=DEFAULT_MAX_BATCH,
+        help=f"images per /v1/analyze/batch request (default {DEFAULT_MAX_BATCH})",
+    )
+    parser.add_argument(
+        "--max-streams",
+        type=common.positive_int,
+        default=DEFAULT_MAX_STREAMS,
+        help=f"WebSocket streams open at once (default {DEFAULT_MAX_STREAMS})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=common.positive_int,
+        default=256,
+        help="open connections at once; beyond, 503 (default 256)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help=f"require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: "
+        f"the {API_KEY_ENV} environment variable, which keeps the key out of the process list)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages from ORIGIN (e.g. https://app.example.com) call the API; "
+        "repeat for several (default: none, CORS off)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="server log level (default info: one line per request)",
+    )
     common.add_model_options(parser)
     return parser
 
@@ -81,10 +128,18 @@ def _config(args: argparse.Namespace):
     if args.api_key == "":
         raise common.UsageError("--api-key is empty: give a key, or leave the option out")
     workers = args.workers or max(1, usable_cores() // args.threads)
-    return ServeConfig(fer=dict(detector=args.detector, classifier=args.classifier, **common.fer_options(args)),
-                       max_pixels=args.max_pixels, workers=workers, queue_size=args.queue,
-                       max_body_bytes=args.max_body_mb << 20, timeout=args.timeout, max_batch=args.max_batch,
-                       max_streams=args.max_streams, api_key=api_key, cors_origins=tuple(args.cors_origin))
+    return ServeConfig(
+        fer=dict(detector=args.detector, classifier=args.classifier, **common.fer_options(args)),
+        max_pixels=args.max_pixels,
+        workers=workers,
+        queue_size=args.queue,
+        max_body_bytes=args.max_body_mb << 20,
+        timeout=args.timeout,
+        max_batch=args.max_batch,
+        max_streams=args.max_streams,
+        api_key=api_key,
+        cors_origins=tuple(args.cors_origin),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,15 +149,27 @@ def run(args: argparse.Namespace) -> int:
         from fastfer.serve import create_app
         from fastfer.serve.body import http_protocol
     except ImportError as exc:
-        raise common.UsageError(f"fastfer serve needs the serve extra: pip install 'fastfer[serve]' "
-                                f"(missing: {exc.name or exc})") from None
+        raise common.UsageError(
+            f"fastfer serve needs the serve extra: pip install 'fastfer[serve]' (missing: {exc.name or exc})"
+        ) from None
     config = _config(args)
     fer = common.make_fer(args)  # loaded before listening: a bad model option is one clear error
     # h11 with a deadline on each request's head (slow or idle clients are closed after
     # --timeout); WebSocket frames capped at the body limit and read one message at a time, and
     # a stream whose client answers no ping within --timeout (it does not read) closed.
-    uvicorn.run(create_app(config, fer), host=args.host, port=args.port, log_level=args.log_level,
-                http=http_protocol(config.timeout), ws="websockets-sansio", ws_max_size=config.max_body_bytes,
-                ws_max_queue=1, ws_ping_interval=config.timeout, ws_ping_timeout=config.timeout,
-                limit_concurrency=args.max_connections, timeout_graceful_shutdown=5, server_header=False)
+    uvicorn.run(
+        create_app(config, fer),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        http=http_protocol(config.timeout),
+        ws="websockets-sansio",
+        ws_max_size=config.max_body_bytes,
+        ws_max_queue=1,
+        ws_ping_interval=config.timeout,
+        ws_ping_timeout=config.timeout,
+        limit_concurrency=args.max_connections,
+        timeout_graceful_shutdown=5,
+        server_header=False,
+    )
     return 0

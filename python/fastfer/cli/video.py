@@ -43,38 +43,68 @@ _API_HINT = re.compile(r" \(see [^()]*set_max_pixels\)")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    parser = sub.add_parser("video", help=HELP, description=(
-        "Track every face of a video file, URL or camera and its expression, smoothed per track. "
-        "Writes an annotated video (-o), a JSON-lines log (--json: one line per frame, then a "
-        "summary line), a CSV (--csv: one row per face per frame) and prints a per-track summary. "
-        "Outputs that exist are overwritten; one that is the input is refused. Exit status 0: the "
-        "whole video was read; 1: it ended early (truncated or corrupt: the good frames are "
-        "processed, the outputs valid); 2: usage error (also: not a video, no frame decodable, "
-        "frames over the pixel cap); 130: interrupted (Ctrl-C; outputs finalised)."))
+    parser = sub.add_parser(
+        "video",
+        help=HELP,
+        description=(
+            "Track every face of a video file, URL or camera and its expression, smoothed per track. "
+            "Writes an annotated video (-o), a JSON-lines log (--json: one line per frame, then a "
+            "summary line), a CSV (--csv: one row per face per frame) and prints a per-track summary. "
+            "Outputs that exist are overwritten; one that is the input is refused. Exit status 0: the "
+            "whole video was read; 1: it ended early (truncated or corrupt: the good frames are "
+            "processed, the outputs valid); 2: usage error (also: not a video, no frame decodable, "
+            "frames over the pixel cap); 130: interrupted (Ctrl-C; outputs finalised)."
+        ),
+    )
     parser.add_argument("input", nargs="?", metavar="IN", help="a video file or a URL OpenCV opens")
-    parser.add_argument("--camera", type=common.non_negative_int, metavar="N",
-                        help="read camera N instead of a file (stop with Ctrl-C)")
-    parser.add_argument("-o", "--output", metavar="OUT.mp4",
-                        help=f"write the annotated video ({', '.join(CODECS)})")
+    parser.add_argument(
+        "--camera", type=common.non_negative_int, metavar="N", help="read camera N instead of a file (stop with Ctrl-C)"
+    )
+    parser.add_argument("-o", "--output", metavar="OUT.mp4", help=f"write the annotated video ({', '.join(CODECS)})")
     parser.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame, then the summary")
-    parser.add_argument("--csv", metavar="OUT.csv",
-                        help="write one row per face per frame (frame, time, track_id, x1, y1, x2, y2, score, "
-                        "the smoothed label and its probabilities angry ... neutral, raw_label; a row with "
-                        "only frame and time for a frame without faces), as --json's values")
-    parser.add_argument("--every", type=common.positive_int, default=1, metavar="K",
-                        help="detect faces on every K-th frame, carrying the tracks between (default 1)")
-    parser.add_argument("--smoothing", type=float, default=DEFAULT_ALPHA, metavar="A",
-                        help="weight of the newest frame in each track's smoothed probabilities, "
-                        f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})")
-    parser.add_argument("--workers", type=common.positive_int, default=None, metavar="N",
-                        help="frames analysed at once, in threads (default: the usable cores divided by --threads, at most 4); "
-                        "the output does not depend on it")
-    parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N",
-                        help="stop after N frames")
-    parser.add_argument("--bars", action=argparse.BooleanOptionalAction, default=True,
-                        help="draw the expression bar charts where there is room (default yes)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress line with frames per second on stderr (default: when stderr is a terminal)")
+    parser.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        help="write one row per face per frame (frame, time, track_id, x1, y1, x2, y2, score, "
+        "the smoothed label and its probabilities angry ... neutral, raw_label; a row with "
+        "only frame and time for a frame without faces), as --json's values",
+    )
+    parser.add_argument(
+        "--every",
+        type=common.positive_int,
+        default=1,
+        metavar="K",
+        help="detect faces on every K-th frame, carrying the tracks between (default 1)",
+    )
+    parser.add_argument(
+        "--smoothing",
+        type=float,
+        default=DEFAULT_ALPHA,
+        metavar="A",
+        help="weight of the newest frame in each track's smoothed probabilities, "
+        f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=common.positive_int,
+        default=None,
+        metavar="N",
+        help="frames analysed at once, in threads (default: the usable cores divided by --threads, at most 4); "
+        "the output does not depend on it",
+    )
+    parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N", help="stop after N frames")
+    parser.add_argument(
+        "--bars",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="draw the expression bar charts where there is room (default yes)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line with frames per second on stderr (default: when stderr is a terminal)",
+    )
     common.add_model_options(parser)
     return parser
 
@@ -93,8 +123,9 @@ class _VideoOut:
         if self._writer is None:
             h, w = image.shape[:2]
             self._size = (w, h)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()]),
-                                           self.fps, self._size)
+            self._writer = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*CODECS[self.path.suffix.lower()]), self.fps, self._size
+            )
             if not self._writer.isOpened():
                 raise OSError(f"{self.path}: OpenCV cannot write this video")
         if (image.shape[1], image.shape[0]) != self._size:
@@ -122,8 +153,9 @@ class _CsvOut:
         head = {"frame": record["frame"], "time": record["time"]}
         rows = []
         for face in record["faces"]:
-            row = dict(head, track_id=face["track_id"], score=face["score"], label=face["label"],
-                       raw_label=face["raw_label"])
+            row = dict(
+                head, track_id=face["track_id"], score=face["score"], label=face["label"], raw_label=face["raw_label"]
+            )
             row.update(zip(("x1", "y1", "x2", "y2"), face["box"]))
             row.update(face["probs"] or {})
             rows.append(row)
@@ -145,8 +177,9 @@ def _output_path(text: Optional[str], option: str, suffixes, opencv: bool = Fals
         try:
             opencv_name(text)
         except fastfer.VideoDecodeError:
-            raise common.UsageError(f"{option} {shown}: the name is not valid UTF-8, which OpenCV "
-                                    "cannot write to; choose another") from None
+            raise common.UsageError(
+                f"{option} {shown}: the name is not valid UTF-8, which OpenCV cannot write to; choose another"
+            ) from None
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise common.UsageError(f"{option} {shown}: use one of {', '.join(suffixes)}")
     if path.is_dir():
@@ -181,8 +214,11 @@ class _Rate:
             return
         fps = done / max(now - self.start, 1e-9)
         of = f"/{self.total} [{100 * done // self.total:3d}%]" if self.total else ""
-        sys.stderr.write(f"\rvideo {done}{of} {fps:.1f} frames/s\033[K" if sys.stderr.isatty()
-                         else f"video {done}{of} {fps:.1f} frames/s\n")
+        sys.stderr.write(
+            f"\rvideo {done}{of} {fps:.1f} frames/s\033[K"
+            if sys.stderr.isatty()
+            else f"video {done}{of} {fps:.1f} frames/s\n"
+        )
         sys.stderr.flush()
         self.shown = now
 
@@ -277,8 +313,12 @@ def _close_outputs(outputs: tuple, summary: TrackSummary, ended: Optional[str], 
     if table is not None:
         table.close()
     if log is not None:
-        log.write(json.dumps({"summary": summary.tracks(), "frames": summary.frames,
-                              "ended": ended or "error", "error": message}) + "\n")
+        log.write(
+            json.dumps(
+                {"summary": summary.tracks(), "frames": summary.frames, "ended": ended or "error", "error": message}
+            )
+            + "\n"
+        )
         log.close()
 
 
@@ -318,8 +358,14 @@ def _process(stream, args: argparse.Namespace, summary: TrackSummary, outputs: t
                 break
 
 
-def _report(status: int, message: Optional[str], summary: TrackSummary, ended: Optional[str],
-            video: Optional[_VideoOut], files: tuple) -> int:
+def _report(
+    status: int,
+    message: Optional[str],
+    summary: TrackSummary,
+    ended: Optional[str],
+    video: Optional[_VideoOut],
+    files: tuple,
+) -> int:
     """The closing lines: the summary and the outputs written; for an error (status 2: not one
     frame could be decoded) only the error, in one line. ``files``: the --json and --csv paths."""
     if status == 2:

@@ -12,12 +12,11 @@ from typing import Sequence
 import numpy as np
 
 from ..backend import kernels
+from ..backend.runtime import ProviderRequest, create_session
 from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..labels import LABELS
 from ..models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
-from ..backend.runtime import ProviderRequest, create_session
-
 
 #: A model's probabilities may stray this far outside [0, 1] (rounding in a quantised softmax);
 #: further is a ModelError (kProbabilitySlack in cpp/include/fastfer/pipeline.h).
@@ -29,22 +28,27 @@ def _checked_probs(spec: ModelSpec, out: np.ndarray, faces: int, logits: bool) -
     faces, finite (never a label from NaN), and in [0, 1] unless the spec says it gives logits."""
     expected = (faces, len(LABELS))
     if out.shape != expected:
-        raise ModelError(f"model {spec.name!r}: classifier output {spec.outputs['probs']!r} has shape "
-                         f"{out.shape} for {faces} faces; expected {expected}, one row per face and one "
-                         "column per label")
+        raise ModelError(
+            f"model {spec.name!r}: classifier output {spec.outputs['probs']!r} has shape "
+            f"{out.shape} for {faces} faces; expected {expected}, one row per face and one "
+            "column per label"
+        )
     if not np.all(np.isfinite(out)):
         raise ModelError(f"model {spec.name!r}: its output holds NaN or infinity")
     if not logits and not np.all((out >= -PROBABILITY_SLACK) & (out <= 1 + PROBABILITY_SLACK)):
-        raise ModelError(f"model {spec.name!r}: its output is not probabilities: values outside [0, 1] "
-                         "(a model that gives logits needs the decoder {\"activation\": \"logits\"} in its spec)")
+        raise ModelError(
+            f"model {spec.name!r}: its output is not probabilities: values outside [0, 1] "
+            '(a model that gives logits needs the decoder {"activation": "logits"} in its spec)'
+        )
     return out
 
 
 class Classifier:
     """An expression classifier built from a shipped or registered model. Thread-safe."""
 
-    def __init__(self, model: str = DEFAULT_CLASSIFIER, *, threads: int = 1,
-                 providers: Sequence[ProviderRequest] = ("cpu",)):
+    def __init__(
+        self, model: str = DEFAULT_CLASSIFIER, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)
+    ):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "classifier":
             raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a classifier")
@@ -74,8 +78,7 @@ class Classifier:
 
     def _prepare_crop(self, face: np.ndarray) -> np.ndarray:
         if not isinstance(face, np.ndarray) or face.dtype != np.uint8:
-            raise TypeError(f"face crops must be uint8 numpy arrays, got "
-                            f"{getattr(face, 'dtype', type(face).__name__)}")
+            raise TypeError(f"face crops must be uint8 numpy arrays, got {getattr(face, 'dtype', type(face).__name__)}")
         if face.ndim == 3 and face.shape[2] == 3:
             face = kernels.to_gray(face) if self._gray else face
         elif face.ndim != 2:
@@ -93,8 +96,9 @@ class Classifier:
         try:
             (out,) = self._session.run([output], {self.spec.input["name"]: batch})
         except Exception as exc:  # ONNX Runtime's own error types: the model's fault
-            raise ModelError(f"model {self.spec.name!r}: ONNX Runtime cannot run it on {len(batch)} faces "
-                             f"({exc})") from exc
+            raise ModelError(
+                f"model {self.spec.name!r}: ONNX Runtime cannot run it on {len(batch)} faces ({exc})"
+            ) from exc
         probs = _checked_probs(self.spec, np.asarray(out, np.float32), len(batch), self._logits)[:, self._order]
         if self._logits:
             probs = np.exp(probs - probs.max(axis=1, keepdims=True))
@@ -112,11 +116,15 @@ class Classifier:
                 # of grey crops 3 pixels wide is no face, so H×W×3 is not ambiguous.
                 crops = [faces]
             elif faces.ndim == 3 and faces.shape[2] == 4:
-                raise ValueError(f"faces of shape {faces.shape}: an H×W×4 (BGRA?) crop; pass H×W×3 BGR "
-                                 "(cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)) or a batch N×H×W / N×H×W×3")
+                raise ValueError(
+                    f"faces of shape {faces.shape}: an H×W×4 (BGRA?) crop; pass H×W×3 BGR "
+                    "(cv2.cvtColor(crop, cv2.COLOR_BGRA2BGR)) or a batch N×H×W / N×H×W×3"
+                )
             elif faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[3] != 3):
-                raise ValueError(f"faces must be one H×W grey or H×W×3 BGR crop, or a batch N×H×W grey "
-                                 f"or N×H×W×3 BGR, got shape {faces.shape}")
+                raise ValueError(
+                    f"faces must be one H×W grey or H×W×3 BGR crop, or a batch N×H×W grey "
+                    f"or N×H×W×3 BGR, got shape {faces.shape}"
+                )
             else:
                 crops = list(faces)
         elif isinstance(faces, (list, tuple)):
@@ -132,10 +140,17 @@ class Classifier:
         crop = self.spec.crop or {}
         inp = self.spec.input
         return kernels.face_input(
-            image, np.asarray(boxes, np.float64).reshape(-1, 4), size=self.size,
-            margin=crop.get("margin", 0.0), square=crop.get("square", True), gray=self._gray,
-            channel_order="bgr" if inp["color"] == "bgr" else "rgb", mean=inp["mean"],
-            scale=inp["scale"], layout=inp["layout"])
+            image,
+            np.asarray(boxes, np.float64).reshape(-1, 4),
+            size=self.size,
+            margin=crop.get("margin", 0.0),
+            square=crop.get("square", True),
+            gray=self._gray,
+            channel_order="bgr" if inp["color"] == "bgr" else "rgb",
+            mean=inp["mean"],
+            scale=inp["scale"],
+            layout=inp["layout"],
+        )
 
     def classify_boxes(self, image, boxes) -> np.ndarray:
         """Probabilities (N, 7) for the faces at ``boxes`` of an image (anything load_image reads)."""

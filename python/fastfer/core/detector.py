@@ -20,10 +20,10 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ..backend import kernels
+from ..backend.runtime import ProviderRequest, create_session
 from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
-from ..backend.runtime import ProviderRequest, create_session
 
 #: Results never hold more faces than this (the best-scored ones are kept).
 MAX_FACES = 1000
@@ -35,9 +35,11 @@ DEFAULT_NMS_IOU = 0.4
 #: cpp/src/pipeline.cpp, kProbabilitySlack).
 SCORE_SLACK = np.float32(1e-3)
 #: Per detector kind, the width of each output per anchor (YuNet: each head, once per step).
-_OUTPUT_WIDTHS = {"retinaface": {"boxes": 4, "landmarks": 10, "scores": 2},
-                  "blazeface": {"regressors": 16, "scores": 1},
-                  "yunet": {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}}
+_OUTPUT_WIDTHS = {
+    "retinaface": {"boxes": 4, "landmarks": 10, "scores": 2},
+    "blazeface": {"regressors": 16, "scores": 1},
+    "yunet": {"cls": 1, "obj": 1, "bbox": 4, "kps": 10},
+}
 #: Dynamic-size models shrink images whose long side exceeds this, unless the caller gives another
 #: (1600: WIDER FACE images at their original size).
 DEFAULT_MAX_SIDE = 1600
@@ -57,8 +59,7 @@ class Detections:
 
     @staticmethod
     def empty() -> "Detections":
-        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
-                          np.zeros((0, 5, 2), np.float32))
+        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
 
 
 def _positive(value, what: str, integer: bool = False):
@@ -97,10 +98,18 @@ class Detector:
     Thread-safe: one Detector may be used from many threads at once.
     """
 
-    def __init__(self, model: str = DEFAULT_DETECTOR, *, score_threshold: Optional[float] = None,
-                 nms_iou: float = DEFAULT_NMS_IOU, max_faces: int = MAX_FACES, max_side: int = DEFAULT_MAX_SIDE,
-                 min_face: int = 0, threads: int = 1,
-                 providers: Sequence[ProviderRequest] = ("cpu",)):
+    def __init__(
+        self,
+        model: str = DEFAULT_DETECTOR,
+        *,
+        score_threshold: Optional[float] = None,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        max_faces: int = MAX_FACES,
+        max_side: int = DEFAULT_MAX_SIDE,
+        min_face: int = 0,
+        threads: int = 1,
+        providers: Sequence[ProviderRequest] = ("cpu",),
+    ):
         self.spec: ModelSpec = model_spec(model)
         if self.spec.task != "detector":
             raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a detector")
@@ -109,8 +118,9 @@ class Detector:
         if self._kind not in ("retinaface", "blazeface", "yunet"):
             raise ModelSpecError(f"model {model!r}: unknown decoder kind {self._kind!r}")
         default_threshold = decoder.get("score_threshold", 0.5)
-        self.score_threshold = _fraction(default_threshold if score_threshold is None else score_threshold,
-                                         "score_threshold")
+        self.score_threshold = _fraction(
+            default_threshold if score_threshold is None else score_threshold, "score_threshold"
+        )
         self.nms_iou = _fraction(nms_iou, "nms_iou")
         self.max_faces = _positive(max_faces, "max_faces", integer=True)
         if self.max_faces > MAX_FACES:
@@ -121,8 +131,10 @@ class Detector:
         self.min_face = min_face
         self._min_face_px = decoder.get("min_face_px")
         if min_face and self.spec.input["size"] == "dynamic" and not self._min_face_px:
-            raise ModelSpecError(f"model {model!r}: min_face needs the smallest face it finds reliably "
-                                 "(decoder 'min_face_px' in its spec)")
+            raise ModelSpecError(
+                f"model {model!r}: min_face needs the smallest face it finds reliably "
+                "(decoder 'min_face_px' in its spec)"
+            )
         self.estimated_mouth_corners = self._kind == "blazeface"
         self._session = create_session(model, threads=threads, providers=providers)
         self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
@@ -132,11 +144,11 @@ class Detector:
 
     def _tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         inp = self.spec.input
-        common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"],
-                      layout=inp["layout"])
+        common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"], layout=inp["layout"])
         if inp["size"] == "dynamic":
-            return kernels.detector_input(image, self._max_side(image.shape),
-                                          pad_multiple=inp.get("pad_multiple", 32), **common)
+            return kernels.detector_input(
+                image, self._max_side(image.shape), pad_multiple=inp.get("pad_multiple", 32), **common
+            )
         return kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
 
     def _max_side(self, shape) -> int:
@@ -152,8 +164,7 @@ class Detector:
             anchors = self._anchor_cache.get(key)
         if anchors is None:
             d = self.spec.decoder
-            anchors = kernels.make_anchors(height, width, d["steps"], d["min_sizes"],
-                                           d.get("offset", 0.5))
+            anchors = kernels.make_anchors(height, width, d["steps"], d["min_sizes"], d.get("offset", 0.5))
             with self._anchor_lock:
                 if len(self._anchor_cache) > 16:  # frame sizes of a video repeat; photos vary
                     self._anchor_cache.clear()
@@ -166,8 +177,9 @@ class Detector:
         try:
             values = self._session.run(names, {self.spec.input["name"]: tensor})
         except Exception as exc:  # ONNX Runtime's own error types: the model's fault
-            raise ModelError(f"model {self.spec.name!r}: ONNX Runtime cannot run it on an input of shape "
-                             f"{tensor.shape} ({exc})") from exc
+            raise ModelError(
+                f"model {self.spec.name!r}: ONNX Runtime cannot run it on an input of shape {tensor.shape} ({exc})"
+            ) from exc
         raw = dict(zip(outputs.keys(), (np.asarray(v) for v in values)))
         self._check_outputs(raw, len(tensor), *self._hw(tensor))
         return raw
@@ -178,8 +190,11 @@ class Detector:
         if self._kind != "yunet":
             anchors = len(self._anchors(height, width))
             return {role: (batch, anchors, w) for role, w in widths.items()}
-        return {f"{head}_{s}": (batch, (height // s) * (width // s), w)
-                for head, w in widths.items() for s in self.spec.decoder["steps"]}
+        return {
+            f"{head}_{s}": (batch, (height // s) * (width // s), w)
+            for head, w in widths.items()
+            for s in self.spec.decoder["steps"]
+        }
 
     def _check_outputs(self, raw: Mapping[str, np.ndarray], batch: int, height: int, width: int) -> None:
         """ModelError unless every output the decoder reads has the shape of the batch and the
@@ -187,12 +202,15 @@ class Detector:
         for role, shape in self._expected_shapes(batch, height, width).items():
             out = raw[role]
             if out.shape != shape:
-                raise ModelError(f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} has "
-                                 f"shape {out.shape} for a batch of {batch} at {width}x{height}; its "
-                                 f"{self._kind} spec gives {shape}")
+                raise ModelError(
+                    f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} has "
+                    f"shape {out.shape} for a batch of {batch} at {width}x{height}; its "
+                    f"{self._kind} spec gives {shape}"
+                )
             if not np.all(np.isfinite(out)):
-                raise ModelError(f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} "
-                                 "holds NaN or infinity")
+                raise ModelError(
+                    f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} holds NaN or infinity"
+                )
 
     # --- decoding ------------------------------------------------------------------------------
 
@@ -201,20 +219,22 @@ class Detector:
         d = self.spec.decoder
         anchors = self._anchors(height, width)
         if self._kind == "yunet":  # per-step heads, concatenated in anchor order (step, row, column)
-            heads = {h: np.concatenate([raw[f"{h}_{s}"][index] for s in d["steps"]])
-                     for h in ("cls", "obj", "bbox", "kps")}
+            heads = {
+                h: np.concatenate([raw[f"{h}_{s}"][index] for s in d["steps"]]) for h in ("cls", "obj", "bbox", "kps")
+            }
             scores = kernels.yunet_scores(heads["cls"], heads["obj"])
         elif self._kind == "retinaface":
             scores = raw["scores"][index][:, 1]
         else:
             scores = 1.0 / (1.0 + np.exp(-np.clip(raw["scores"][index][:, 0], -80.0, 80.0)))
         if len(scores) != len(anchors):
-            raise ModelSpecError(f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
-                                 f"anchors at {width}x{height}: the decoder spec does not match the model")
+            raise ModelSpecError(
+                f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
+                f"anchors at {width}x{height}: the decoder spec does not match the model"
+            )
         outside = (scores < -SCORE_SLACK) | (scores > 1 + SCORE_SLACK)
         if np.any(outside):
-            raise ModelError(f"model {self.spec.name!r}: detector score {scores[np.argmax(outside)]} is "
-                             "outside [0, 1]")
+            raise ModelError(f"model {self.spec.name!r}: detector score {scores[np.argmax(outside)]} is outside [0, 1]")
         picked = np.flatnonzero(scores >= self.score_threshold)
         if len(picked) > PRE_NMS_TOP_K:
             picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
@@ -223,8 +243,11 @@ class Detector:
         try:
             if self._kind in ("retinaface", "yunet"):
                 # YuNet's priors are its cells (size = stride, offset 0) and its variances (1, 1).
-                deltas, lm_deltas = ((heads["bbox"], heads["kps"]) if self._kind == "yunet"
-                                     else (raw["boxes"][index], raw["landmarks"][index]))
+                deltas, lm_deltas = (
+                    (heads["bbox"], heads["kps"])
+                    if self._kind == "yunet"
+                    else (raw["boxes"][index], raw["landmarks"][index])
+                )
                 boxes = kernels.decode_boxes(deltas[picked], priors, d["variances"])
                 marks = kernels.decode_landmarks(lm_deltas[picked], priors, d["variances"][0])
                 marks = marks.reshape(-1, 5, 2) * scale
@@ -232,12 +255,13 @@ class Detector:
                 boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
                 marks = marks * scale
         except ValueError as exc:  # the decoding kernels refuse deltas that overflow float32
-            raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range ({exc})"
-                             ) from exc
+            raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range ({exc})") from exc
         boxes = boxes * np.tile(scale, 2)
         if not (np.all(np.isfinite(boxes)) and np.all(np.isfinite(marks))):
-            raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range (they "
-                             "decode to NaN or infinity)")
+            raise ModelError(
+                f"model {self.spec.name!r}: its box or landmark outputs are out of range (they "
+                "decode to NaN or infinity)"
+            )
         return boxes, scores[picked].astype(np.float32), marks
 
     def _decode_blazeface(self, reg: np.ndarray, priors: np.ndarray):
@@ -295,7 +319,7 @@ class Detector:
         start = 0
         while start < len(prepared):
             stop = start + 1
-            while stop < len(prepared) and self._fits(prepared[start:stop + 1], max_batch_pixels):
+            while stop < len(prepared) and self._fits(prepared[start : stop + 1], max_batch_pixels):
                 stop += 1
             results.extend(self._detect_group(prepared[start:stop], images[start:stop]))
             start = stop
@@ -323,8 +347,9 @@ class Detector:
             shape = (len(group), height, width, 3) if nhwc else (len(group), 3, height, width)
             batch = np.empty(shape, np.float32)
             inp = self.spec.input
-            pad = ((np.float32(0.0) - np.asarray(inp["mean"], np.float32))
-                   * np.asarray(inp["scale"], np.float32)) * np.ones(3, np.float32)
+            pad = (
+                (np.float32(0.0) - np.asarray(inp["mean"], np.float32)) * np.asarray(inp["scale"], np.float32)
+            ) * np.ones(3, np.float32)
             for i, (tensor, _) in enumerate(group):
                 h, w = self._hw(tensor)
                 batch[i] = pad if nhwc else pad[:, None, None]

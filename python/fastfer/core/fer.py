@@ -18,16 +18,17 @@ from .result import Face
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
-    return [Face.build(found.boxes[i], found.scores[i], found.landmarks[i],
-                       None if probs is None else probs[i]) for i in range(len(found))]
+    return [
+        Face.build(found.boxes[i], found.scores[i], found.landmarks[i], None if probs is None else probs[i])
+        for i in range(len(found))
+    ]
 
 
 def _native_faces(found: dict, with_probs: bool) -> list:
     """Faces from fastfer._core.Pipeline's arrays: made for this call and held by nothing else,
     so the faces take them over without copies (a call's Python side costs little next to
     inference)."""
-    return Face.from_arrays(found["boxes"], found["scores"], found["landmarks"],
-                            found["probs"] if with_probs else None)
+    return Face.from_arrays(found["boxes"], found["scores"], found["landmarks"], found["probs"] if with_probs else None)
 
 
 # analyze_batch(progress=...) reports after this many images: small enough to show movement,
@@ -76,19 +77,35 @@ class FER:
     which is this class with ``stream`` and ``analyze_many`` added from the outer layers (the
     core never imports video or scale); its docstring gives the arguments."""
 
-    def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = DEFAULT_CLASSIFIER, *,
-                 providers: Sequence[ProviderRequest] = ("cpu",), threads: int = 1,
-                 score_threshold: Optional[float] = None, nms_iou: float = DEFAULT_NMS_IOU,
-                 max_faces: int = MAX_FACES, max_side: int = DEFAULT_MAX_SIDE,
-                 min_face: int = DEFAULT_MIN_FACE, inference: str = "auto"):
+    def __init__(
+        self,
+        detector: str = DEFAULT_DETECTOR,
+        classifier: str = DEFAULT_CLASSIFIER,
+        *,
+        providers: Sequence[ProviderRequest] = ("cpu",),
+        threads: int = 1,
+        score_threshold: Optional[float] = None,
+        nms_iou: float = DEFAULT_NMS_IOU,
+        max_faces: int = MAX_FACES,
+        max_side: int = DEFAULT_MAX_SIDE,
+        min_face: int = DEFAULT_MIN_FACE,
+        inference: str = "auto",
+    ):
         # The constructor's arguments, so that an equal FER can be built elsewhere (a worker
         # thread, process or Ray actor): FER(**fer.options).
         self.options = {k: v for k, v in locals().items() if k != "self"}
         if inference not in ("auto", "native", "python"):
             raise ValueError(f"inference must be 'auto', 'native' or 'python', got {inference!r}")
-        self.detector = Detector(detector, score_threshold=score_threshold, nms_iou=nms_iou,
-                                 max_faces=max_faces, max_side=max_side, min_face=min_face,
-                                 threads=threads, providers=providers)
+        self.detector = Detector(
+            detector,
+            score_threshold=score_threshold,
+            nms_iou=nms_iou,
+            max_faces=max_faces,
+            max_side=max_side,
+            min_face=min_face,
+            threads=threads,
+            providers=providers,
+        )
         self.classifier = Classifier(classifier, threads=threads, providers=providers)
         self._pipeline = None
         self.native_error = "not requested (inference='python')" if inference == "python" else None
@@ -104,25 +121,36 @@ class FER:
     def __repr__(self) -> str:
         """``FER(detector=..., classifier=..., inference=...)`` and the options that differ from
         their defaults: an equal FER is ``FER(**fer.options)``."""
-        shown = {"detector": self.options["detector"], "classifier": self.options["classifier"],
-                 "inference": self.inference}
+        shown = {
+            "detector": self.options["detector"],
+            "classifier": self.options["classifier"],
+            "inference": self.inference,
+        }
         defaults = {name: p.default for name, p in inspect.signature(FER).parameters.items()}
-        shown.update((name, value) for name, value in self.options.items()
-                     if name not in shown and name != "inference" and value != defaults.get(name))
+        shown.update(
+            (name, value)
+            for name, value in self.options.items()
+            if name not in shown and name != "inference" and value != defaults.get(name)
+        )
         return f"FER({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def _native_pipeline(self, threads: int, providers):
         from .. import backend
 
-        options = {"score_threshold": self.detector.score_threshold, "nms_iou": self.detector.nms_iou,
-                   "max_faces": self.detector.max_faces, "max_side": self.detector.max_side,
-                   "min_face": self.detector.min_face}
+        options = {
+            "score_threshold": self.detector.score_threshold,
+            "nms_iou": self.detector.nms_iou,
+            "max_faces": self.detector.max_faces,
+            "max_side": self.detector.max_side,
+            "min_face": self.detector.min_face,
+        }
         detector, classifier = self.detector.spec, self.classifier.spec
         return backend.native.Pipeline(
             create_native_session(detector.name, threads=threads, providers=providers),
             {**detector.to_dict(), **options},
             create_native_session(classifier.name, threads=threads, providers=providers),
-            classifier.to_dict())
+            classifier.to_dict(),
+        )
 
     def _warm_up(self) -> None:
         # The first run of an ONNX Runtime session allocates its buffers: pay that here.
@@ -170,8 +198,10 @@ class FER:
         images, so long runs are not silent.
         """
         if isinstance(images, (str, bytes, bytearray, PurePath, np.ndarray)):
-            raise TypeError(f"analyze_batch takes a list of images, got one {type(images).__name__}: "
-                            "pass [image] (or use analyze for one image)")
+            raise TypeError(
+                f"analyze_batch takes a list of images, got one {type(images).__name__}: "
+                "pass [image] (or use analyze for one image)"
+            )
         if progress is not None and progress is not False:
             return self._analyze_with_progress(list(images), progress)
         results, loaded, where = _load_all(images)
@@ -192,7 +222,7 @@ class FER:
         results, total = [], len(images)
         report(0, total)
         for start in range(0, total, _PROGRESS_CHUNK):
-            results += self.analyze_batch(images[start:start + _PROGRESS_CHUNK])
+            results += self.analyze_batch(images[start : start + _PROGRESS_CHUNK])
             report(len(results), total)
         return results
 

@@ -37,8 +37,9 @@ class Face:
         return Face(tuple(float(v) for v in box), float(score), frozen_float32(landmarks), label, probs)
 
     @staticmethod
-    def from_arrays(boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray,
-                    probs: Optional[np.ndarray] = None) -> list:
+    def from_arrays(
+        boxes: np.ndarray, scores: np.ndarray, landmarks: np.ndarray, probs: Optional[np.ndarray] = None
+    ) -> list:
         """The faces of whole float32 arrays ((N, 4), (N,), (N, 5, 2), (N, 7) or None), built
         with whole-array operations. The arrays become read-only and each face's landmarks and
         probabilities are views of them, so pass arrays nothing else holds (``build`` copies)."""
@@ -67,7 +68,12 @@ class Face:
         if not isinstance(other, Face):
             return NotImplemented
         same = lambda a, b: (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))  # noqa: E731
-        return (self.box == other.box and self.score == other.score and self.label == other.label
-                and same(self.landmarks, other.landmarks) and same(self.probs, other.probs))
+        return (
+            self.box == other.box
+            and self.score == other.score
+            and self.label == other.label
+            and same(self.landmarks, other.landmarks)
+            and same(self.probs, other.probs)
+        )
 
     __hash__ = None  # type: ignore[assignment]  # holds arrays: unhashable

@@ -22,8 +22,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from .fer import FER, _faces, _native_faces
 from ..io.image import load_image
+from .fer import FER, _faces, _native_faces
 
 #: The stages of one analyze call, in the order they run.
 STAGES = ("decode", "pre", "detector", "post", "crops", "classifier")

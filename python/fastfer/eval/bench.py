@@ -47,9 +47,18 @@ from ..models.cpu import PRECISIONS, has_int8_dot_product
 
 SHIPPED_PHOTO = Path(__file__).resolve().parents[1] / "data" / "astronaut.jpg"
 # 1 to 3 faces each (../shared/data/README.md); the crowds are separate.
-FEW_FACES = ("alex_lacamoire_smiling.jpg", "angry_man.jpg", "astronaut.jpg", "biden_portrait.jpg",
-             "crying_woman.jpg", "lin_manuel_miranda_speaking.jpg", "obama_portrait.jpg",
-             "portrait_woman.jpg", "tom_cruise_smiling.jpg", "two_people.jpg")
+FEW_FACES = (
+    "alex_lacamoire_smiling.jpg",
+    "angry_man.jpg",
+    "astronaut.jpg",
+    "biden_portrait.jpg",
+    "crying_woman.jpg",
+    "lin_manuel_miranda_speaking.jpg",
+    "obama_portrait.jpg",
+    "portrait_woman.jpg",
+    "tom_cruise_smiling.jpg",
+    "two_people.jpg",
+)
 CROWDS = ("bald_guys_collage.jpg", "stage_group.jpg")
 SCENES = {"640x480": (640, 480), "1920x1080": (1920, 1080), "crowd": (1920, 1080)}
 MODES = ("analyze", "analyze_batch", "threads2", "python_threads2")
@@ -90,7 +99,7 @@ def fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     frame = np.full((height, width, 3), GREY, np.uint8)
     top, left = (height - nh) // 2, (width - nw) // 2
-    frame[top:top + nh, left:left + nw] = resized
+    frame[top : top + nh, left : left + nw] = resized
     return frame
 
 
@@ -111,8 +120,11 @@ def scene_images(scene: str, photos_dir: Optional[Path] = None) -> tuple:
     return [np.vstack([np.hstack([tile] * 4)] * 3)], [f"4x3 grid of {SHIPPED_PHOTO.name}"]
 
 
-def settings(detectors: Optional[Sequence[str]] = None, precisions: Sequence[str] = PRECISIONS,
-             min_faces: Optional[Sequence[int]] = None) -> list:
+def settings(
+    detectors: Optional[Sequence[str]] = None,
+    precisions: Sequence[str] = PRECISIONS,
+    min_faces: Optional[Sequence[int]] = None,
+) -> list:
     """Every shipped detector (or those named) × precision × size policy. The int8 setting uses
     the ``_int8`` version of each model that has one; it is listed only when one of the two has.
     ``min_faces`` defaults to 0 (every face) and the library's default policy when it has one."""
@@ -153,10 +165,8 @@ def percentiles(seconds: Sequence[float]) -> dict:
     """Milliseconds: p10, p50, p90, p99 (each None when there are fewer latencies than
     :data:`PERCENTILE_SAMPLES` asks), mean, min, max; and ``samples``, their number."""
     ms = np.asarray(seconds, np.float64) * 1e3
-    out = {f"p{q}": float(np.percentile(ms, q)) if ms.size >= need else None
-           for q, need in PERCENTILE_SAMPLES.items()}
-    return {**out, "mean": float(ms.mean()), "min": float(ms.min()), "max": float(ms.max()),
-            "samples": int(ms.size)}
+    out = {f"p{q}": float(np.percentile(ms, q)) if ms.size >= need else None for q, need in PERCENTILE_SAMPLES.items()}
+    return {**out, "mean": float(ms.mean()), "min": float(ms.min()), "max": float(ms.max()), "samples": int(ms.size)}
 
 
 def _rates(counts_and_seconds: list) -> dict:
@@ -214,8 +224,7 @@ def measure(setting: Setting, images: list, modes: Sequence[str] = MODES, repeat
         out["analyze_batch"] = _measure_throughput(lambda: len(fer.analyze_batch(images)), repeat)
     if "python_threads2" in modes:
         with ThreadPoolExecutor(2) as pool:
-            out["python_threads2"] = _measure_throughput(
-                lambda: len(list(pool.map(fer.analyze, images))), repeat)
+            out["python_threads2"] = _measure_throughput(lambda: len(list(pool.map(fer.analyze, images))), repeat)
     if "threads2" in modes:
         two = setting.fer(threads=2)
         out["threads2"] = _measure_throughput(lambda: len([two.analyze(i) for i in images]), repeat)
@@ -235,21 +244,37 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "onnxruntime": onnxruntime.__version__, "fastfer": __version__,
-            "inference": "python" if native_inference_unavailable() else "native",
-            "simd": backend.native.simd_level() if backend.native is not None else None,
-            # int8 is fast only with an 8-bit dot product (fastfer.models.cpu): the figures depend on it
-            "precision": models.PRECISION,
-            "int8_dot_product": has_int8_dot_product()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "fastfer": __version__,
+        "inference": "python" if native_inference_unavailable() else "native",
+        "simd": backend.native.simd_level() if backend.native is not None else None,
+        # int8 is fast only with an 8-bit dot product (fastfer.models.cpu): the figures depend on it
+        "precision": models.PRECISION,
+        "int8_dot_product": has_int8_dot_product(),
+    }
 
 
-def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),
-        modes: Sequence[str] = MODES, repeat: int = 5, photos_dir: Optional[Path] = None,
-        progress: Optional[Callable[[str], None]] = None) -> dict:
+def run(
+    settings_list: Sequence[Setting],
+    scenes: Sequence[str] = tuple(SCENES),
+    modes: Sequence[str] = MODES,
+    repeat: int = 5,
+    photos_dir: Optional[Path] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict:
     """Every setting on every scene: the JSON-able report ``fastfer bench --json`` prints."""
-    report = {"machine": machine(), "repeat": repeat, "warmup_passes": 1, "modes": list(modes),
-              "scenes": {}, "results": []}
+    report = {
+        "machine": machine(),
+        "repeat": repeat,
+        "warmup_passes": 1,
+        "modes": list(modes),
+        "scenes": {},
+        "results": [],
+    }
     loaded = {}
     for scene in scenes:
         images, sources = scene_images(scene, photos_dir)
@@ -259,37 +284,49 @@ def run(settings_list: Sequence[Setting], scenes: Sequence[str] = tuple(SCENES),
         for scene in scenes:
             if progress:
                 progress(f"{setting.label} on {scene}")
-            report["results"].append({
-                "detector": setting.detector, "classifier": setting.classifier,
-                "precision": setting.precision, "min_face": setting.min_face, "scene": scene,
-                **measure(setting, loaded[scene], modes, repeat)})
+            report["results"].append(
+                {
+                    "detector": setting.detector,
+                    "classifier": setting.classifier,
+                    "precision": setting.precision,
+                    "min_face": setting.min_face,
+                    "scene": scene,
+                    **measure(setting, loaded[scene], modes, repeat),
+                }
+            )
     return report
 
 
 def format_table(report: dict) -> str:
     """The report as a text table: one row per setting and scene."""
     m = report["machine"]
-    lines = [f"fastfer {m['fastfer']}, {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
-             f"inference {m['inference']}, simd {m['simd']}, default precision {m['precision']}; "
-             f"{report['repeat']} rounds after 1 warm-up pass (analyze: at least {MIN_LATENCY_SAMPLES} "
-             "images); images/s medians over rounds, latency percentiles over images (p10, p90 from "
-             f"{PERCENTILE_SAMPLES[90]} images, p99 from {PERCENTILE_SAMPLES[99]}; - below)",
-             f"{'detector':22} {'classifier':12} {'min':>4} {'scene':9} {'img/s':>7} {'p50':>7} {'p90':>7} "
-             f"{'p99':>7} {'batch/s':>7} {'2thr/s':>7} {'2py/s':>7} {'faces':>5} {'out%':>5}  stages ms "
-             "(pre det post crops cls)"]
+    lines = [
+        f"fastfer {m['fastfer']}, {m['cpu']}, {m['cores']} cores, onnxruntime {m['onnxruntime']}, "
+        f"inference {m['inference']}, simd {m['simd']}, default precision {m['precision']}; "
+        f"{report['repeat']} rounds after 1 warm-up pass (analyze: at least {MIN_LATENCY_SAMPLES} "
+        "images); images/s medians over rounds, latency percentiles over images (p10, p90 from "
+        f"{PERCENTILE_SAMPLES[90]} images, p99 from {PERCENTILE_SAMPLES[99]}; - below)",
+        f"{'detector':22} {'classifier':12} {'min':>4} {'scene':9} {'img/s':>7} {'p50':>7} {'p90':>7} "
+        f"{'p99':>7} {'batch/s':>7} {'2thr/s':>7} {'2py/s':>7} {'faces':>5} {'out%':>5}  stages ms "
+        "(pre det post crops cls)",
+    ]
     for r in report["results"]:
         a = r.get("analyze")
         rate = lambda mode, r=r: f"{r[mode]['images_per_s']['median']:7.1f}" if mode in r else f"{'-':>7}"  # noqa: E731
         if a:
             lat, st = a["latency_ms"], a["stages_ms"]
             timing = f"{a['images_per_s']['median']:7.1f} " + " ".join(
-                f"{'-':>7}" if lat[p] is None else f"{lat[p]:7.2f}" for p in ("p50", "p90", "p99"))
-            extra = (f"{a['faces_per_image']:5.1f} {100 * a['outside_inference_share']:5.1f}  "
-                     + " ".join(f"{st[s]:.2f}" for s in ("pre", "detector", "post", "crops", "classifier")))
+                f"{'-':>7}" if lat[p] is None else f"{lat[p]:7.2f}" for p in ("p50", "p90", "p99")
+            )
+            extra = f"{a['faces_per_image']:5.1f} {100 * a['outside_inference_share']:5.1f}  " + " ".join(
+                f"{st[s]:.2f}" for s in ("pre", "detector", "post", "crops", "classifier")
+            )
         else:
             timing, extra = f"{'-':>7} {'-':>7} {'-':>7} {'-':>7}", ""
-        lines.append(f"{r['detector']:22} {r['classifier']:12} {r['min_face']:4d} {r['scene']:9} {timing} "
-                     f"{rate('analyze_batch')} {rate('threads2')} {rate('python_threads2')} {extra}")
+        lines.append(
+            f"{r['detector']:22} {r['classifier']:12} {r['min_face']:4d} {r['scene']:9} {timing} "
+            f"{rate('analyze_batch')} {rate('threads2')} {rate('python_threads2')} {extra}"
+        )
     return "\n".join(lines)
 
 
@@ -321,8 +358,10 @@ def wider_ap(setting: Setting, data_dir, min_face_eval: int, images: Optional[li
     predictions = {}
     for name, path in images:
         faces = fer.detect(path)
-        predictions[name] = (np.array([f.box for f in faces], np.float32).reshape(-1, 4),
-                             np.array([f.score for f in faces], np.float32))
+        predictions[name] = (
+            np.array([f.box for f in faces], np.float32).reshape(-1, 4),
+            np.array([f.score for f in faces], np.float32),
+        )
     names = [n for n, _ in images]
     out = {}
     for key, min_face in (("official", 0), ("min_face", min_face_eval)):
@@ -333,8 +372,14 @@ def wider_ap(setting: Setting, data_dir, min_face_eval: int, images: Optional[li
     return out
 
 
-def pareto(settings_list: Sequence[Setting], wider_dir, min_face_eval: int, repeat: int = 5,
-           photos_dir: Optional[Path] = None, progress: Optional[Callable[[str], None]] = None) -> dict:
+def pareto(
+    settings_list: Sequence[Setting],
+    wider_dir,
+    min_face_eval: int,
+    repeat: int = 5,
+    photos_dir: Optional[Path] = None,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict:
     """For each setting: WIDER AP (official and --min-face) and ms per image at 640×480 and
     1920×1080 (``analyze`` p50)."""
     images = {s: scene_images(s, photos_dir)[0] for s in ("640x480", "1920x1080")}
@@ -346,28 +391,42 @@ def pareto(settings_list: Sequence[Setting], wider_dir, min_face_eval: int, repe
         ap = wider_ap(setting, wider_dir, setting.min_face or min_face_eval, heldout)
         if progress:
             progress(f"{setting.label}: speed")
-        ms = {s: measure(setting, imgs, ("analyze",), repeat)["analyze"]["latency_ms"]["p50"]
-              for s, imgs in images.items()}
-        rows.append({"detector": setting.detector, "classifier": setting.classifier,
-                     "precision": setting.precision, "min_face": setting.min_face, "ap": ap,
-                     "ms_640x480": ms["640x480"], "ms_1920x1080": ms["1920x1080"]})
+        ms = {
+            s: measure(setting, imgs, ("analyze",), repeat)["analyze"]["latency_ms"]["p50"]
+            for s, imgs in images.items()
+        }
+        rows.append(
+            {
+                "detector": setting.detector,
+                "classifier": setting.classifier,
+                "precision": setting.precision,
+                "min_face": setting.min_face,
+                "ap": ap,
+                "ms_640x480": ms["640x480"],
+                "ms_1920x1080": ms["1920x1080"],
+            }
+        )
         if progress:  # the row as it is made: a long run that is stopped keeps what it measured
             progress(f"{setting.label}: " + json.dumps(rows[-1]))
     return {"machine": machine(), "repeat": repeat, "wider_images": len(heldout), "rows": rows}
 
 
 def format_pareto(report: dict) -> str:
-    lines = [f"WIDER FACE AP on {report['wider_images']} dev images (easy/medium/hard; official "
-             "protocol, then with faces under min_face as ignore boxes) against analyze p50 ms",
-             f"{'detector':22} {'classifier':12} {'min':>4} {'official e/m/h':>17} {'min-face e/m/h':>22} "
-             f"{'ms 640x480':>10} {'ms 1080p':>9}"]
+    lines = [
+        f"WIDER FACE AP on {report['wider_images']} dev images (easy/medium/hard; official "
+        "protocol, then with faces under min_face as ignore boxes) against analyze p50 ms",
+        f"{'detector':22} {'classifier':12} {'min':>4} {'official e/m/h':>17} {'min-face e/m/h':>22} "
+        f"{'ms 640x480':>10} {'ms 1080p':>9}",
+    ]
     for r in sorted(report["rows"], key=lambda r: r["ms_640x480"]):
         o, m = r["ap"]["official"], r["ap"]["min_face"]
-        lines.append(f"{r['detector']:22} {r['classifier']:12} {r['min_face']:4d} "
-                     f"{o['easy']*100:5.1f}/{o['medium']*100:5.1f}/{o['hard']*100:5.1f} "
-                     f"{m['easy']*100:5.1f}/{m['medium']*100:5.1f}/{m['hard']*100:5.1f} "
-                     f"(>={r['ap']['min_face_eval']:>3}px) "
-                     f"{r['ms_640x480']:10.2f} {r['ms_1920x1080']:9.2f}")
+        lines.append(
+            f"{r['detector']:22} {r['classifier']:12} {r['min_face']:4d} "
+            f"{o['easy'] * 100:5.1f}/{o['medium'] * 100:5.1f}/{o['hard'] * 100:5.1f} "
+            f"{m['easy'] * 100:5.1f}/{m['medium'] * 100:5.1f}/{m['hard'] * 100:5.1f} "
+            f"(>={r['ap']['min_face_eval']:>3}px) "
+            f"{r['ms_640x480']:10.2f} {r['ms_1920x1080']:9.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -396,16 +455,34 @@ def write_pareto_png(report: dict, path, size: tuple = (960, 640)) -> None:
         cv2.line(canvas, (left, py(tick)), (width - right, py(tick)), grey, 1)
         cv2.putText(canvas, f"{tick:.0f}", (left - 30, py(tick) + 5), font, 0.45, black, 1)
     cv2.putText(canvas, "ms per 640x480 image (analyze p50, log scale)", (left + 120, height - 20), font, 0.5, black, 1)
-    cv2.putText(canvas, "WIDER AP, mean of easy/medium/hard: dot = --min-face, ring = official",
-                (left, top - 15), font, 0.5, black, 1)
-    palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+    cv2.putText(
+        canvas,
+        "WIDER AP, mean of easy/medium/hard: dot = --min-face, ring = official",
+        (left, top - 15),
+        font,
+        0.5,
+        black,
+        1,
+    )
+    palette = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ]
     for i, (r, t, (official, with_min)) in enumerate(zip(rows, ms, aps)):
         colour = palette[i % len(palette)][::-1]  # RGB -> BGR
         cv2.circle(canvas, (px(t), py(official)), 6, colour, 2, cv2.LINE_AA)
         cv2.circle(canvas, (px(t), py(with_min)), 6, colour, -1, cv2.LINE_AA)
         y = top + 10 + 20 * i
         cv2.circle(canvas, (width - right + 20, y - 4), 6, colour, -1, cv2.LINE_AA)
-        cv2.putText(canvas, f"{r['detector']} m{r['min_face']} {r['precision']}", (width - right + 32, y),
-                    font, 0.42, black, 1)
+        cv2.putText(
+            canvas, f"{r['detector']} m{r['min_face']} {r['precision']}", (width - right + 32, y), font, 0.42, black, 1
+        )
     write_png(path, canvas, "the speed/accuracy plot")

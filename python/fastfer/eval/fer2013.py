@@ -68,10 +68,8 @@ def read_npz(path) -> tuple:
             raise ValueError(f"{path}: not a fer2013.npz (no {', '.join(sorted(missing))} array)")
         images, labels = np.asarray(data["images"], np.uint8), data["labels"].astype(np.int64)
         splits = data["usage"].astype(str) if "usage" in data.files else None
-    if (images.ndim != 3 or len(images) != len(labels)
-            or labels.min(initial=0) < 0 or labels.max(initial=0) > 6):
-        raise ValueError(f"{path}: images {images.shape} / labels {labels.shape} are not N×H×W faces "
-                         "with labels 0..6")
+    if images.ndim != 3 or len(images) != len(labels) or labels.min(initial=0) < 0 or labels.max(initial=0) > 6:
+        raise ValueError(f"{path}: images {images.shape} / labels {labels.shape} are not N×H×W faces with labels 0..6")
     return images, labels, splits
 
 
@@ -149,16 +147,19 @@ def read_kaggle_folder(path, order: str = "fer2013") -> tuple:
             continue
         known, skipped = _class_folders(root / part, order)
         if skipped:
-            raise ValueError(f"{root / part}: class folders {sorted(skipped)} are not expression names "
-                             f"({', '.join(LABELS)})")
+            raise ValueError(
+                f"{root / part}: class folders {sorted(skipped)} are not expression names ({', '.join(LABELS)})"
+            )
         for label, folder in known:
             for file in _images_under(folder):
                 image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
                 if image is None:
                     raise ValueError(f"{file}: cannot be read as an image")
                 if images and image.shape != images[0].shape:
-                    raise ValueError(f"{file}: {image.shape[1]}x{image.shape[0]}, but the first image is "
-                                     f"{images[0].shape[1]}x{images[0].shape[0]}")
+                    raise ValueError(
+                        f"{file}: {image.shape[1]}x{image.shape[0]}, but the first image is "
+                        f"{images[0].shape[1]}x{images[0].shape[0]}"
+                    )
                 prefix = _PREFIX.match(file.name)
                 images.append(image)
                 labels.append(label)
@@ -180,8 +181,10 @@ def read(path, order: str = "fer2013") -> tuple:
         return read_csv(p)
     if p.is_dir() and ((p / "train").is_dir() or (p / "test").is_dir()):
         return read_kaggle_folder(p, order)
-    raise ValueError(f"{str(path)!r} is not FER2013 data: expected a .npz, a Kaggle fer2013.csv or "
-                     "a folder with train/<class>/ and test/<class>/")
+    raise ValueError(
+        f"{str(path)!r} is not FER2013 data: expected a .npz, a Kaggle fer2013.csv or "
+        "a folder with train/<class>/ and test/<class>/"
+    )
 
 
 def read_folder(path, order: str = "fer2013") -> tuple:
@@ -197,8 +200,10 @@ def read_folder(path, order: str = "fer2013") -> tuple:
         files += found
         labels += [label] * len(found)
     if not files:
-        raise ValueError(f"{root}: no images in sub-folders named after expressions "
-                         f"({', '.join(LABELS)} or a synonym) or numbered 0..6" + (f"; skipped {sorted(skipped)}" if skipped else ""))
+        raise ValueError(
+            f"{root}: no images in sub-folders named after expressions "
+            f"({', '.join(LABELS)} or a synonym) or numbered 0..6" + (f"; skipped {sorted(skipped)}" if skipped else "")
+        )
     return files, np.array(labels, np.int64), skipped
 
 
@@ -220,8 +225,15 @@ def evaluate(probs, labels) -> dict:
     present = (support > 0) | (predicted > 0)
     return {
         "accuracy": float(tp.sum() / len(labels)),
-        "per_class": {label: {"precision": float(precision[i]), "recall": float(recall[i]),
-                              "f1": float(f1[i]), "support": int(support[i])} for i, label in enumerate(LABELS)},
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(LABELS)
+        },
         "macro_recall": float(recall[support > 0].mean()),
         "macro_f1": float(f1[present].mean()),
         "confusion": confusion.tolist(),
@@ -235,11 +247,14 @@ def format_report(result: dict) -> str:
     lines = [f"{'class':<9} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
     for label, m in result["per_class"].items():
         lines.append(f"{label:<9} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>7.3f} {m['support']:>8d}")
-    lines += [f"{'accuracy':<9} {result['accuracy']:>25.4f} {result['n']:>8d}",
-              f"{'macro recall':<12} {result['macro_recall']:>22.4f}",
-              f"{'macro F1':<9} {result['macro_f1']:>25.4f}", "",
-              "confusion (rows = truth, columns = prediction):",
-              " " * 9 + "".join(f"{label:>9}" for label in LABELS)]
+    lines += [
+        f"{'accuracy':<9} {result['accuracy']:>25.4f} {result['n']:>8d}",
+        f"{'macro recall':<12} {result['macro_recall']:>22.4f}",
+        f"{'macro F1':<9} {result['macro_f1']:>25.4f}",
+        "",
+        "confusion (rows = truth, columns = prediction):",
+        " " * 9 + "".join(f"{label:>9}" for label in LABELS),
+    ]
     lines += [f"{label:<9}" + "".join(f"{v:>9d}" for v in row) for label, row in zip(LABELS, result["confusion"])]
     return "\n".join(lines)
 

@@ -94,8 +94,7 @@ def check_detections(name: str, boxes, scores) -> tuple[np.ndarray, np.ndarray]:
     if boxes.size == 0 and scores.size == 0:
         return np.zeros((0, 4)), np.zeros(0)
     if boxes.ndim != 2 or boxes.shape[1] != 4 or scores.shape != (len(boxes),):
-        raise ValueError(f"{name}: detections need boxes (N, 4) and scores (N,), got "
-                         f"{boxes.shape} and {scores.shape}")
+        raise ValueError(f"{name}: detections need boxes (N, 4) and scores (N,), got {boxes.shape} and {scores.shape}")
     if not (np.isfinite(boxes).all() and np.isfinite(scores).all()):
         raise ValueError(f"{name}: detections contain NaN or infinity")
     return boxes, scores
@@ -137,8 +136,7 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[step + 1] - mrec[step]) * mpre[step + 1]))
 
 
-def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_format: str,
-                      min_face) -> list:
+def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_format: str, min_face) -> list:
     """evaluate's arguments checked; the names of the images it scores, in order."""
     if box_format not in ("xyxy", "xywh"):
         raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
@@ -154,9 +152,15 @@ def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_f
     return names
 
 
-def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict], *,
-             images: Iterable[str] | None = None, box_format: str = "xyxy",
-             iou_threshold: float = 0.5, min_face: int = 0) -> dict:
+def evaluate(
+    predictions: Mapping[str, tuple],
+    ground_truth: Mapping[str, dict],
+    *,
+    images: Iterable[str] | None = None,
+    box_format: str = "xyxy",
+    iou_threshold: float = 0.5,
+    min_face: int = 0,
+) -> dict:
     """Score ``predictions`` (``{"<event>/<file>.jpg": (boxes (N, 4), scores (N,))}``) against
     :func:`load_ground_truth` output. ``images`` are the images evaluated (default: the keys of
     ``predictions``); one without an entry has no detections. ``box_format``: "xyxy" or "xywh".
@@ -196,9 +200,16 @@ def evaluate(predictions: Mapping[str, tuple], ground_truth: Mapping[str, dict],
             tp_rank, prop_rank = match_image(iou, counted, iou_threshold)
             tp[s] += np.concatenate(([0], tp_rank))[ranks]
             proposals[s] += np.concatenate(([0], prop_rank))[ranks]
-    result: dict = {"ap": {}, "precision": {}, "recall": {}, "num_faces": faces,
-                    "num_images": len(names), "num_detections": int(every.size),
-                    "thresholds": THRESHOLDS.copy(), "min_face": min_face}
+    result: dict = {
+        "ap": {},
+        "precision": {},
+        "recall": {},
+        "num_faces": faces,
+        "num_images": len(names),
+        "num_detections": int(every.size),
+        "thresholds": THRESHOLDS.copy(),
+        "min_face": min_face,
+    }
     for s in SETTINGS:
         precision = np.full(len(THRESHOLDS), np.nan)
         np.divide(tp[s], proposals[s], out=precision, where=proposals[s] > 0)
@@ -242,8 +253,9 @@ def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_
     names = [n for n, _ in images]
     result = evaluate(predictions, truth, images=names, box_format="xyxy", min_face=min_face)
     # The official protocol's AP of the same detections, for comparison with published figures.
-    result["official_ap"] = (evaluate(predictions, truth, images=names, box_format="xyxy")["ap"]
-                             if min_face else dict(result["ap"]))
+    result["official_ap"] = (
+        evaluate(predictions, truth, images=names, box_format="xyxy")["ap"] if min_face else dict(result["ap"])
+    )
     result["seconds"] = seconds
     return result
 
@@ -251,8 +263,10 @@ def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_
 def format_table(result: dict) -> str:
     """A small text table of AP and face counts per setting."""
     protocol = f", faces under {result['min_face']} px ignored" if result.get("min_face") else ""
-    lines = [f"WIDER FACE val: {result['num_images']} images, {result['num_detections']} detections{protocol}",
-             f"{'setting':<8} {'AP':>7} {'faces':>7}"]
+    lines = [
+        f"WIDER FACE val: {result['num_images']} images, {result['num_detections']} detections{protocol}",
+        f"{'setting':<8} {'AP':>7} {'faces':>7}",
+    ]
     for s in SETTINGS:
         ap = result["ap"][s]
         lines.append(f"{s:<8} {'n/a' if np.isnan(ap) else f'{ap:.4f}':>7} {result['num_faces'][s]:>7}")
@@ -288,8 +302,7 @@ def write_pr_curves_png(result: dict, path, size: tuple[int, int] = (800, 600)) 
         keep = np.isfinite(result["precision"][s])
         pts = np.stack([px(result["recall"][s][keep]), py(result["precision"][s][keep])], axis=1)
         if len(pts):
-            cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, colours[s], 2,
-                          cv2.LINE_AA, shift=4)
+            cv2.polylines(canvas, [np.round(pts * 16).astype(np.int32)], False, colours[s], 2, cv2.LINE_AA, shift=4)
     cv2.rectangle(canvas, *legend, (255, 255, 255), -1)
     cv2.rectangle(canvas, *legend, black, 1)
     for i, s in enumerate(SETTINGS):

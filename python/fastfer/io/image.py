@@ -14,21 +14,21 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
-from .._args import positive_int
-# Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
-from .pixel_cap import OPENCV_LIMIT_ENV
-from .pixel_cap import max_pixels_from_env as _max_pixels_from_env
-
 import cv2
 import numpy as np
 
-from .image_header import image_size
-from .regular_file import FileTooLarge, NotARegularFile, read_regular_file
+from .._args import positive_int
 from ..errors import ImageDecodeError, ImageTooLargeError, InvalidImageError, UnsupportedInputError
+from .image_header import image_size
+
+# Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
+from .pixel_cap import OPENCV_LIMIT_ENV, max_pixels_from_env as _max_pixels_from_env
+from .regular_file import FileTooLarge, NotARegularFile, read_regular_file
 
 _ACCEPTED = (
     "a file path (str or os.PathLike), encoded image bytes (bytes, bytearray, memoryview), "
-    "a uint8 numpy array (H×W or H×W×1 gray, H×W×3 BGR, H×W×4 BGRA) or a PIL image")
+    "a uint8 numpy array (H×W or H×W×1 gray, H×W×3 BGR, H×W×4 BGRA) or a PIL image"
+)
 # The most bytes an image file within the cap can need per pixel: ASCII PPM with 16-bit samples
 # ("65535 65535 65535 ", 18 bytes) and some white space; binary formats need 8 or fewer. Plus a
 # fixed allowance for metadata (EXIF, ICC profiles, comments). A larger file is refused unread.
@@ -76,8 +76,7 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> np.ndar
         return _from_file(source, cap)
     if _is_pil_image(source):
         return _from_pil(source, cap)
-    raise UnsupportedInputError(f"cannot load an image from {_type_name(source)}; "
-                                f"load_image accepts {_ACCEPTED}")
+    raise UnsupportedInputError(f"cannot load an image from {_type_name(source)}; load_image accepts {_ACCEPTED}")
 
 
 def _type_name(obj: object) -> str:
@@ -89,8 +88,10 @@ def _type_name(obj: object) -> str:
 
 def _check_pixels(width: int, height: int, cap: int, name: str) -> None:
     if width * height > cap:
-        raise ImageTooLargeError(f"{name} is {width}x{height} = {width * height:,} pixels, "
-                                 f"more than the cap of {cap:,} (see max_pixels / set_max_pixels)")
+        raise ImageTooLargeError(
+            f"{name} is {width}x{height} = {width * height:,} pixels, "
+            f"more than the cap of {cap:,} (see max_pixels / set_max_pixels)"
+        )
 
 
 def _as_bytes_view(source: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
@@ -112,12 +113,14 @@ def _from_file(path: str | os.PathLike[str], cap: int) -> np.ndarray:
     except NotARegularFile as exc:
         if exc.kind == "a directory":  # as open() would say it, and as before
             raise IsADirectoryError(exc.errno, "is a directory, not an image file", filename) from None
-        raise ImageDecodeError(f"cannot read '{filename}': it is {exc.kind}; images are read from "
-                               "regular files only") from None
+        raise ImageDecodeError(
+            f"cannot read '{filename}': it is {exc.kind}; images are read from regular files only"
+        ) from None
     except FileTooLarge as exc:
-        raise ImageTooLargeError(f"'{filename}' {exc.strerror}, the most an image within the cap "
-                                 f"of {cap:,} pixels can need (see max_pixels / set_max_pixels)"
-                                 ) from None
+        raise ImageTooLargeError(
+            f"'{filename}' {exc.strerror}, the most an image within the cap "
+            f"of {cap:,} pixels can need (see max_pixels / set_max_pixels)"
+        ) from None
     return decode_image(data, f"'{filename}'", cap)
 
 
@@ -137,7 +140,8 @@ def decode_image(data: bytes | bytearray | memoryview, name: str, cap: int) -> n
         if "CV_IO_MAX_IMAGE" in str(exc):  # the decoder saw a larger size than the header said
             raise ImageTooLargeError(
                 f"{name}: OpenCV's decoder refused it as larger than {OPENCV_LIMIT_ENV} "
-                f"({os.environ.get(OPENCV_LIMIT_ENV, '2**30')} pixels)") from None
+                f"({os.environ.get(OPENCV_LIMIT_ENV, '2**30')} pixels)"
+            ) from None
         raise ImageDecodeError(f"could not decode {name}: {exc}") from None
     if image is None:
         raise ImageDecodeError(f"could not decode {name}: corrupt or truncated {image_format} data")
@@ -152,8 +156,9 @@ def _from_array(array: np.ndarray, cap: int) -> np.ndarray:
         raise InvalidImageError(f"image array must have dtype uint8, got {array.dtype}")
     channels = array.shape[2] if array.ndim == 3 else 1
     if array.ndim not in (2, 3) or channels not in (1, 3, 4) or array.size == 0:
-        raise InvalidImageError("image array must be a non-empty H×W, H×W×1, H×W×3 or H×W×4 "
-                                f"array, got shape {array.shape}")
+        raise InvalidImageError(
+            f"image array must be a non-empty H×W, H×W×1, H×W×3 or H×W×4 array, got shape {array.shape}"
+        )
     height, width = array.shape[:2]
     _check_pixels(width, height, cap, "image array")
     if channels == 3:
@@ -165,8 +170,7 @@ def _from_array(array: np.ndarray, cap: int) -> np.ndarray:
 
 def _is_pil_image(obj: object) -> bool:
     # Duck-typed so that PIL stays optional: PIL is never imported here.
-    return (type(obj).__module__.startswith("PIL.")
-            and hasattr(obj, "mode") and hasattr(obj, "size"))
+    return type(obj).__module__.startswith("PIL.") and hasattr(obj, "mode") and hasattr(obj, "size")
 
 
 def _from_pil(image: Any, cap: int) -> np.ndarray:

@@ -32,12 +32,12 @@ Buffer = Union[bytes, bytearray, memoryview]
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WebP", "TIFF", "PNM")
 #: The file names fastfer takes for images of those formats when it lists a folder (lower case).
-IMAGE_EXTENSIONS = frozenset((".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-                              ".ppm", ".pgm", ".pnm", ".pam"))
+IMAGE_EXTENSIONS = frozenset(
+    (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm", ".pam")
+)
 
 # JPEG start-of-frame markers (they hold the size). C4 (DHT), C8 (JPG) and CC (DAC) are not frames.
-_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7,
-                       0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _JPEG_EOI, _JPEG_SOS = 0xD9, 0xDA
 # The next marker as libjpeg finds it: after any run of FF fill bytes, a byte that is not 00 (FF 00
 # is a stuffed data byte, not a marker) and not a marker without a length (TEM, RST0-7, SOI),
@@ -67,8 +67,8 @@ def image_size(data: Buffer) -> tuple[str, int, int]:
                 raise ImageDecodeError(f"malformed {fmt} header: size {width}x{height}")
             return fmt, width, height
     raise ImageDecodeError(
-        f"image format not recognised (starts with {head[:8]!r}); supported formats: "
-        f"{', '.join(SUPPORTED_FORMATS)}")
+        f"image format not recognised (starts with {head[:8]!r}); supported formats: {', '.join(SUPPORTED_FORMATS)}"
+    )
 
 
 def image_format(head: Buffer) -> str | None:
@@ -148,9 +148,11 @@ def _png_size(data: Buffer) -> tuple[int, int]:
         if length > len(data) - pos - 12:
             # A chunk longer than the file: OpenCV's APNG reader allocates the declared length
             # before reading it (a 151-byte file took 4 GB and 20 s; found by tests/fuzz).
-            raise ImageDecodeError(f"corrupt or truncated PNG data: chunk {chunk_type!r} at byte "
-                                   f"{pos} declares {length} bytes, the file has "
-                                   f"{max(0, len(data) - pos - 12)} left")
+            raise ImageDecodeError(
+                f"corrupt or truncated PNG data: chunk {chunk_type!r} at byte "
+                f"{pos} declares {length} bytes, the file has "
+                f"{max(0, len(data) - pos - 12)} left"
+            )
         if length > 0x7FFFFFFF:  # over libpng's limit: decoders stop here, so the walk does too
             break
         body = pos + 8
@@ -291,8 +293,7 @@ def _tiff_directory_sizes(data: Buffer, order: str, ifd: int, count: int) -> dic
         if tag not in _TIFF_SIZE_TAGS and tag not in _TIFF_TILE_TAGS:
             continue
         if value_type not in (3, 4) or n != 1:
-            raise ImageDecodeError(f"malformed TIFF: size tag {tag} has type {value_type}, "
-                                   f"count {n}")
+            raise ImageDecodeError(f"malformed TIFF: size tag {tag} has type {value_type}, count {n}")
         # Values shorter than 4 bytes sit left-justified in the field, in the file's byte order.
         (value,) = _unpack(order + ("H" if value_type == 3 else "I"), data, entry + 8, "TIFF")
         found[tag] = max(found.get(tag, 0), value)

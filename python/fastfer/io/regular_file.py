@@ -30,8 +30,9 @@ class NotARegularFile(OSError):
     """The path names a directory, device, FIFO or socket; ``kind`` says which."""
 
     def __init__(self, filename: str, kind: str):
-        super().__init__(errno.EISDIR if kind == "a directory" else errno.EINVAL,
-                         f"is {kind}, not a regular file", filename)
+        super().__init__(
+            errno.EISDIR if kind == "a directory" else errno.EINVAL, f"is {kind}, not a regular file", filename
+        )
         self.kind = kind
 
 
@@ -73,8 +74,13 @@ def read_regular_file(path: "str | os.PathLike[str]", limit: int) -> bytearray:
     """
     filename = os.fsdecode(path)
     _check_regular(os.stat(filename), filename)  # a socket or FIFO is named before open() sees it
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | \
-        getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NOCTTY", 0)
+        | getattr(os, "O_BINARY", 0)
+    )
     fd = os.open(filename, flags)
     with os.fdopen(fd, "rb", buffering=0) as file:
         info = os.fstat(fd)

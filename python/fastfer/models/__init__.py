@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
+from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError, ModelSpecError
+from ..io.regular_file import FileTooLarge, read_regular_file
 from . import cpu
 from .onnx_scan import MalformedModel, external_tensors
-from ..io.regular_file import FileTooLarge, read_regular_file
-from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError, ModelSpecError
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
@@ -124,8 +124,11 @@ def _spec_from_dict(name: str, entry: Mapping[str, Any]) -> ModelSpec:
         raise ModelError(f"model {name!r}: sha256 must be 64 hex digits")
     _check_values(name, task, inp, outputs, entry)
     known = set(ModelSpec.__dataclass_fields__) - {"name"}
-    return ModelSpec(name=name, labels=tuple(labels) if labels else None,
-                     **{k: v for k, v in entry.items() if k in known and k != "labels"})
+    return ModelSpec(
+        name=name,
+        labels=tuple(labels) if labels else None,
+        **{k: v for k, v in entry.items() if k in known and k != "labels"},
+    )
 
 
 def _is_number(value: object) -> bool:
@@ -136,18 +139,25 @@ def _check_input_size(name: str, task: str, size: object) -> None:
     """[width, height] of positive ints up to MAX_INPUT_SIDE, or "dynamic" for a detector."""
     if size == "dynamic" and task == "detector":
         return
-    if not (isinstance(size, (list, tuple)) and len(size) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
-        raise ModelError(f"model {name!r}: input size must be [width, height] (or 'dynamic' for a "
-                         f"detector), got {size!r}")
+    if not (
+        isinstance(size, (list, tuple))
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+    ):
+        raise ModelError(
+            f"model {name!r}: input size must be [width, height] (or 'dynamic' for a detector), got {size!r}"
+        )
     if max(size) > MAX_INPUT_SIDE:
-        raise ModelSpecError(f"model {name!r}: input size {size[0]}×{size[1]} is larger than fastfer "
-                             f"accepts ({MAX_INPUT_SIDE} pixels a side at most)")
+        raise ModelSpecError(
+            f"model {name!r}: input size {size[0]}×{size[1]} is larger than fastfer "
+            f"accepts ({MAX_INPUT_SIDE} pixels a side at most)"
+        )
 
 
 def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: Mapping) -> None:
     """The types of the values the detector, classifier and native pipeline read, so that a broken
     manifest or spec is a ModelError here, not a KeyError or TypeError deep inside them."""
+
     def bad(what: str) -> ModelError:
         return ModelError(f"model {name!r}: {what}")
 
@@ -156,8 +166,9 @@ def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: M
     _check_input_size(name, task, inp["size"])
     for key in ("mean", "scale"):
         value = inp[key]
-        if not (_is_number(value) or (isinstance(value, (list, tuple)) and value
-                                       and all(_is_number(v) for v in value))):
+        if not (
+            _is_number(value) or (isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value))
+        ):
             raise bad(f"input {key} must be a number or a list of numbers, got {value!r}")
     if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
         raise bad(f"outputs must map role names to tensor names, got {dict(outputs)!r}")
@@ -173,8 +184,7 @@ def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: M
         kind = entry["decoder"].get("kind")
         if not isinstance(kind, str) or not kind:
             raise bad(f"a detector's decoder needs its kind (a string), got {kind!r}")
-        roles = {"retinaface": ("boxes", "landmarks", "scores"),
-                 "blazeface": ("regressors", "scores")}.get(kind, ())
+        roles = {"retinaface": ("boxes", "landmarks", "scores"), "blazeface": ("regressors", "scores")}.get(kind, ())
         missing = [role for role in roles if role not in outputs]
         if missing:
             raise bad(f"a {kind} detector's outputs need the roles {missing}")
@@ -186,8 +196,10 @@ def _manifest_file(name: str, file: object) -> str:
         raise ModelError(f"model {name!r}: manifest 'file' must be a file name, got {file!r}")
     resolved = (HERE / file).resolve()
     if resolved.parent != HERE or Path(file).name != file:
-        raise ModelError(f"model {name!r}: manifest 'file' {file!r} points outside the models "
-                         f"folder {HERE}; shipped models must sit in it")
+        raise ModelError(
+            f"model {name!r}: manifest 'file' {file!r} points outside the models "
+            f"folder {HERE}; shipped models must sit in it"
+        )
     return file
 
 
@@ -235,14 +247,17 @@ def check_model_bytes(name: str, data: bytes, expected_sha256: str) -> bytes:
     if got != expected_sha256:
         raise ModelIntegrityError(
             f"model {name!r}: sha256 {got} does not match the expected {expected_sha256} "
-            "(the file is corrupted or was replaced)")
+            "(the file is corrupted or was replaced)"
+        )
     try:
         external = external_tensors(data)
     except MalformedModel as exc:
         raise ModelError(f"model {name!r}: not a valid ONNX file ({exc})") from exc
     if external:
-        raise ModelError(f"model {name!r}: tensors {external[:5]} reference external data files; "
-                         "only self-contained ONNX models are accepted")
+        raise ModelError(
+            f"model {name!r}: tensors {external[:5]} reference external data files; "
+            "only self-contained ONNX models are accepted"
+        )
     return data
 
 
@@ -254,10 +269,10 @@ def _read_model_file(name: str, path: Path, expected_size: Optional[int]) -> byt
         data = read_regular_file(path, limit)
     except FileTooLarge as exc:
         if expected_size is None:
-            raise ModelError(f"model {name!r}: {path} {exc.strerror}: larger than any ONNX model "
-                             "can be") from None
-        raise ModelIntegrityError(f"model {name!r}: {path} {exc.strerror} recorded for it (the file "
-                                  "was replaced)") from None
+            raise ModelError(f"model {name!r}: {path} {exc.strerror}: larger than any ONNX model can be") from None
+        raise ModelIntegrityError(
+            f"model {name!r}: {path} {exc.strerror} recorded for it (the file was replaced)"
+        ) from None
     except OSError as exc:  # missing, unreadable, a directory, device, FIFO or socket
         raise ModelError(f"model {name!r}: cannot read {path}: {exc.strerror or exc}") from exc
     return bytes(data)
@@ -274,16 +289,19 @@ def load_bytes(name: str) -> bytes:
     return check_model_bytes(name, data, s.sha256)
 
 
-def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mapping[str, Any], *,
-             replace: bool = False) -> ModelSpec:
+def register(
+    name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mapping[str, Any], *, replace: bool = False
+) -> ModelSpec:
     """Adds a user's ONNX model under ``name`` with a spec shaped like a manifest entry (task,
     input, outputs, decoder or labels; sha256 and size are computed here and checked again at
     every load, so a file changed on disk is refused). Returns its ModelSpec."""
     if not isinstance(name, str) or not name:
         raise ModelError("model name must be a non-empty string")
     if not isinstance(spec_entry, Mapping):
-        raise TypeError(f"register: spec_entry (model {name!r}'s spec) must be a mapping shaped like a "
-                        f"manifest entry (task, input, outputs, ...), got {type(spec_entry).__name__}")
+        raise TypeError(
+            f"register: spec_entry (model {name!r}'s spec) must be a mapping shaped like a "
+            f"manifest entry (task, input, outputs, ...), got {type(spec_entry).__name__}"
+        )
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), bytes(model)
     elif isinstance(model, (str, os.PathLike)):
@@ -292,11 +310,17 @@ def register(name: str, model: Union[str, os.PathLike, bytes], spec_entry: Mappi
     else:
         raise ModelError(f"model {name!r}: give a path or bytes, got {type(model).__name__}")
     if not data:
-        raise ModelError(f"model {name!r}: the model is empty (0 bytes"
-                         f"{'' if isinstance(source, bytes) else ' in ' + str(source)}), not an ONNX model")
+        raise ModelError(
+            f"model {name!r}: the model is empty (0 bytes"
+            f"{'' if isinstance(source, bytes) else ' in ' + str(source)}), not an ONNX model"
+        )
     sha = hashlib.sha256(data).hexdigest()
-    entry = {**dict(spec_entry), "sha256": sha, "size": len(data),
-             "file": str(source) if isinstance(source, Path) else None}
+    entry = {
+        **dict(spec_entry),
+        "sha256": sha,
+        "size": len(data),
+        "file": str(source) if isinstance(source, Path) else None,
+    }
     new = _spec_from_dict(name, entry)
     check_model_bytes(name, data, sha)
     with _lock:

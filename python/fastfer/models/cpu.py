@@ -65,7 +65,7 @@ def has_int8_dot_product() -> bool:
 
 
 def default_precision() -> str:
-    """"int8" or "fp32": FASTFER_PRECISION when set (ValueError on any other value), else the
+    """ "int8" or "fp32": FASTFER_PRECISION when set (ValueError on any other value), else the
     faster of the two on this CPU."""
     request = os.environ.get("FASTFER_PRECISION", "").strip().lower()
     if request in PRECISIONS:

@@ -68,7 +68,7 @@ def _fields(buf: memoryview) -> Iterator[tuple[int, int, object]]:
             size, pos = _varint(buf, pos)
             if pos + size > len(buf):
                 raise MalformedModel("length-delimited field runs past the end")
-            value, pos = buf[pos:pos + size], pos + size
+            value, pos = buf[pos : pos + size], pos + size
         else:
             raise MalformedModel(f"unsupported wire type {wire}")
         if pos > len(buf):
@@ -104,8 +104,10 @@ def external_tensors(model: bytes) -> list[str]:
                 found.append(name or "<unnamed>")
             continue
         if depth >= MAX_NESTING:
-            raise MalformedModel(f"messages nested more than {MAX_NESTING} deep (sub-graphs "
-                                 "inside sub-graphs); ONNX Runtime's parser would refuse it too")
+            raise MalformedModel(
+                f"messages nested more than {MAX_NESTING} deep (sub-graphs "
+                "inside sub-graphs); ONNX Runtime's parser would refuse it too"
+            )
         children = _CHILDREN[kind]
         for field, wire, value in _fields(buf):
             if wire == 2 and field in children:

@@ -65,8 +65,9 @@ def analyze_one(fer, image) -> Any:
         return exc
 
 
-def analyze_many(images: Iterable, *, workers: Optional[int] = None, mode: str = "thread",
-                 fer=None, **fer_options) -> Iterator:
+def analyze_many(
+    images: Iterable, *, workers: Optional[int] = None, mode: str = "thread", fer=None, **fer_options
+) -> Iterator:
     """Analyse ``images`` on ``workers`` workers; yields, in input order, each image's faces or the
     exception that says why it could not be read.
 
@@ -86,8 +87,7 @@ def analyze_many(images: Iterable, *, workers: Optional[int] = None, mode: str =
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if isinstance(images, (str, bytes, bytearray, os.PathLike, np.ndarray)):  # one image, as analyze_batch
-        raise TypeError(f"analyze_many takes an iterable of images, got one {type(images).__name__}: "
-                        "pass [image]")
+        raise TypeError(f"analyze_many takes an iterable of images, got one {type(images).__name__}: pass [image]")
     if mode == "process":
         return _process_results(images, workers, fer_options)
     return _thread_results(images, workers, fer, fer_options)
@@ -177,8 +177,9 @@ def _process_results(images: Iterable, workers: int, fer_options: dict) -> Itera
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_process,
-                             initargs=(fer_options, get_max_pixels())) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_process, initargs=(fer_options, get_max_pixels())
+    ) as pool:
         for result in _in_order(pool, _process_task, images, workers * _AHEAD_PER_WORKER):
             yield result if isinstance(result, Exception) else [Face.build(*face) for face in result]
 

@@ -37,16 +37,18 @@ from ..io.image import decode_image, get_max_pixels
 from ..io.image_header import IMAGE_EXTENSIONS as FILE_EXTENSIONS
 from ..labels import LABELS
 
-SCHEMA = pa.schema([
-    ("path", pa.string()),
-    ("face", pa.int32()),
-    ("box", pa.list_(pa.float32())),
-    ("score", pa.float32()),
-    ("landmarks", pa.list_(pa.list_(pa.float32()))),
-    ("label", pa.string()),
-    *[(name, pa.float32()) for name in LABELS],
-    ("error", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("face", pa.int32()),
+        ("box", pa.list_(pa.float32())),
+        ("score", pa.float32()),
+        ("landmarks", pa.list_(pa.list_(pa.float32()))),
+        ("label", pa.string()),
+        *[(name, pa.float32()) for name in LABELS],
+        ("error", pa.string()),
+    ]
+)
 #: Images per block when a list of files is read (a block is a few MB of encoded images).
 IMAGES_PER_BLOCK = 64
 # Only the image formats fastfer reads, when a folder is given to read_binary_files.
@@ -65,9 +67,11 @@ def _column(batch: Any, name: str) -> list:
     try:
         column = batch[name]
     except KeyError:
-        raise ValueError(f"FERPredictor needs batches with 'bytes' and 'path' columns "
-                         "(ray.data.read_binary_files(..., include_paths=True)); "
-                         f"this one has {list(getattr(batch, 'column_names', None) or batch.keys())}") from None
+        raise ValueError(
+            f"FERPredictor needs batches with 'bytes' and 'path' columns "
+            "(ray.data.read_binary_files(..., include_paths=True)); "
+            f"this one has {list(getattr(batch, 'column_names', None) or batch.keys())}"
+        ) from None
     return column.to_pylist() if hasattr(column, "to_pylist") else list(column)
 
 
@@ -122,9 +126,14 @@ def _cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def analyze(paths_or_dataset: Union[str, "os.PathLike[str]", Iterable, "ray.data.Dataset"], *,
-            actors: Optional[int] = None, cpus_per_actor: int = 1, batch_size: int = 16,
-            **options) -> "ray.data.Dataset":
+def analyze(
+    paths_or_dataset: Union[str, "os.PathLike[str]", Iterable, "ray.data.Dataset"],
+    *,
+    actors: Optional[int] = None,
+    cpus_per_actor: int = 1,
+    batch_size: int = 16,
+    **options,
+) -> "ray.data.Dataset":
     """Every face of every image, as a Ray dataset of :data:`SCHEMA` rows (lazy: it runs when
     consumed, e.g. by ``.write_parquet(folder)``, ``.to_pandas()`` or ``.take_all()``).
 
@@ -152,8 +161,9 @@ def analyze(paths_or_dataset: Union[str, "os.PathLike[str]", Iterable, "ray.data
         pool = ray.data.ActorPoolStrategy(min_size=1, max_size=max(1, _cluster_cpus() // cpus_per_actor))
     else:
         pool = ray.data.ActorPoolStrategy(size=actors)
-    return dataset.map_batches(FERPredictor, fn_constructor_kwargs=options, batch_size=batch_size,
-                               num_cpus=cpus_per_actor, compute=pool)
+    return dataset.map_batches(
+        FERPredictor, fn_constructor_kwargs=options, batch_size=batch_size, num_cpus=cpus_per_actor, compute=pool
+    )
 
 
 def read_images(paths: Union[str, "os.PathLike[str]", Iterable]) -> "ray.data.Dataset":
@@ -181,8 +191,14 @@ def read_images(paths: Union[str, "os.PathLike[str]", Iterable]) -> "ray.data.Da
         count = min(len(paths), max(-(-len(paths) // IMAGES_PER_BLOCK), 4 * cpus))
         blocks["override_num_blocks"] = count
         concurrency = min(concurrency, count)  # Ray warns of a cap above it
-    return ray.data.read_binary_files(paths, include_paths=True, num_cpus=0, concurrency=concurrency,
-                                      file_extensions=None if named_files else IMAGE_EXTENSIONS, **blocks)
+    return ray.data.read_binary_files(
+        paths,
+        include_paths=True,
+        num_cpus=0,
+        concurrency=concurrency,
+        file_extensions=None if named_files else IMAGE_EXTENSIONS,
+        **blocks,
+    )
 
 
 __all__ = ["FERPredictor", "IMAGE_EXTENSIONS", "SCHEMA", "analyze", "read_images"]

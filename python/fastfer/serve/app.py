@@ -35,21 +35,32 @@ log = logging.getLogger("fastfer.serve")
 #: Seconds a client refused for a full queue is asked to wait before trying again.
 RETRY_AFTER_S = 1
 
-_PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
-               "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-               "/style.css": ("style.css", "text/css; charset=utf-8")}
+_PAGE_FILES = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
 
 # The page loads nothing from elsewhere: its own script and style, images the user picks (blob:),
 # the camera, and this server's API over fetch and the WebSocket.
-_PAGE_POLICY = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
-                "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+_PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
-_RAW_OR_MULTIPART = {"requestBody": {"required": True, "content": {
-    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
-    "image/png": {"schema": {"type": "string", "format": "binary"}},
-    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-    "multipart/form-data": {"schema": {"type": "object", "properties": {
-        "file": {"type": "string", "format": "binary"}}}}}}}
+_RAW_OR_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
 
 
 class Server:
@@ -75,36 +86,53 @@ class Server:
             return await self.pool.run(fn, *args, deadline=deadline)
         except PoolFull:
             self.metrics.rejected.inc()
-            raise ServeError(503, "the server is busy: every worker is taken and the queue is full; "
-                             "try again shortly", {"Retry-After": str(RETRY_AFTER_S)}) from None
+            raise ServeError(
+                503,
+                "the server is busy: every worker is taken and the queue is full; try again shortly",
+                {"Retry-After": str(RETRY_AFTER_S)},
+            ) from None
         except AnalysisTimeout:
-            raise ServeError(504, f"the analysis did not finish within the server's timeout of "
-                             f"{deadline.seconds:g} s") from None
+            raise ServeError(
+                504, f"the analysis did not finish within the server's timeout of {deadline.seconds:g} s"
+            ) from None
 
 
 # ------------------------------------------------------------------------------ analysis
+
 
 def _narrowing(config: ServeConfig, fer: fastfer.FER, min_face, max_faces, score_threshold) -> dict:
     """The per-request filters, refused (400) where they would widen what the server looks for."""
     detector = fer.detector
     if min_face is not None and min_face < detector.min_face:
-        raise ServeError(400, f"min_face={min_face} is below this server's {detector.min_face}: smaller "
-                         "faces are not looked for (start the server with a lower --min-face)")
+        raise ServeError(
+            400,
+            f"min_face={min_face} is below this server's {detector.min_face}: smaller "
+            "faces are not looked for (start the server with a lower --min-face)",
+        )
     if max_faces is not None and max_faces > detector.max_faces:
-        raise ServeError(400, f"max_faces={max_faces} is above this server's {detector.max_faces} "
-                         "(start the server with a higher --max-faces)")
+        raise ServeError(
+            400,
+            f"max_faces={max_faces} is above this server's {detector.max_faces} "
+            "(start the server with a higher --max-faces)",
+        )
     if score_threshold is not None and score_threshold < detector.score_threshold:
-        raise ServeError(400, f"score_threshold={score_threshold} is below this server's "
-                         f"{detector.score_threshold} (start the server with a lower --score-threshold)")
+        raise ServeError(
+            400,
+            f"score_threshold={score_threshold} is below this server's "
+            f"{detector.score_threshold} (start the server with a lower --score-threshold)",
+        )
     return {"min_face": min_face, "max_faces": max_faces, "score_threshold": score_threshold}
 
 
 def _narrow(faces: list, min_face=None, max_faces=None, score_threshold=None) -> list:
     """``faces`` (best score first) without those smaller or less sure than asked, at most
     ``max_faces``. A face's size is its box's long side, as the detector's min_face measures it."""
-    kept = [f for f in faces
-            if (min_face is None or max(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face)
-            and (score_threshold is None or f.score >= score_threshold)]
+    kept = [
+        f
+        for f in faces
+        if (min_face is None or max(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= min_face)
+        and (score_threshold is None or f.score >= score_threshold)
+    ]
     return kept if max_faces is None else kept[:max_faces]
 
 
@@ -119,12 +147,10 @@ def _analyze_image(fer: fastfer.FER, data: bytes, submitted: float, narrowing: d
     decoded = time.perf_counter()
     faces, stages = analyze_timed(fer, image)
     timing = {name: _ms(value) for name, value in stages.to_dict().items()}
-    timing.update(queue=_ms(start - submitted), decode=_ms(decoded - start),
-                  total=_ms(time.perf_counter() - start))
+    timing.update(queue=_ms(start - submitted), decode=_ms(decoded - start), total=_ms(time.perf_counter() - start))
     height, width = image.shape[:2]
     faces = _narrow(faces, **narrowing)
-    return {"width": width, "height": height, "faces": [face.to_dict() for face in faces],
-            "timing_ms": timing}
+    return {"width": width, "height": height, "faces": [face.to_dict() for face in faces], "timing_ms": timing}
 
 
 def _image_error(exc: BaseException) -> tuple:
@@ -150,6 +176,7 @@ def _analyze_batch(fer: fastfer.FER, images: list, submitted: float, narrowing: 
 
 # ------------------------------------------------------------------------------- the app
 
+
 def create_app(config: ServeConfig, fer: Optional[fastfer.FER] = None) -> FastAPI:
     """The application for ``config``; ``fer``: the FER to serve (default: one built from
     ``config.fer`` when the application starts)."""
@@ -162,16 +189,26 @@ def create_app(config: ServeConfig, fer: Optional[fastfer.FER] = None) -> FastAP
             fastfer.set_max_pixels(config.max_pixels)
         server.fer = fer if fer is not None else await asyncio.to_thread(lambda: fastfer.FER(**config.fer))
         server.pool = InferencePool(config.workers, config.queue_size, metrics)
-        log.info("fastfer serve: %s + %s (%s inference), %d workers, queue %d", server.fer.detector.spec.name,
-                 server.fer.classifier.spec.name, server.fer.inference, config.workers, config.queue_size)
+        log.info(
+            "fastfer serve: %s + %s (%s inference), %d workers, queue %d",
+            server.fer.detector.spec.name,
+            server.fer.classifier.spec.name,
+            server.fer.inference,
+            config.workers,
+            config.queue_size,
+        )
         try:
             yield
         finally:
             pool, server.pool = server.pool, None
             await asyncio.to_thread(pool.shutdown)
 
-    app = FastAPI(title="fastfer", version=fastfer.__version__, lifespan=lifespan,
-                  description="Faces, landmarks and expressions of images. See docs/serve.md.")
+    app = FastAPI(
+        title="fastfer",
+        version=fastfer.__version__,
+        lifespan=lifespan,
+        description="Faces, landmarks and expressions of images. See docs/serve.md.",
+    )
     app.state.server = server
     _add_error_handlers(app)
     _add_page(app)
@@ -192,8 +229,12 @@ def _authorized(config: ServeConfig, header: Optional[str]) -> bool:
 def _key_checker(server: Server):
     def require_key(request: Request) -> None:
         if not _authorized(server.config, request.headers.get("authorization")):
-            raise ServeError(401, "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
-                             {"WWW-Authenticate": "Bearer"})
+            raise ServeError(
+                401,
+                "missing or wrong API key: send the header 'Authorization: Bearer KEY'",
+                {"WWW-Authenticate": "Bearer"},
+            )
+
     return require_key
 
 
@@ -228,14 +269,18 @@ def _add_error_handlers(app: FastAPI) -> None:
 def _add_page(app: FastAPI) -> None:
     static = resources.files("fastfer.serve") / "static"
     files = {path: (static.joinpath(name).read_bytes(), media) for path, (name, media) in _PAGE_FILES.items()}
-    headers = {"Content-Security-Policy": _PAGE_POLICY, "X-Content-Type-Options": "nosniff",
-               "Cache-Control": "no-cache"}
+    headers = {
+        "Content-Security-Policy": _PAGE_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-cache",
+    }
 
     def serve_file(path: str):
         body, media = files[path]
 
         async def page_file():
             return Response(body, media_type=media, headers=headers)
+
         return page_file
 
     for path in files:
@@ -259,48 +304,73 @@ def _add_probes(app: FastAPI, server: Server) -> None:
     async def metrics():
         return Response(server.metrics.exposition(), media_type=server.metrics.content_type)
 
-    @app.get("/v1/models", summary="The models served and the server's settings",
-             dependencies=[Depends(require_key)])
+    @app.get("/v1/models", summary="The models served and the server's settings", dependencies=[Depends(require_key)])
     async def models():
         server.ready_or_503()
         fer = server.fer
-        return {"version": fastfer.__version__, "detector": fer.detector.spec.name,
-                "classifier": fer.classifier.spec.name, "inference": fer.inference, "labels": list(fastfer.LABELS),
-                "min_face": fer.detector.min_face, "max_faces": fer.detector.max_faces,
-                "score_threshold": fer.detector.score_threshold, "max_pixels": fastfer.get_max_pixels(),
-                "settings": server.config.public()}
+        return {
+            "version": fastfer.__version__,
+            "detector": fer.detector.spec.name,
+            "classifier": fer.classifier.spec.name,
+            "inference": fer.inference,
+            "labels": list(fastfer.LABELS),
+            "min_face": fer.detector.min_face,
+            "max_faces": fer.detector.max_faces,
+            "score_threshold": fer.detector.score_threshold,
+            "max_pixels": fastfer.get_max_pixels(),
+            "settings": server.config.public(),
+        }
 
 
 def _add_analysis(app: FastAPI, server: Server) -> None:
     config = server.config
     require_key = _key_checker(server)
     filters = dict(
-        min_face=Query(None, ge=0, description="drop faces shorter than this (long side, pixels); "
-                       "not below the server's --min-face"),
+        min_face=Query(
+            None,
+            ge=0,
+            description="drop faces shorter than this (long side, pixels); not below the server's --min-face",
+        ),
         max_faces=Query(None, ge=1, description="at most this many faces, best score first"),
-        score_threshold=Query(None, ge=0.0, le=1.0, description="drop faces scored lower"))
+        score_threshold=Query(None, ge=0.0, le=1.0, description="drop faces scored lower"),
+    )
 
-    @app.post("/v1/analyze", summary="Faces and expressions of one image", openapi_extra=_RAW_OR_MULTIPART,
-              dependencies=[Depends(require_key)])
-    async def analyze(request: Request, min_face: Optional[int] = filters["min_face"],
-                      max_faces: Optional[int] = filters["max_faces"],
-                      score_threshold: Optional[float] = filters["score_threshold"]):
+    @app.post(
+        "/v1/analyze",
+        summary="Faces and expressions of one image",
+        openapi_extra=_RAW_OR_MULTIPART,
+        dependencies=[Depends(require_key)],
+    )
+    async def analyze(
+        request: Request,
+        min_face: Optional[int] = filters["min_face"],
+        max_faces: Optional[int] = filters["max_faces"],
+        score_threshold: Optional[float] = filters["score_threshold"],
+    ):
         """The image as the body (image/jpeg, image/png, ... or application/octet-stream) or as
         one multipart/form-data file. Answers {width, height, faces: [Face.to_dict()], timing_ms}."""
         deadline = Deadline(config.timeout)
         server.ready_or_503()
         narrowing = _narrowing(config, server.fer, min_face, max_faces, score_threshold)
         images = await read_images(request, deadline, max_images=1)
-        result = await server.run(_analyze_image, server.fer, images[0][1], time.perf_counter(), narrowing,
-                                  deadline=deadline)
+        result = await server.run(
+            _analyze_image, server.fer, images[0][1], time.perf_counter(), narrowing, deadline=deadline
+        )
         server.metrics.observe_faces(len(result["faces"]))
         return result
 
-    @app.post("/v1/analyze/batch", summary="Faces and expressions of several images",
-              openapi_extra=_RAW_OR_MULTIPART, dependencies=[Depends(require_key)])
-    async def analyze_batch(request: Request, min_face: Optional[int] = filters["min_face"],
-                            max_faces: Optional[int] = filters["max_faces"],
-                            score_threshold: Optional[float] = filters["score_threshold"]):
+    @app.post(
+        "/v1/analyze/batch",
+        summary="Faces and expressions of several images",
+        openapi_extra=_RAW_OR_MULTIPART,
+        dependencies=[Depends(require_key)],
+    )
+    async def analyze_batch(
+        request: Request,
+        min_face: Optional[int] = filters["min_face"],
+        max_faces: Optional[int] = filters["max_faces"],
+        score_threshold: Optional[float] = filters["score_threshold"],
+    ):
         """Several multipart/form-data files. Answers {results: [...]}, one entry per file in
         order: {index, filename, width, height, faces, timing_ms}, or {index, filename, status,
         error} for a file that could not be analysed (the others are still analysed)."""
@@ -308,8 +378,9 @@ def _add_analysis(app: FastAPI, server: Server) -> None:
         server.ready_or_503()
         narrowing = _narrowing(config, server.fer, min_face, max_faces, score_threshold)
         images = await read_images(request, deadline, max_images=config.max_batch)
-        results = await server.run(_analyze_batch, server.fer, images, time.perf_counter(), narrowing,
-                                   deadline=deadline)
+        results = await server.run(
+            _analyze_batch, server.fer, images, time.perf_counter(), narrowing, deadline=deadline
+        )
         for entry in results:
             if "faces" in entry:
                 server.metrics.observe_faces(len(entry["faces"]))
@@ -393,6 +464,7 @@ async def _stream_frame(server: Server, session: StreamSession, data: bytes) -> 
 
 # ---------------------------------------------------------------------------- middleware
 
+
 class RequestMetrics:
     """ASGI middleware: counts every HTTP answer by endpoint and status, with its latency."""
 
@@ -428,6 +500,10 @@ def _add_middleware(app: FastAPI, server: Server) -> None:
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_middleware(RequestMetrics, metrics=server.metrics)  # added last: outermost, sees every answer

@@ -23,8 +23,7 @@ class ServeError(Exception):
 
 
 def too_large(limit: int) -> ServeError:
-    return ServeError(413, f"the request body is larger than this server's limit of {limit:,} bytes "
-                      "(--max-body-mb)")
+    return ServeError(413, f"the request body is larger than this server's limit of {limit:,} bytes (--max-body-mb)")
 
 
 class BodyLimit:
@@ -75,8 +74,9 @@ async def _within(awaitable, deadline: Deadline):
     try:
         return await asyncio.wait_for(awaitable, deadline.remaining())
     except asyncio.TimeoutError:
-        raise ServeError(408, f"the request body did not arrive within the server's timeout of "
-                         f"{deadline.seconds:g} s") from None
+        raise ServeError(
+            408, f"the request body did not arrive within the server's timeout of {deadline.seconds:g} s"
+        ) from None
 
 
 async def read_images(request: Request, deadline: Deadline, max_images: int) -> list:
@@ -88,11 +88,17 @@ async def read_images(request: Request, deadline: Deadline, max_images: int) -> 
     if not media or media.startswith(RAW_IMAGE_TYPES):
         data = await _within(request.body(), deadline)
         if not data:
-            raise ServeError(400, "the request body is empty: send an image (JPEG, PNG, ...) as the "
-                             "body or as a multipart/form-data file")
+            raise ServeError(
+                400,
+                "the request body is empty: send an image (JPEG, PNG, ...) as the "
+                "body or as a multipart/form-data file",
+            )
         return [("body", data)]
-    raise ServeError(415, f"unsupported content type {media!r}: send the image as the body (image/jpeg, "
-                     "image/png, ... or application/octet-stream) or as multipart/form-data")
+    raise ServeError(
+        415,
+        f"unsupported content type {media!r}: send the image as the body (image/jpeg, "
+        "image/png, ... or application/octet-stream) or as multipart/form-data",
+    )
 
 
 async def _form_files(request: Request, deadline: Deadline, max_images: int) -> list:
@@ -178,5 +184,7 @@ def __getattr__(name: str):
 
 
 _HEAD_TIMEOUT_BODY = b'{"error": "the request head did not arrive within the server\'s timeout"}'
-_HEAD_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-                        b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY))
+_HEAD_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY)
+)

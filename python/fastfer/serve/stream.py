@@ -54,10 +54,13 @@ class StreamSession:
                 raise RuntimeError("this connection's stream has ended")
             done = time.perf_counter()
         height, width = image.shape[:2]
-        return {"frame": frame.index, "width": width, "height": height,
-                "faces": [face.to_dict() for face in frame.faces],
-                "timing_ms": {"queue": round((start - submitted) * 1000, 3),
-                              "analysis": round((done - start) * 1000, 3)}}
+        return {
+            "frame": frame.index,
+            "width": width,
+            "height": height,
+            "faces": [face.to_dict() for face in frame.faces],
+            "timing_ms": {"queue": round((start - submitted) * 1000, 3), "analysis": round((done - start) * 1000, 3)},
+        }
 
     def close(self) -> None:
         self._feed.put(_END)

@@ -21,8 +21,9 @@ DEFAULT_ALPHA = 0.3
 
 def check_alpha(alpha) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha <= 1.0:
-        raise ValueError(f"smoothing must be a number in (0, 1] (the weight of the newest frame; "
-                         f"1 = no smoothing), got {alpha!r}")
+        raise ValueError(
+            f"smoothing must be a number in (0, 1] (the weight of the newest frame; 1 = no smoothing), got {alpha!r}"
+        )
     return float(alpha)
 
 

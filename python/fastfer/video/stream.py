@@ -74,8 +74,9 @@ class TrackedFace(Face):
         out["track_id"] = self.track_id
         out["detected"] = self.detected
         out["raw_label"] = self.raw_label
-        out["raw_probs"] = (None if self.raw_probs is None
-                            else {k: round(float(p), 5) for k, p in zip(LABELS, self.raw_probs)})
+        out["raw_probs"] = (
+            None if self.raw_probs is None else {k: round(float(p), 5) for k, p in zip(LABELS, self.raw_probs)}
+        )
         return out
 
 
@@ -96,10 +97,13 @@ class StreamFrame:
 
     def to_dict(self) -> dict:
         """Plain JSON-able values (without the image)."""
-        return {"frame": self.index,
-                "time": None if self.timestamp is None else round(self.timestamp, 4),
-                "detected": self.detected, "dropped": list(self.dropped),
-                "faces": [face.to_dict() for face in self.faces]}
+        return {
+            "frame": self.index,
+            "time": None if self.timestamp is None else round(self.timestamp, 4),
+            "detected": self.detected,
+            "dropped": list(self.dropped),
+            "faces": [face.to_dict() for face in self.faces],
+        }
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,11 @@ class _End:
 @dataclass(frozen=True)
 class _Ahead:
     """A frame taken from the decoder's queue and not yet yielded."""
+
     frame: _Frame
-    dropped: tuple                     # indices the decoder dropped just before it (live sources)
-    detect: bool                       # a detection frame (else tracked/classified between them)
-    analysis: Optional[Future]         # its analyze() in the pool, when there is a pool
+    dropped: tuple  # indices the decoder dropped just before it (live sources)
+    detect: bool  # a detection frame (else tracked/classified between them)
+    analysis: Optional[Future]  # its analyze() in the pool, when there is a pool
 
 
 def printable_path(text: str) -> str:
@@ -140,8 +145,10 @@ def opencv_name(text: str, what: str = "video") -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise VideoDecodeError(f"cannot open {what} {printable_path(text)}: its name is not valid "
-                               "UTF-8, which OpenCV cannot take; rename it") from None
+        raise VideoDecodeError(
+            f"cannot open {what} {printable_path(text)}: its name is not valid "
+            "UTF-8, which OpenCV cannot take; rename it"
+        ) from None
     if "\0" in text:
         raise VideoDecodeError(f"cannot open {what} {text!r}: its name holds a NUL character")
     return text
@@ -149,8 +156,9 @@ def opencv_name(text: str, what: str = "video") -> str:
 
 def _check_frame_size(width: int, height: int, cap: int, what: str) -> None:
     if width * height > cap:
-        raise ImageTooLargeError(f"{what} {width}x{height} = {width * height:,} pixels, more than "
-                                 f"the cap of {cap:,} (see set_max_pixels)")
+        raise ImageTooLargeError(
+            f"{what} {width}x{height} = {width * height:,} pixels, more than the cap of {cap:,} (see set_max_pixels)"
+        )
 
 
 def _open_nonblocking(name: str, flags: int) -> int:
@@ -170,8 +178,9 @@ def _check_video_file(path: str, cap: int) -> None:
     except NotARegularFile as exc:
         if exc.kind == "a directory":
             raise IsADirectoryError(f"a video file is needed, {shown} is a folder") from None
-        raise VideoDecodeError(f"cannot open video {shown}: it is {exc.kind}; videos are read "
-                               "from regular files (a camera by its index)") from None
+        raise VideoDecodeError(
+            f"cannot open video {shown}: it is {exc.kind}; videos are read from regular files (a camera by its index)"
+        ) from None
     with open(path, "rb", opener=_open_nonblocking) as file:
         head = file.read(12)
         if image_format(head) is None:
@@ -231,8 +240,7 @@ class _Capture:
             ok, image = self._cap.read()
             if not ok or image is None:
                 break
-            _check_frame_size(image.shape[1], image.shape[0], self._max_pixels,
-                              f"{self.name}: frame {read} is")
+            _check_frame_size(image.shape[1], image.shape[0], self._max_pixels, f"{self.name}: frame {read} is")
             if self.camera:
                 now = time.monotonic()
                 self._start = now if self._start is None else self._start
@@ -243,13 +251,17 @@ class _Capture:
             read += 1
             yield stamp, image
         if read == 0 and not self.camera and not self._closing:
-            raise VideoDecodeError(f"{self.name}: no frame could be decoded (not a video OpenCV can "
-                                   "read, or its frames are corrupt or of a size no decoder takes)")
+            raise VideoDecodeError(
+                f"{self.name}: no frame could be decoded (not a video OpenCV can "
+                "read, or its frames are corrupt or of a size no decoder takes)"
+            )
         # Frame counts from some containers are estimates: one frame short is not an error.
         if self.frame_count is not None and read < self.frame_count - 1:
-            raise VideoDecodeError(f"{self.name}: the video ended after {read} good frames of "
-                                   f"{self.frame_count} (the file is truncated or corrupt)",
-                                   frames_read=read)
+            raise VideoDecodeError(
+                f"{self.name}: the video ended after {read} good frames of "
+                f"{self.frame_count} (the file is truncated or corrupt)",
+                frames_read=read,
+            )
         if self.camera and not self._closing:  # a camera does not end by itself: unplugged, or taken
             raise VideoDecodeError(f"camera {self.name} stopped giving frames after {read}", frames_read=read)
 
@@ -295,17 +307,19 @@ def open_source(source, *, fps: Optional[float] = None, live: Optional[bool] = N
         if scheme is None:
             _check_video_file(text, get_max_pixels())
         elif scheme == "file":  # FFmpeg opens the rest after "file:" as a path
-            _check_video_file(text[len("file:"):], get_max_pixels())
+            _check_video_file(text[len("file:") :], get_max_pixels())
         is_live = scheme in LIVE_SCHEMES if live is None else live
         return _Capture(text, text, camera=False), is_live
     if isinstance(source, np.ndarray):
         if source.ndim != 4:
-            raise ValueError(f"an array source must be N×H×W×C frames, got shape {source.shape}; "
-                             "for one image use FER.analyze")
+            raise ValueError(
+                f"an array source must be N×H×W×C frames, got shape {source.shape}; for one image use FER.analyze"
+            )
         return _Iterable(source, fps, bool(live)), bool(live)
     if isinstance(source, (bytes, bytearray, dict)) or not hasattr(source, "__iter__"):
-        raise TypeError(f"source must be a video path, a camera index, a URL or an iterable of images, "
-                        f"got {type(source).__name__}")
+        raise TypeError(
+            f"source must be a video path, a camera index, a URL or an iterable of images, got {type(source).__name__}"
+        )
     return _Iterable(source, fps, bool(live)), bool(live)
 
 
@@ -400,11 +414,21 @@ class Stream:
             thread). The output is the same whatever the number.
     """
 
-    def __init__(self, fer, source, *, every: int = 1, smoothing: float = DEFAULT_ALPHA,
-                 between: str = "reuse", live: Optional[bool] = None,
-                 queue_size: Optional[int] = None, max_missed: int = 5,
-                 iou_threshold: float = 0.3, fps: Optional[float] = None,
-                 workers: Optional[int] = None):
+    def __init__(
+        self,
+        fer,
+        source,
+        *,
+        every: int = 1,
+        smoothing: float = DEFAULT_ALPHA,
+        between: str = "reuse",
+        live: Optional[bool] = None,
+        queue_size: Optional[int] = None,
+        max_missed: int = 5,
+        iou_threshold: float = 0.3,
+        fps: Optional[float] = None,
+        workers: Optional[int] = None,
+    ):
         self.every = positive_int(every, "every")
         self.workers = _default_workers(fer) if workers is None else positive_int(workers, "workers")
         if between not in ("reuse", "classify"):
@@ -427,8 +451,7 @@ class Stream:
         self._thread: Optional[threading.Thread] = None
         self._ahead: "deque[_Ahead]" = deque()  # frames taken from the queue, oldest first
         self._end: Optional[_End] = None
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastfer-stream") \
-            if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="fastfer-stream") if self.workers > 1 else None
         self._done = False
         self._processed = 0
         self._last_index = -1
@@ -469,8 +492,11 @@ class Stream:
         """Take frames from the queue until ``workers`` detection frames are waiting here (or
         the source ended), starting the analysis of each in the pool. It waits for a frame only
         when none is waiting, so a live source's newest frame is not held back for the next one."""
-        while (self._end is None and len(self._ahead) < self.workers * self.every
-               and sum(1 for ahead in self._ahead if ahead.detect) < self.workers):
+        while (
+            self._end is None
+            and len(self._ahead) < self.workers * self.every
+            and sum(1 for ahead in self._ahead if ahead.detect) < self.workers
+        ):
             try:
                 item = self._decoder.queue.get(block=not self._ahead)
             except queue.Empty:
@@ -480,8 +506,7 @@ class Stream:
                 return
             detect = self._processed % self.every == 0
             self._processed += 1
-            analysis = self._pool.submit(self._fer.analyze, item.image) \
-                if detect and self._pool is not None else None
+            analysis = self._pool.submit(self._fer.analyze, item.image) if detect and self._pool is not None else None
             self._ahead.append(_Ahead(item, self._decoder.dropped_before(item.index), detect, analysis))
 
     def close(self) -> None:
@@ -536,8 +561,17 @@ class Stream:
         for face, track_id in zip(found, ids):
             track_id = int(track_id)
             self._last[track_id] = (face.box, face.landmarks, face.score, face.probs)
-            out.append(self._tracked(face.box, face.score, face.landmarks, face.probs, track_id,
-                                     self._smoother.update(track_id, face.probs), True))
+            out.append(
+                self._tracked(
+                    face.box,
+                    face.score,
+                    face.landmarks,
+                    face.probs,
+                    track_id,
+                    self._smoother.update(track_id, face.probs),
+                    True,
+                )
+            )
         return out
 
     def _carry(self, image: np.ndarray, gap: int) -> list:
@@ -557,14 +591,25 @@ class Stream:
                 smoothed = self._smoother.update(track_id, raw)
             else:
                 smoothed = self._smoother.get(track_id)
-            out.append(self._tracked(tuple(box), score, _move_landmarks(landmarks, old_box, box), raw,
-                                     track_id, smoothed, False))
+            out.append(
+                self._tracked(
+                    tuple(box), score, _move_landmarks(landmarks, old_box, box), raw, track_id, smoothed, False
+                )
+            )
         return out
 
     @staticmethod
     def _tracked(box, score, landmarks, raw, track_id: int, smoothed, detected: bool) -> TrackedFace:
         raw = frozen_float32(raw)
         smoothed = frozen_float32(smoothed)
-        return TrackedFace(tuple(float(v) for v in box), float(score), frozen_float32(landmarks),
-                           LABELS[int(np.argmax(smoothed))], smoothed, track_id, raw,
-                           LABELS[int(np.argmax(raw))], detected)
+        return TrackedFace(
+            tuple(float(v) for v in box),
+            float(score),
+            frozen_float32(landmarks),
+            LABELS[int(np.argmax(smoothed))],
+            smoothed,
+            track_id,
+            raw,
+            LABELS[int(np.argmax(raw))],
+            detected,
+        )

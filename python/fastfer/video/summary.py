@@ -35,7 +35,10 @@ class TrackSummary:
             track = self._tracks.get(face.track_id)
             if track is None:
                 track = self._tracks[face.track_id] = {
-                    "first_frame": frame.index, "first_time": when, "labels": Counter()}
+                    "first_frame": frame.index,
+                    "first_time": when,
+                    "labels": Counter(),
+                }
             track["last_frame"], track["last_time"] = frame.index, when
             track["labels"][face.label] += 1
 
@@ -50,12 +53,18 @@ class TrackSummary:
             # The most frequent label; ties go to the earlier label of fastfer.LABELS.
             dominant = max(LABELS, key=lambda label: (t["labels"][label], -LABELS.index(label)))
             rounded = lambda v: None if v is None else round(v, 3)  # noqa: E731
-            out.append({
-                "track_id": track_id, "first_frame": t["first_frame"], "last_frame": t["last_frame"],
-                "first_time": rounded(t["first_time"]), "last_time": rounded(t["last_time"]),
-                "frames": count, "dominant": dominant,
-                "share": {label: round(t["labels"][label] / count, 4) for label in LABELS},
-            })
+            out.append(
+                {
+                    "track_id": track_id,
+                    "first_frame": t["first_frame"],
+                    "last_frame": t["last_frame"],
+                    "first_time": rounded(t["first_time"]),
+                    "last_time": rounded(t["last_time"]),
+                    "frames": count,
+                    "dominant": dominant,
+                    "share": {label: round(t["labels"][label] / count, 4) for label in LABELS},
+                }
+            )
         return out
 
     def table(self) -> str:
@@ -63,8 +72,13 @@ class TrackSummary:
         rows = [f"{'track':>5}  {'first':>8}  {'last':>8}  {'frames':>6}  {'dominant':<9} share"]
         for t in self.tracks():
             when = lambda v: "-" if v is None else f"{v:.2f}s"  # noqa: E731
-            shares = ", ".join(f"{label} {share:.0%}" for label, share in
-                               sorted(t["share"].items(), key=lambda kv: -kv[1]) if share > 0)
-            rows.append(f"{t['track_id']:>5}  {when(t['first_time']):>8}  {when(t['last_time']):>8}  "
-                        f"{t['frames']:>6}  {t['dominant']:<9} {shares}")
+            shares = ", ".join(
+                f"{label} {share:.0%}"
+                for label, share in sorted(t["share"].items(), key=lambda kv: -kv[1])
+                if share > 0
+            )
+            rows.append(
+                f"{t['track_id']:>5}  {when(t['first_time']):>8}  {when(t['last_time']):>8}  "
+                f"{t['frames']:>6}  {t['dominant']:<9} {shares}"
+            )
         return "\n".join(rows)

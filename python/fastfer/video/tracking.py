@@ -83,8 +83,11 @@ class Tracker:
     """
 
     def __init__(self, *, iou_threshold: float = 0.3, max_missed: int = 5):
-        if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, (int, float)) \
-                or not 0.0 < iou_threshold <= 1.0:
+        if (
+            isinstance(iou_threshold, bool)
+            or not isinstance(iou_threshold, (int, float))
+            or not 0.0 < iou_threshold <= 1.0
+        ):
             raise ValueError(f"iou_threshold must be a number in (0, 1], got {iou_threshold!r}")
         if isinstance(max_missed, bool) or not isinstance(max_missed, int) or max_missed < 0:
             raise ValueError(f"max_missed must be an int >= 0, got {max_missed!r}")
@@ -92,8 +95,8 @@ class Tracker:
         self.max_missed = max_missed
         self._next_id = 1
         self._ids = np.zeros(0, np.int64)
-        self._x = np.zeros((0, 8))        # Kalman state per track
-        self._p = np.zeros((0, 8, 8))     # its covariance
+        self._x = np.zeros((0, 8))  # Kalman state per track
+        self._p = np.zeros((0, 8, 8))  # its covariance
         self._missed = np.zeros(0, np.int64)
 
     @property
@@ -108,10 +111,12 @@ class Tracker:
 
     def _predict_one(self) -> None:
         size = np.maximum(self._x[:, 2:4].mean(axis=1), 1.0)
-        std = np.concatenate([np.repeat(size[:, None] * _POSITION_STD, 4, axis=1),
-                              np.repeat(size[:, None] * _VELOCITY_STD, 4, axis=1)], axis=1)
+        std = np.concatenate(
+            [np.repeat(size[:, None] * _POSITION_STD, 4, axis=1), np.repeat(size[:, None] * _VELOCITY_STD, 4, axis=1)],
+            axis=1,
+        )
         self._x = self._x @ _F.T
-        self._p = _F @ self._p @ _F.T + np.einsum("ni,ij->nij", std ** 2, np.eye(8))
+        self._p = _F @ self._p @ _F.T + np.einsum("ni,ij->nij", std**2, np.eye(8))
 
     def _correct(self, rows: np.ndarray, measured: np.ndarray) -> None:
         x, p = self._x[rows], self._p[rows]
@@ -130,11 +135,16 @@ class Tracker:
         x = np.concatenate([measured, np.zeros((n, 4))], axis=1)
         size = np.maximum(measured[:, 2:4].mean(axis=1), 1.0)
         # A new track's velocity is unknown: wide, so that its first matches set it.
-        std = np.concatenate([np.repeat(size[:, None] * 2 * _MEASURE_STD, 4, axis=1),
-                              np.repeat(size[:, None] * 10 * _VELOCITY_STD, 4, axis=1)], axis=1)
+        std = np.concatenate(
+            [
+                np.repeat(size[:, None] * 2 * _MEASURE_STD, 4, axis=1),
+                np.repeat(size[:, None] * 10 * _VELOCITY_STD, 4, axis=1),
+            ],
+            axis=1,
+        )
         self._ids = np.concatenate([self._ids, ids])
         self._x = np.concatenate([self._x, x])
-        self._p = np.concatenate([self._p, np.einsum("ni,ij->nij", std ** 2, np.eye(8))])
+        self._p = np.concatenate([self._p, np.einsum("ni,ij->nij", std**2, np.eye(8))])
         self._missed = np.concatenate([self._missed, np.zeros(n, np.int64)])
         return ids
 
@@ -160,8 +170,12 @@ class Tracker:
         self._missed[unmatched] += 1
         self._missed[matched_rows] = 0
         alive = self._missed <= self.max_missed
-        self._ids, self._x, self._p, self._missed = (self._ids[alive], self._x[alive],
-                                                     self._p[alive], self._missed[alive])
+        self._ids, self._x, self._p, self._missed = (
+            self._ids[alive],
+            self._x[alive],
+            self._p[alive],
+            self._missed[alive],
+        )
         new = np.ones(len(boxes), bool)
         new[matched_dets] = False
         if new.any():

@@ -3,11 +3,19 @@ results within the tolerance each docstring states. They document the kernels, s
 native module is missing or ``FASTFER_BACKEND=python``, and are what the tests compare against.
 """
 
-from .preprocess import detector_input, face_input, resize, similarity_transform, to_gray
 from .detect import decode_boxes, decode_landmarks, make_anchors, nms
+from .preprocess import detector_input, face_input, resize, similarity_transform, to_gray
 from .yunet import yunet_scores
 
 __all__ = [
-    "resize", "to_gray", "detector_input", "face_input", "similarity_transform",
-    "make_anchors", "decode_boxes", "decode_landmarks", "nms", "yunet_scores",
+    "resize",
+    "to_gray",
+    "detector_input",
+    "face_input",
+    "similarity_transform",
+    "make_anchors",
+    "decode_boxes",
+    "decode_landmarks",
+    "nms",
+    "yunet_scores",
 ]

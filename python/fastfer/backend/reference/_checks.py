@@ -79,8 +79,7 @@ def check_output_size(what: str, *dims: int) -> None:
     for d in dims:
         values *= int(d)
     if values > MAX_OUTPUT_ELEMENTS:
-        raise ValueError(f"{what}: the output would hold {values} values, above the limit of "
-                         f"{MAX_OUTPUT_ELEMENTS}")
+        raise ValueError(f"{what}: the output would hold {values} values, above the limit of {MAX_OUTPUT_ELEMENTS}")
 
 
 def check_normalisation(means: np.ndarray, scales: np.ndarray, what: str) -> None:
@@ -91,8 +90,9 @@ def check_normalisation(means: np.ndarray, scales: np.ndarray, what: str) -> Non
             for p in (0, 255):
                 v = (np.float32(p) - np.float32(means[k])) * np.float32(scales[k])
                 if not np.isfinite(v):
-                    raise ValueError(f"{what}: mean and scale overflow float32: ({p} - mean[{k}]) "
-                                     f"* scale[{k}] is not finite")
+                    raise ValueError(
+                        f"{what}: mean and scale overflow float32: ({p} - mean[{k}]) * scale[{k}] is not finite"
+                    )
 
 
 def parse_rgb(order: str, what: str) -> bool:

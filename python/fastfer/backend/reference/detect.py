@@ -29,11 +29,12 @@ MAX_ANCHORS = 50_000_000
 MAX_NMS_CANDIDATES = 1 << 15
 #: Boxes must have a float32 area below 2^127 (half the float32 range): then the sum of two areas,
 #: and so every IoU test, stays finite (an infinite union would make IoU NaN, and keep overlaps).
-MAX_NMS_BOX_AREA = 2.0 ** 127
+MAX_NMS_BOX_AREA = 2.0**127
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 # --- argument checks, mirroring cpp/bindings/arrays.cpp -----------------------------------------
+
 
 def _float_array(obj, what: str, shape: tuple, finite: bool = True) -> np.ndarray:
     """``obj`` as a C-contiguous float32 array of ``shape`` (-1 = any size), like the binding's
@@ -52,8 +53,7 @@ def _rows_or_empty(obj, columns: int):
 def _real(x, what: str) -> float:
     """A Python float from a real number; strings and other non-numbers raise TypeError (the
     binding's double conversion accepts exactly the objects with ``__float__``/``__index__``)."""
-    if isinstance(x, (str, bytes, bytearray)) or not (
-            hasattr(type(x), "__float__") or hasattr(type(x), "__index__")):
+    if isinstance(x, (str, bytes, bytearray)) or not (hasattr(type(x), "__float__") or hasattr(type(x), "__index__")):
         raise TypeError(f"{what}: expected a number, got {type(x).__name__}")
     return float(x)
 
@@ -66,8 +66,7 @@ def _int(x, what: str) -> int:
 
 def _same_rows(a: np.ndarray, a_name: str, b: np.ndarray, b_name: str) -> None:
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"{a_name} and {b_name} must have the same number of rows, "
-                         f"got {a.shape} and {b.shape}")
+        raise ValueError(f"{a_name} and {b_name} must have the same number of rows, got {a.shape} and {b.shape}")
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -75,6 +74,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 # --- anchors ------------------------------------------------------------------------------------
+
 
 def _check_float32(v: float, what: str) -> None:
     if not abs(v) <= _FLOAT32_MAX:
@@ -95,8 +95,9 @@ def _check_anchor_values(height: int, width: int, steps, levels, offset: float) 
             _check_float32(m / float(height), f"min_sizes[{l}][{k}] / height")
 
 
-def make_anchors(height: int, width: int, steps: Sequence[int],
-                 min_sizes: Sequence[Sequence[float]], offset: float = 0.5) -> np.ndarray:
+def make_anchors(
+    height: int, width: int, steps: Sequence[int], min_sizes: Sequence[Sequence[float]], offset: float = 0.5
+) -> np.ndarray:
     """Prior boxes of an SSD-style detector (RetinaFace, BlazeFace), float32 ``(A, 4)``.
 
     Each row is ``(cx, cy, w, h)`` normalised to the input size. For each level ``l`` with stride
@@ -152,8 +153,7 @@ def _anchor_layout(height, width, steps, min_sizes, offset) -> tuple:
         levels.append([_real(m, "min_sizes") for m in level])
     offset = _real(offset, "offset")
     if len(steps) != len(levels):
-        raise ValueError(f"steps and min_sizes must have the same length, got {len(steps)} and "
-                         f"{len(levels)}")
+        raise ValueError(f"steps and min_sizes must have the same length, got {len(steps)} and {len(levels)}")
     if not math.isfinite(offset):
         raise ValueError("offset must be finite")
     if height < 1 or width < 1:
@@ -194,6 +194,7 @@ def _level_anchors(height: int, width: int, s: int, sizes: list, offset: float) 
 
 
 # --- decoding -----------------------------------------------------------------------------------
+
 
 def decode_boxes(deltas, priors, variances: Sequence[float] = (0.1, 0.2)) -> np.ndarray:
     """Boxes from a detector's regression output, float32 ``(A, 4)`` rows ``(x1, y1, x2, y2)``.
@@ -243,8 +244,9 @@ def _check_decoded(values: np.ndarray, what: str) -> None:
     NaN box would pass on to NMS and the caller."""
     bad = np.flatnonzero(~np.all(np.abs(values) <= _FLOAT32_MAX, axis=1))
     if bad.size:
-        raise ValueError(f"{what}: row {bad[0]} decodes to a value outside the float32 range "
-                         "(a delta too large for its prior)")
+        raise ValueError(
+            f"{what}: row {bad[0]} decodes to a value outside the float32 range (a delta too large for its prior)"
+        )
 
 
 def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
@@ -270,8 +272,7 @@ def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
     p = _float_array(_rows_or_empty(priors, 4), "priors", (-1, 4))
     columns = d.shape[1]
     if columns < 2 or columns % 2 != 0:
-        raise ValueError("deltas: expected an even number (>= 2) of columns, x and y per point, "
-                         f"got shape {d.shape}")
+        raise ValueError(f"deltas: expected an even number (>= 2) of columns, x and y per point, got shape {d.shape}")
     _same_rows(d, "deltas", p, "priors")
     variance = _real(variance, "variance")
     if not (math.isfinite(variance) and variance > 0):
@@ -286,8 +287,10 @@ def decode_landmarks(deltas, priors, variance: float = 0.1) -> np.ndarray:
 
 # --- non-maximum suppression --------------------------------------------------------------------
 
-def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = None,
-        top_k: int = 0, max_output: int = 0) -> np.ndarray:
+
+def nms(
+    boxes, scores, iou_threshold: float, score_threshold: Optional[float] = None, top_k: int = 0, max_output: int = 0
+) -> np.ndarray:
     """Greedy non-maximum suppression; int64 ``(K,)`` indices of the kept boxes, best first.
 
     ``boxes`` ``(N, 4)`` are ``(x1, y1, x2, y2)`` with ``x2 >= x1`` and ``y2 >= y1``; ``scores``
@@ -324,8 +327,7 @@ def nms(boxes, scores, iou_threshold: float, score_threshold: Optional[float] = 
             ``MAX_NMS_CANDIDATES`` (32,768) candidates after ``score_threshold`` and ``top_k``:
             the work is quadratic in them.
     """
-    iou_threshold, score_threshold, top_k, max_output = _nms_settings(iou_threshold, score_threshold,
-                                                                      top_k, max_output)
+    iou_threshold, score_threshold, top_k, max_output = _nms_settings(iou_threshold, score_threshold, top_k, max_output)
     b, s = _nms_boxes(boxes, scores)
     order = _nms_candidates(s, score_threshold, top_k)
     limit = max_output if max_output > 0 else order.size
@@ -363,8 +365,7 @@ def _nms_boxes(boxes, scores) -> tuple:
         all_areas = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     bad = np.flatnonzero(~(all_areas < np.float32(MAX_NMS_BOX_AREA)))
     if bad.size:
-        raise ValueError(f"boxes: row {bad[0]} is too large: its area overflows float32 "
-                         "(IoU would be NaN)")
+        raise ValueError(f"boxes: row {bad[0]} is too large: its area overflows float32 (IoU would be NaN)")
     return b, s
 
 
@@ -378,8 +379,9 @@ def _nms_candidates(s: np.ndarray, score_threshold, top_k: int) -> np.ndarray:
     if top_k > 0:
         order = order[:top_k]
     if order.size > MAX_NMS_CANDIDATES:
-        raise ValueError(f"nms: {order.size} candidates, above the limit of {MAX_NMS_CANDIDATES}; "
-                         "pass top_k or a score_threshold")
+        raise ValueError(
+            f"nms: {order.size} candidates, above the limit of {MAX_NMS_CANDIDATES}; pass top_k or a score_threshold"
+        )
     return order
 
 

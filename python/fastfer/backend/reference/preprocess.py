@@ -17,8 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (MAX_OUTPUT_ELEMENTS, check_normalisation, check_output_size, checked_int,
-                      image_array, numeric_array, parse_layout, parse_rgb)
+from ._checks import (
+    MAX_OUTPUT_ELEMENTS,
+    check_normalisation,
+    check_output_size,
+    checked_int,
+    image_array,
+    numeric_array,
+    parse_layout,
+    parse_rgb,
+)
 
 WEIGHT_BITS = 11
 WEIGHT_ONE = 1 << WEIGHT_BITS
@@ -49,8 +57,9 @@ def _map_axis(in_size: int, out_size: int, inv_scale: float) -> tuple[np.ndarray
 _BLOCK_VALUES = 1 << 23
 
 
-def _resample(img: np.ndarray, out_h: int, out_w: int, inv_y: float, inv_x: float,
-              out: np.ndarray = None) -> np.ndarray:
+def _resample(
+    img: np.ndarray, out_h: int, out_w: int, inv_y: float, inv_x: float, out: np.ndarray = None
+) -> np.ndarray:
     """Bilinear resample of an H×W×C uint8 image to out_h×out_w×C, written to ``out`` (any
     numeric dtype; values 0..255), block of rows by block of rows."""
     h, w, c = img.shape
@@ -100,8 +109,7 @@ def resize(image, width, height):
     h = checked_int(height, "resize height", 1, 1 << 20)
     src = img if img.ndim == 3 else img[:, :, None]
     check_output_size("resize", w, h, src.shape[2])
-    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w,
-                    np.empty((h, w, src.shape[2]), np.uint8))
+    out = _resample(src, h, w, src.shape[0] / h, src.shape[1] / w, np.empty((h, w, src.shape[2]), np.uint8))
     return out if img.ndim == 3 else np.ascontiguousarray(out[:, :, 0])
 
 
@@ -120,8 +128,10 @@ def to_gray(image, channel_order="bgr"):
 def _check_tensor_size(height: int, width: int) -> None:
     values = 3 * width * height
     if values > MAX_OUTPUT_ELEMENTS:
-        raise ValueError(f"detector_input: a {width}x{height} tensor holds {values} values, above "
-                         f"the limit of {MAX_OUTPUT_ELEMENTS}; set max_side")
+        raise ValueError(
+            f"detector_input: a {width}x{height} tensor holds {values} values, above "
+            f"the limit of {MAX_OUTPUT_ELEMENTS}; set max_side"
+        )
 
 
 def _fixed_side(v: float, what: str) -> int:
@@ -133,6 +143,7 @@ def _fixed_side(v: float, what: str) -> int:
 
 def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
     """(tensor height, tensor width, content height, content width, scale) as the C++ computes it."""
+
     def scaled(size: int, scale: float, limit: float) -> int:
         return int(min(limit, max(1.0, float(np.rint(size * scale)))))
 
@@ -151,8 +162,9 @@ def _detector_geometry(h: int, w: int, max_side: int, fixed, pad_multiple: int):
     return pad(ch), pad(cw), ch, cw, scale
 
 
-def detector_input(image, max_side=0, *, fixed_size=None, pad_multiple=32, channel_order="rgb",
-                   mean=0.0, scale=1.0, layout="nchw"):
+def detector_input(
+    image, max_side=0, *, fixed_size=None, pad_multiple=32, channel_order="rgb", mean=0.0, scale=1.0, layout="nchw"
+):
     """The detector's input tensor from an H×W×3 BGR uint8 image, in one pass.
 
     Dynamic-size models (``fixed_size=None``): the image is shrunk (never enlarged) so its long
@@ -171,8 +183,7 @@ def detector_input(image, max_side=0, *, fixed_size=None, pad_multiple=32, chann
     fixed = None
     if fixed_size is not None:
         wh = numeric_array(fixed_size, "detector_input fixed_size", (2,), dtype=np.float64)
-        fixed = (_fixed_side(float(wh[0]), "fixed_size width"),
-                 _fixed_side(float(wh[1]), "fixed_size height"))
+        fixed = (_fixed_side(float(wh[0]), "fixed_size width"), _fixed_side(float(wh[1]), "fixed_size height"))
         if tuple(wh) != fixed:
             raise ValueError("detector_input fixed_size: expected two integers (width, height)")
         if spec_max != 0:
@@ -269,13 +280,13 @@ def _warp(img: np.ndarray, m: list[float], size: int) -> np.ndarray:
     out = np.empty((size, size, 3), np.int64)
     block = max(1, _BLOCK_VALUES // (size * 3))
     for r in range(0, size, block):
-        v, u = np.mgrid[r:min(r + block, size), 0:size].astype(np.float64)
+        v, u = np.mgrid[r : min(r + block, size), 0:size].astype(np.float64)
         xa, xb, wx = _taps(m[0] * u + m[1] * v + m[2], img.shape[1])
         ya, yb, wy = _taps(m[3] * u + m[4] * v + m[5], img.shape[0])
         wx, wy = wx[..., None], wy[..., None]
         top = (WEIGHT_ONE - wx) * img[ya, xa].astype(np.int64) + wx * img[ya, xb].astype(np.int64)
         bot = (WEIGHT_ONE - wx) * img[yb, xa].astype(np.int64) + wx * img[yb, xb].astype(np.int64)
-        out[r:r + block] = ((WEIGHT_ONE - wy) * top + wy * bot + BLEND_ROUND) >> BLEND_SHIFT
+        out[r : r + block] = ((WEIGHT_ONE - wy) * top + wy * bot + BLEND_ROUND) >> BLEND_SHIFT
     return out
 
 
@@ -295,8 +306,21 @@ def _landmark_maps(landmarks, template, S: int) -> list:
     return [_invert(_similarity(p, target)) for p in pts]
 
 
-def face_input(image, boxes=None, landmarks=None, *, size, margin=0.0, square=True, template=None,
-               gray=False, channel_order="rgb", mean=0.0, scale=1.0, layout="nchw"):
+def face_input(
+    image,
+    boxes=None,
+    landmarks=None,
+    *,
+    size,
+    margin=0.0,
+    square=True,
+    template=None,
+    gray=False,
+    channel_order="rgb",
+    mean=0.0,
+    scale=1.0,
+    layout="nchw",
+):
     """One float32 batch of face crops from an H×W×3 BGR uint8 image.
 
     Give exactly one of:
