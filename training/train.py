@@ -631,7 +631,7 @@ def read_image_folder(root: Path, size: int, order: str):
     try:
         files, labels, skipped = fer2013.read_folder(root, order)
     except ValueError as e:
-        raise SystemExit(str(e))
+        raise SystemExit(str(e)) from None
     faces = []
     for f in files:
         image = cv2.imread(str(f), cv2.IMREAD_COLOR)
@@ -874,7 +874,7 @@ def main(argv=None):
     )
 
     decay, no_decay = [], []
-    for name, p in net.named_parameters():
+    for p in net.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{"params": decay, "weight_decay": args.wd}, {"params": no_decay, "weight_decay": 0.0}]
     opt = (
