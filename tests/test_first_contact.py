@@ -200,7 +200,7 @@ def test_models_names_the_real_defaults(capsys):
 def test_info_describes_what_analyze_would_do_and_exits_like_it(tmp_path, capsys):
     fer = fastfer.FER(max_side=320)
     image = cv2.imread(str(EXAMPLE))
-    tensor, scale = fer.detector._tensor(image)
+    tensor, scale = fer.detector.input_tensor(image)
     assert main(["info", str(EXAMPLE), "--max-side", "320"]) == 0
     out = capsys.readouterr().out
     assert f"detector input {tuple(tensor.shape)} (scale {scale:.4f})" in out

@@ -128,10 +128,10 @@ def test_finds_the_faces_of_the_group_photo():
 def test_min_face_shrinks_the_input_by_the_detectors_reliable_face_size():
     det = Detector("yunet", min_face=40)
     px = det.spec.decoder["min_face_px"]
-    assert det._max_side((480, 640)) == 640 * px // 40
-    assert det._max_side((4000, 6000)) == 1600  # max_side still caps it
-    assert Detector("yunet", min_face=0)._max_side((480, 640)) == 1600  # off: only max_side
-    assert Detector("yunet", min_face=px)._max_side((480, 640)) == 640  # never enlarged past its size
+    assert det.input_long_side((480, 640)) == 640 * px // 40
+    assert det.input_long_side((4000, 6000)) == 1600  # max_side still caps it
+    assert Detector("yunet", min_face=0).input_long_side((480, 640)) == 1600  # off: only max_side
+    assert Detector("yunet", min_face=px).input_long_side((480, 640)) == 640  # never enlarged past its size
 
 
 @pytest.mark.parametrize("detector", ["yunet", "retinaface_mbv2"])

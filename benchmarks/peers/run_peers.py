@@ -215,7 +215,7 @@ def print_scene(scene: str, images: int, rounds: int, rows: dict) -> None:
 
 def run_scene(scene: str, runners: dict, default: fastfer.FER, args: argparse.Namespace) -> dict:
     images, sources = bench.scene_images(scene, args.photos)
-    sides = [default.detector._max_side(image.shape) for image in images]  # fastfer's tensor size
+    sides = [default.detector.input_long_side(image.shape) for image in images]  # fastfer's tensor size
     faces = {n: [run(img, side) for img, side in zip(images, sides)] for n, run in runners.items()}  # warm-up
     rows = scene_rows(faces, time_runners(runners, images, sides, args.rounds))
     print_scene(scene, len(images), args.rounds, rows)

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             common.report_unreadable(path, image, as_json=False)
             failed += 1
             continue
-        tensor, scale = fer.detector._tensor(image)  # exactly the detector's own preprocessing
+        tensor, scale = fer.detector.input_tensor(image)  # exactly the detector's own preprocessing
         print(
             f"{path}: {image.shape[1]}x{image.shape[0]} BGR -> detector input {tuple(tensor.shape)} (scale {scale:.4f})"
         )

@@ -14,6 +14,7 @@ side (the proportions of the standard 5-point face template), and flagged by
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -142,17 +143,20 @@ class Detector:
 
     # --- preprocessing and inference --------------------------------------------------------
 
-    def _tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+    def input_tensor(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(tensor, scale)``: the model's input for one loaded image (resized to
+        ``input_long_side``, padded, normalised, in the model's layout) and the factor from image
+        to tensor pixels: exactly what ``detect`` feeds the model."""
         inp = self.spec.input
         common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"], layout=inp["layout"])
         if inp["size"] == "dynamic":
             return kernels.detector_input(
-                image, self._max_side(image.shape), pad_multiple=inp.get("pad_multiple", 32), **common
+                image, self.input_long_side(image.shape), pad_multiple=inp.get("pad_multiple", 32), **common
             )
         return kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
 
-    def _max_side(self, shape) -> int:
-        """The long-side limit for one image: max_side, lowered by the min_face policy so that a
+    def input_long_side(self, shape) -> int:
+        """The long-side limit for an image of this shape: max_side, lowered by the min_face policy so that a
         min_face-pixel face becomes min_face_px tensor pixels (integers, as the C++ pipeline)."""
         if not self.min_face:
             return self.max_side
@@ -306,6 +310,20 @@ class Detector:
         An image without faces gives an empty result."""
         return self.detect_batch([load_image(image)])[0]
 
+    def detect_stages(self, image: np.ndarray) -> tuple:
+        """``(detections, seconds)`` of one loaded image, as ``detect`` finds them, and the time of
+        each stage: ``{"pre": input tensor, "detector": the model's run, "post": decoding, NMS,
+        back to image pixels}`` (fastfer.core.timing)."""
+        marks = [time.perf_counter()]
+        tensor, scale = self.input_tensor(image)
+        marks.append(time.perf_counter())
+        raw = self._run(tensor)
+        marks.append(time.perf_counter())
+        height, width = self._hw(tensor)
+        found = self._finish(*self._decode(raw, 0, height, width), scale, image.shape)
+        marks.append(time.perf_counter())
+        return found, dict(zip(("pre", "detector", "post"), np.diff(marks).tolist()))
+
     def detect_batch(self, images: Sequence[np.ndarray], max_batch_pixels: int = 16_000_000) -> list:
         """Faces of many loaded images (H×W×3 BGR uint8), in as few inference calls as the model
         allows: a fixed-size model takes them all at once; for a dynamic-size one, consecutive
@@ -314,7 +332,7 @@ class Detector:
         to one: black padding moved the faces found near it by up to 1.5% of their size with
         the int8 RetinaFace on shrunk photos, and results must not depend on the neighbours
         in a batch."""
-        prepared = [self._tensor(img) for img in images]
+        prepared = [self.input_tensor(img) for img in images]
         results: list = []
         start = 0
         while start < len(prepared):

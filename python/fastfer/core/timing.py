@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..io.image import load_image
-from .fer import FER, _faces, _native_faces
+from .fer import FER
 
 #: The stages of one analyze call, in the order they run.
 STAGES = ("decode", "pre", "detector", "post", "crops", "classifier")
@@ -70,29 +70,5 @@ def analyze_timed(fer: FER, image) -> tuple:
     start = time.perf_counter()
     img = load_image(image)
     decoded = time.perf_counter() - start
-    if fer._pipeline is not None:
-        from .. import backend
-
-        found = fer._pipeline.analyze(img)
-        stages = backend.native.Pipeline.last_stages()
-        faces = _native_faces(found, with_probs=True)
-        return faces, _finish(stages, start, decoded)
-
-    # The Python path: the steps of FER.analyze (Detector.detect_batch with one image, then
-    # Classifier.classify_boxes), timed one by one.
-    detector, classifier = fer.detector, fer.classifier
-    marks = [time.perf_counter()]
-    tensor, scale = detector._tensor(img)
-    marks.append(time.perf_counter())
-    raw = detector._run(tensor)
-    marks.append(time.perf_counter())
-    height, width = detector._hw(tensor)
-    found = detector._finish(*detector._decode(raw, 0, height, width), scale, img.shape)
-    marks.append(time.perf_counter())
-    batch = classifier.crop_batch(img, found.boxes) if len(found) else None
-    marks.append(time.perf_counter())
-    probs = classifier.infer(batch) if batch is not None else None
-    marks.append(time.perf_counter())
-    faces = _faces(found, probs)
-    spans = [b - a for a, b in zip(marks, marks[1:])]
-    return faces, _finish(dict(zip(STAGES[1:], spans)), start, decoded)
+    faces, stages = fer.analyze_stages(img)
+    return faces, _finish(stages, start, decoded)
