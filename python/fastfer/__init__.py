@@ -4,6 +4,10 @@ Finds faces, their 5 landmarks and their expression probabilities in :data:`LABE
 """
 
 try:
+    # isort: off
+    from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
+
+    # isort: on
     from . import _moved, compat
     from .api import FER
     from .core.result import Face
@@ -21,7 +25,6 @@ try:
         UnsupportedInputError,
         VideoDecodeError,
     )
-    from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
     from .io.image import get_max_pixels, load_image, set_max_pixels
     from .labels import LABELS
     from .table import to_frame

@@ -14,15 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
+# isort: off
+# Before cv2: pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
+from .pixel_cap import OPENCV_LIMIT_ENV, max_pixels_from_env as _max_pixels_from_env
+
+# isort: on
 import cv2
 import numpy as np
 
 from .._args import positive_int
 from ..errors import ImageDecodeError, ImageTooLargeError, InvalidImageError, UnsupportedInputError
 from .image_header import image_size
-
-# Before cv2: _pixel_cap sets OpenCV's own decoder limit, read when OpenCV loads.
-from .pixel_cap import OPENCV_LIMIT_ENV, max_pixels_from_env as _max_pixels_from_env
 from .regular_file import FileTooLarge, NotARegularFile, read_regular_file
 
 _ACCEPTED = (
