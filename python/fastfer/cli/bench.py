@@ -49,55 +49,66 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "int8) x size policy (min_face 0 and the default) unless narrowed."
         ),
     )
-    parser.add_argument(
+    _add_selection(parser.add_argument_group("what to time"))
+    _add_report_options(parser.add_argument_group("report"))
+    return parser
+
+
+def _add_selection(group) -> None:
+    """The settings, scenes and modes timed, the rounds and the photos."""
+    group.add_argument(
         "--detectors", type=_names, default=None, help="comma-separated detectors (default: every shipped one)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--precision", type=_names, default=list(bench.PRECISIONS), help="fp32, int8 or both (default both)"
     )
-    parser.add_argument(
+    group.add_argument(
         "--min-face",
         type=_ints,
         default=None,
         dest="min_faces",
         help="comma-separated size policies (default: 0 and the library default)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--scenes",
         type=_names,
         default=list(bench.SCENES),
         help=f"comma-separated, of {', '.join(bench.SCENES)} (default all)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--modes",
         type=_names,
         default=list(bench.MODES),
         help=f"comma-separated, of {', '.join(bench.MODES)} (default all)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--repeat",
         type=common.positive_int,
         default=5,
         help="timed rounds over the images after the warm-up (default 5)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--quick", action="store_true", help="a short run: 640x480 only, analyze and 2 Python threads, 2 rounds"
     )
-    parser.add_argument("--photos", type=Path, default=None, help="folder of the photos")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument(
+    group.add_argument("--photos", type=Path, default=None, help="folder of the photos")
+
+
+def _add_report_options(group) -> None:
+    """The report's form, and --pareto: AP against time, with its WIDER FACE folder and plot."""
+    group.add_argument("--json", action="store_true", help="print the report as JSON")
+    group.add_argument(
         "--pareto",
         action="store_true",
         help="WIDER FACE AP (official and --min-face) against ms per 640x480 image "
         "for every setting: a table (or --json) and a PNG (--png)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--wider",
         type=Path,
         default=None,
         help="WIDER FACE folder for --pareto (default ../shared/data/detection/wider_val_dev)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--min-face-eval",
         type=common.positive_int,
         default=None,
@@ -105,8 +116,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--min-face score of settings with min_face 0 (default: the library's "
         "default min_face, else 32)",
     )
-    parser.add_argument("--png", default="bench_pareto.png", help="--pareto: the plot (default bench_pareto.png)")
-    return parser
+    group.add_argument("--png", default="bench_pareto.png", help="--pareto: the plot (default bench_pareto.png)")
 
 
 def _say(text: str) -> None:

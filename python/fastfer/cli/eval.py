@@ -20,7 +20,14 @@ HELP = "evaluate models on a data set"
 def add_parser(sub) -> argparse.ArgumentParser:
     parser = sub.add_parser("eval", help=HELP)
     eval_sub = parser.add_subparsers(dest="dataset", required=True)
+    _add_widerface_parser(eval_sub)
+    _add_fer2013_parser(eval_sub)
+    _add_folder_parser(eval_sub)
+    return parser
 
+
+def _add_widerface_parser(eval_sub) -> argparse.ArgumentParser:
+    """``eval widerface``: a detector's AP, with the detection options the protocol needs."""
     wider = eval_sub.add_parser("widerface", help="WIDER FACE val: easy/medium/hard AP (official protocol)")
     wider.add_argument("dir", help="folder with images/<event>/<file>.jpg and ground_truth/*.mat")
     wider.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"detector model (default {DEFAULT_DETECTOR})")
@@ -49,7 +56,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     wider.add_argument("--png", help="where to write the PR curves (default widerface_<detector>_<max-side>.png)")
     common.add_runtime_options(wider)
     wider.set_defaults(run=_widerface)
+    return wider
 
+
+def _add_fer2013_parser(eval_sub) -> argparse.ArgumentParser:
+    """``eval fer2013``: a classifier's scores on a FER2013 split."""
     fer = eval_sub.add_parser(
         "fer2013",
         help="FER2013: a classifier's accuracy, per-class F1, confusion matrix",
@@ -64,6 +75,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         choices=("PrivateTest", "PublicTest", "Training", "all"),
         help="which faces (default PrivateTest)",
     )
+    _add_classifier_options(fer)
+    fer.set_defaults(run=_fer2013)
+    return fer
+
+
+def _add_folder_parser(eval_sub) -> argparse.ArgumentParser:
+    """``eval folder``: a classifier's scores on an image-folder set."""
     folder = eval_sub.add_parser(
         "folder",
         help="a classifier on DIR/<class>/* images (whole-image crops)",
@@ -74,34 +92,38 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--order names; others (contempt, calm, ...) are reported and skipped.",
     )
     folder.add_argument("dir", metavar="DIR", help="folder with one sub-folder per expression")
-    for p in (fer, folder):
-        p.add_argument(
-            "--order",
-            default="fer2013",
-            choices=("fer2013", "rafdb", "affectnet"),
-            help="class order of numbered folders: fer2013 (angry, disgust, fear, happy, sad, "
-            "surprise, neutral; default), rafdb (surprise, fear, disgust, happiness, sadness, "
-            "anger, neutral) or affectnet (neutral, happy, sad, surprise, fear, disgust, anger)",
-        )
-        p.add_argument(
-            "--json",
-            action="store_true",
-            help='print {"accuracy", "per_class", "macro_f1", "confusion", "split", "n", ...}',
-        )
-        p.add_argument(
-            "--png",
-            help="where to write the confusion matrix (default fer2013_<classifier>_<split>.png "
-            "or folder_<dir name>_<classifier>.png)",
-        )
-        p.add_argument("--batch", type=common.positive_int, default=64, help="faces per classifier call (default 64)")
-        p.add_argument(
-            "--classifier",
-            default=DEFAULT_CLASSIFIER,
-            help=f"expression classifier model (default {DEFAULT_CLASSIFIER}; no detector is used)",
-        )
-        common.add_runtime_options(p)
-        p.set_defaults(run=_fer2013 if p is fer else _folder)
-    return parser
+    _add_classifier_options(folder)
+    folder.set_defaults(run=_folder)
+    return folder
+
+
+def _add_classifier_options(p: argparse.ArgumentParser) -> None:
+    """The options ``eval fer2013`` and ``eval folder`` share: class order, outputs, classifier, runtime."""
+    p.add_argument(
+        "--order",
+        default="fer2013",
+        choices=("fer2013", "rafdb", "affectnet"),
+        help="class order of numbered folders: fer2013 (angry, disgust, fear, happy, sad, "
+        "surprise, neutral; default), rafdb (surprise, fear, disgust, happiness, sadness, "
+        "anger, neutral) or affectnet (neutral, happy, sad, surprise, fear, disgust, anger)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"accuracy", "per_class", "macro_f1", "confusion", "split", "n", ...}',
+    )
+    p.add_argument(
+        "--png",
+        help="where to write the confusion matrix (default fer2013_<classifier>_<split>.png "
+        "or folder_<dir name>_<classifier>.png)",
+    )
+    p.add_argument("--batch", type=common.positive_int, default=64, help="faces per classifier call (default 64)")
+    p.add_argument(
+        "--classifier",
+        default=DEFAULT_CLASSIFIER,
+        help=f"expression classifier model (default {DEFAULT_CLASSIFIER}; no detector is used)",
+    )
+    common.add_runtime_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

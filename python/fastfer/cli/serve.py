@@ -29,14 +29,6 @@ def _positive_seconds(text: str) -> float:
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from fastfer.serve.config import (
-        DEFAULT_MAX_BATCH,
-        DEFAULT_MAX_BODY_BYTES,
-        DEFAULT_MAX_STREAMS,
-        DEFAULT_QUEUE_SIZE,
-        DEFAULT_TIMEOUT,
-    )
-
     parser = sub.add_parser(
         "serve",
         help=HELP,
@@ -46,63 +38,88 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "Binds 127.0.0.1 unless --host says otherwise; see docs/serve.md."
         ),
     )
-    parser.add_argument(
+    _add_listen_options(parser.add_argument_group("server"))
+    _add_limits(parser.add_argument_group("limits"))
+    _add_access_options(parser.add_argument_group("access and logging"))
+    common.add_model_options(parser.add_argument_group("model"))
+    return parser
+
+
+def _add_listen_options(group) -> None:
+    """Where the server listens and how many threads run the models."""
+    group.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)",
     )
-    parser.add_argument("--port", type=common.non_negative_int, default=8000, help="TCP port (default 8000)")
-    parser.add_argument(
+    group.add_argument("--port", type=common.non_negative_int, default=8000, help="TCP port (default 8000)")
+    group.add_argument(
         "--workers",
         type=common.positive_int,
         default=None,
         help="inference threads over the loaded models (default: the usable cores divided by --threads)",
     )
-    parser.add_argument(
+
+
+def _add_limits(group) -> None:
+    """The bounds on queueing, time, sizes and connections (defaults from fastfer.serve.config)."""
+    from fastfer.serve.config import (
+        DEFAULT_MAX_BATCH,
+        DEFAULT_MAX_BODY_BYTES,
+        DEFAULT_MAX_STREAMS,
+        DEFAULT_QUEUE_SIZE,
+        DEFAULT_TIMEOUT,
+    )
+
+    group.add_argument(
         "--queue",
         type=common.non_negative_int,
         default=DEFAULT_QUEUE_SIZE,
         help="requests waiting for a worker at most; beyond, 503 with Retry-After at once "
         f"(default {DEFAULT_QUEUE_SIZE})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--timeout",
         type=_positive_seconds,
         default=DEFAULT_TIMEOUT,
         help=f"seconds per request: its head, body, queue and analysis; also the WebSocket ping "
         f"interval and pong wait (default {DEFAULT_TIMEOUT:g})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--max-body-mb",
         type=common.positive_int,
         default=DEFAULT_MAX_BODY_BYTES >> 20,
         help=f"largest request body or stream frame, MiB (default {DEFAULT_MAX_BODY_BYTES >> 20})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--max-batch",
         type=common.positive_int,
         default=DEFAULT_MAX_BATCH,
         help=f"images per /v1/analyze/batch request (default {DEFAULT_MAX_BATCH})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--max-streams",
         type=common.positive_int,
         default=DEFAULT_MAX_STREAMS,
         help=f"WebSocket streams open at once (default {DEFAULT_MAX_STREAMS})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--max-connections",
         type=common.positive_int,
         default=256,
         help="open connections at once; beyond, 503 (default 256)",
     )
-    parser.add_argument(
+
+
+def _add_access_options(group) -> None:
+    """Who may call the API (key, CORS origins) and how much the server logs."""
+    group.add_argument(
         "--api-key",
         default=None,
         help=f"require 'Authorization: Bearer KEY' on /v1/* and /metrics (default: "
         f"the {API_KEY_ENV} environment variable, which keeps the key out of the process list)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--cors-origin",
         action="append",
         default=[],
@@ -110,14 +127,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="let pages from ORIGIN (e.g. https://app.example.com) call the API; "
         "repeat for several (default: none, CORS off)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--log-level",
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
         help="server log level (default info: one line per request)",
     )
-    common.add_model_options(parser)
-    return parser
 
 
 def _config(args: argparse.Namespace):

@@ -56,27 +56,45 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "frames over the pixel cap); 130: interrupted (Ctrl-C; outputs finalised)."
         ),
     )
+    _add_input(parser)
+    _add_outputs(parser.add_argument_group("outputs"))
+    _add_processing(parser.add_argument_group("processing"))
+    _add_display(parser.add_argument_group("display"))
+    common.add_model_options(parser.add_argument_group("model"))
+    return parser
+
+
+def _add_input(parser: argparse.ArgumentParser) -> None:
+    """What is read: a file or URL, or a camera."""
     parser.add_argument("input", nargs="?", metavar="IN", help="a video file or a URL OpenCV opens")
     parser.add_argument(
         "--camera", type=common.non_negative_int, metavar="N", help="read camera N instead of a file (stop with Ctrl-C)"
     )
-    parser.add_argument("-o", "--output", metavar="OUT.mp4", help=f"write the annotated video ({', '.join(CODECS)})")
-    parser.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame, then the summary")
-    parser.add_argument(
+
+
+def _add_outputs(group) -> None:
+    """What is written: the annotated video, the JSON lines, the CSV."""
+    group.add_argument("-o", "--output", metavar="OUT.mp4", help=f"write the annotated video ({', '.join(CODECS)})")
+    group.add_argument("--json", metavar="OUT.jsonl", help="write one JSON line per frame, then the summary")
+    group.add_argument(
         "--csv",
         metavar="OUT.csv",
         help="write one row per face per frame (frame, time, track_id, x1, y1, x2, y2, score, "
         "the smoothed label and its probabilities angry ... neutral, raw_label; a row with "
         "only frame and time for a frame without faces), as --json's values",
     )
-    parser.add_argument(
+
+
+def _add_processing(group) -> None:
+    """How often faces are detected, how tracks are smoothed, the threads and the frame limit."""
+    group.add_argument(
         "--every",
         type=common.positive_int,
         default=1,
         metavar="K",
         help="detect faces on every K-th frame, carrying the tracks between (default 1)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--smoothing",
         type=float,
         default=DEFAULT_ALPHA,
@@ -84,7 +102,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="weight of the newest frame in each track's smoothed probabilities, "
         f"in (0, 1]; 1 = none (default {DEFAULT_ALPHA})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--workers",
         type=common.positive_int,
         default=None,
@@ -92,21 +110,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="frames analysed at once, in threads (default: the usable cores divided by --threads, at most 4); "
         "the output does not depend on it",
     )
-    parser.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N", help="stop after N frames")
-    parser.add_argument(
+    group.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N", help="stop after N frames")
+
+
+def _add_display(group) -> None:
+    """What is drawn on the video and shown on the terminal."""
+    group.add_argument(
         "--bars",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="draw the expression bar charts where there is room (default yes)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="progress line with frames per second on stderr (default: when stderr is a terminal)",
     )
-    common.add_model_options(parser)
-    return parser
 
 
 class _VideoOut:

@@ -178,45 +178,66 @@ def evaluate(
     proposals = {s: np.zeros(len(THRESHOLDS), np.int64) for s in SETTINGS}
     faces = {s: 0 for s in SETTINGS}
     for name in names:
-        truth, (boxes, scores) = ground_truth[name], dets[name]
-        if min_face:  # faces under min_face pixels: ignore boxes, like the official ones
-            small = np.maximum(truth["boxes"][:, 2], truth["boxes"][:, 3]) < min_face
-            truth = {**truth, **{s: truth[s][~small[truth[s]]] for s in SETTINGS}}
+        truth, (boxes, scores) = _with_min_face(ground_truth[name], min_face), dets[name]
         for s in SETTINGS:
             faces[s] += len(truth[s])
         if len(truth["boxes"]) == 0 or len(boxes) == 0:
             continue
-        order = np.argsort(-scores, kind="stable")
-        boxes, scores = boxes[order], scores[order]
-        scores = (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
-        if box_format == "xywh":
-            boxes = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-        gt = truth["boxes"]
-        iou = inclusive_iou(boxes, np.concatenate([gt[:, :2], gt[:, :2] + gt[:, 2:]], axis=1))
-        ranks = np.searchsorted(-scores, -THRESHOLDS, side="right")  # detections with score >= t
-        for s in SETTINGS:
-            counted = np.zeros(len(gt), bool)
-            counted[truth[s]] = True
-            tp_rank, prop_rank = match_image(iou, counted, iou_threshold)
-            tp[s] += np.concatenate(([0], tp_rank))[ranks]
-            proposals[s] += np.concatenate(([0], prop_rank))[ranks]
-    result: dict = {
-        "ap": {},
-        "precision": {},
-        "recall": {},
+        _count_image(truth, boxes, scores, (lo, hi), box_format, iou_threshold, tp, proposals)
+    ap, precision, recall = _pr_curves(tp, proposals, faces)
+    return {
+        "ap": ap,
+        "precision": precision,
+        "recall": recall,
         "num_faces": faces,
         "num_images": len(names),
         "num_detections": int(every.size),
         "thresholds": THRESHOLDS.copy(),
         "min_face": min_face,
     }
+
+
+def _with_min_face(truth: dict, min_face: int) -> dict:
+    """``truth`` with its faces under ``min_face`` pixels (long side) made ignore boxes, like the
+    official ones (0: unchanged)."""
+    if not min_face:
+        return truth
+    small = np.maximum(truth["boxes"][:, 2], truth["boxes"][:, 3]) < min_face
+    return {**truth, **{s: truth[s][~small[truth[s]]] for s in SETTINGS}}
+
+
+def _count_image(
+    truth: dict, boxes, scores, span: tuple, box_format: str, iou_threshold: float, tp: dict, proposals: dict
+) -> None:
+    """Add one image's true positives and proposals at every threshold, per setting, to ``tp`` and
+    ``proposals``. ``span``: the lowest and highest score over the whole set, which the scores are
+    normalised by (as the official code does). The image has faces and detections."""
+    lo, hi = span
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    scores = (scores - lo) / (hi - lo) if hi > lo else np.ones_like(scores)
+    if box_format == "xywh":
+        boxes = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
+    gt = truth["boxes"]
+    iou = inclusive_iou(boxes, np.concatenate([gt[:, :2], gt[:, :2] + gt[:, 2:]], axis=1))
+    ranks = np.searchsorted(-scores, -THRESHOLDS, side="right")  # detections with score >= t
     for s in SETTINGS:
-        precision = np.full(len(THRESHOLDS), np.nan)
-        np.divide(tp[s], proposals[s], out=precision, where=proposals[s] > 0)
-        recall = tp[s] / faces[s] if faces[s] else np.zeros(len(THRESHOLDS))
-        result["precision"][s], result["recall"][s] = precision, recall
-        result["ap"][s] = voc_ap(recall, precision) if faces[s] else float("nan")
-    return result
+        counted = np.zeros(len(gt), bool)
+        counted[truth[s]] = True
+        tp_rank, prop_rank = match_image(iou, counted, iou_threshold)
+        tp[s] += np.concatenate(([0], tp_rank))[ranks]
+        proposals[s] += np.concatenate(([0], prop_rank))[ranks]
+
+
+def _pr_curves(tp: dict, proposals: dict, faces: dict) -> tuple[dict, dict, dict]:
+    """AP, precision and recall per setting from the summed counts (AP NaN for a setting with no faces)."""
+    ap, precision, recall = {}, {}, {}
+    for s in SETTINGS:
+        precision[s] = np.full(len(THRESHOLDS), np.nan)
+        np.divide(tp[s], proposals[s], out=precision[s], where=proposals[s] > 0)
+        recall[s] = tp[s] / faces[s] if faces[s] else np.zeros(len(THRESHOLDS))
+        ap[s] = voc_ap(recall[s], precision[s]) if faces[s] else float("nan")
+    return ap, precision, recall
 
 
 def run_widerface(data_dir, detect: Callable, progress: bool | None = None, min_face: int = 0) -> dict:

@@ -113,13 +113,7 @@ def _jpeg_size(data: Buffer) -> tuple[int, int]:
         if found is None:  # the data ends: what was seen is all a decoder can see
             break
         marker, pos = found.group(1)[0], found.end()
-        if marker == _JPEG_EOI:
-            if not bound.seen:
-                raise ImageDecodeError("malformed JPEG: end of image before any frame (SOF) header")
-            break
-        if marker == _JPEG_SOS:
-            if not bound.seen:
-                raise ImageDecodeError("malformed JPEG: scan data before any frame (SOF) header")
+        if _jpeg_header_ends(marker, bound):
             break
         if bound.seen and pos + 7 > len(data):  # cut off after a frame: nothing more to decode
             break
@@ -133,6 +127,20 @@ def _jpeg_size(data: Buffer) -> tuple[int, int]:
     if not bound.seen:
         raise ImageDecodeError("truncated JPEG header: no frame (SOF) marker found")
     return bound.width, bound.height
+
+
+def _jpeg_header_ends(marker: int, bound: _Bound) -> bool:
+    """Whether ``marker`` ends the walk of the header: the end of the image (EOI) or the first scan
+    (SOS). Either before any frame header is malformed (ImageDecodeError)."""
+    if marker == _JPEG_EOI:
+        what = "end of image"
+    elif marker == _JPEG_SOS:
+        what = "scan data"
+    else:
+        return False
+    if not bound.seen:
+        raise ImageDecodeError(f"malformed JPEG: {what} before any frame (SOF) header")
+    return True
 
 
 def _png_size(data: Buffer) -> tuple[int, int]:

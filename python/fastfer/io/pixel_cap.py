@@ -3,11 +3,11 @@
 fastfer sizes every encoded image from its headers before decoding (:mod:`fastfer.io.image_header`).
 As a second line of defence, OpenCV is asked to refuse, before allocating, any image larger than
 the default cap (FASTFER_MAX_PIXELS, but never below the built-in 100 megapixels, so that the cap
-can still be raised to there after import): OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once, when its library is loaded, and
-checks every decoder's own idea of the size against it. So this module sets that variable (unless
-the user already did) and must run before ``cv2`` is first imported; ``fastfer/__init__.py``
-imports it first. When ``cv2`` was imported earlier, OpenCV keeps its default (2**30 pixels) and
-only fastfer's header check and decoded-size check apply.
+can still be raised to there after import): OpenCV reads ``OPENCV_IO_MAX_IMAGE_PIXELS`` once,
+when its library is loaded, and checks every decoder's own idea of the size against it. So this
+module sets that variable (unless the user already did) and must run before ``cv2`` is first
+imported; ``fastfer/__init__.py`` imports it first. When ``cv2`` was imported earlier, OpenCV
+keeps its default (2**30 pixels) and only fastfer's header check and decoded-size check apply.
 """
 
 from __future__ import annotations

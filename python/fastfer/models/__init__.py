@@ -157,37 +157,48 @@ def _check_input_size(name: str, task: str, size: object) -> None:
 def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: Mapping) -> None:
     """The types of the values the detector, classifier and native pipeline read, so that a broken
     manifest or spec is a ModelError here, not a KeyError or TypeError deep inside them."""
+    _check_input_values(name, task, inp)
+    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
+        raise ModelError(f"model {name!r}: outputs must map role names to tensor names, got {dict(outputs)!r}")
+    if task == "classifier":
+        _check_classifier_values(name, outputs, entry)
+    else:
+        _check_detector_values(name, outputs, entry)
 
-    def bad(what: str) -> ModelError:
-        return ModelError(f"model {name!r}: {what}")
 
+def _check_input_values(name: str, task: str, inp: Mapping) -> None:
+    """The input tensor's name, size, mean and scale."""
     if not isinstance(inp["name"], str) or not inp["name"]:
-        raise bad(f"input name must be a non-empty string, got {inp['name']!r}")
+        raise ModelError(f"model {name!r}: input name must be a non-empty string, got {inp['name']!r}")
     _check_input_size(name, task, inp["size"])
     for key in ("mean", "scale"):
         value = inp[key]
         if not (
             _is_number(value) or (isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value))
         ):
-            raise bad(f"input {key} must be a number or a list of numbers, got {value!r}")
-    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
-        raise bad(f"outputs must map role names to tensor names, got {dict(outputs)!r}")
-    if task == "classifier":
-        if "probs" not in outputs:
-            raise bad("a classifier's outputs need the role 'probs'")
-        if not all(isinstance(label, str) for label in entry["labels"]):
-            raise bad(f"labels must be strings, got {entry['labels']!r}")
-        for key in ("crop", "decoder"):
-            if entry.get(key) is not None and not isinstance(entry[key], Mapping):
-                raise bad(f"{key} must be a mapping, got {entry[key]!r}")
-    else:
-        kind = entry["decoder"].get("kind")
-        if not isinstance(kind, str) or not kind:
-            raise bad(f"a detector's decoder needs its kind (a string), got {kind!r}")
-        roles = {"retinaface": ("boxes", "landmarks", "scores"), "blazeface": ("regressors", "scores")}.get(kind, ())
-        missing = [role for role in roles if role not in outputs]
-        if missing:
-            raise bad(f"a {kind} detector's outputs need the roles {missing}")
+            raise ModelError(f"model {name!r}: input {key} must be a number or a list of numbers, got {value!r}")
+
+
+def _check_classifier_values(name: str, outputs: Mapping, entry: Mapping) -> None:
+    """A classifier's probs output, its labels, and its optional crop and decoder mappings."""
+    if "probs" not in outputs:
+        raise ModelError(f"model {name!r}: a classifier's outputs need the role 'probs'")
+    if not all(isinstance(label, str) for label in entry["labels"]):
+        raise ModelError(f"model {name!r}: labels must be strings, got {entry['labels']!r}")
+    for key in ("crop", "decoder"):
+        if entry.get(key) is not None and not isinstance(entry[key], Mapping):
+            raise ModelError(f"model {name!r}: {key} must be a mapping, got {entry[key]!r}")
+
+
+def _check_detector_values(name: str, outputs: Mapping, entry: Mapping) -> None:
+    """A detector's decoder kind, and the output roles that kind reads."""
+    kind = entry["decoder"].get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ModelError(f"model {name!r}: a detector's decoder needs its kind (a string), got {kind!r}")
+    roles = {"retinaface": ("boxes", "landmarks", "scores"), "blazeface": ("regressors", "scores")}.get(kind, ())
+    missing = [role for role in roles if role not in outputs]
+    if missing:
+        raise ModelError(f"model {name!r}: a {kind} detector's outputs need the roles {missing}")
 
 
 def _manifest_file(name: str, file: object) -> str:

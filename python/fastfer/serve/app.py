@@ -323,9 +323,16 @@ def _add_probes(app: FastAPI, server: Server) -> None:
 
 
 def _add_analysis(app: FastAPI, server: Server) -> None:
-    config = server.config
+    """POST /v1/analyze and POST /v1/analyze/batch, behind the API key, with the same filters."""
     require_key = _key_checker(server)
-    filters = dict(
+    filters = _filter_queries()
+    _add_analyze_one(app, server, require_key, filters)
+    _add_analyze_batch(app, server, require_key, filters)
+
+
+def _filter_queries() -> dict:
+    """The query parameters both analysis endpoints take to narrow the faces answered."""
+    return dict(
         min_face=Query(
             None,
             ge=0,
@@ -334,6 +341,11 @@ def _add_analysis(app: FastAPI, server: Server) -> None:
         max_faces=Query(None, ge=1, description="at most this many faces, best score first"),
         score_threshold=Query(None, ge=0.0, le=1.0, description="drop faces scored lower"),
     )
+
+
+def _add_analyze_one(app: FastAPI, server: Server, require_key, filters: dict) -> None:
+    """POST /v1/analyze: one image."""
+    config = server.config
 
     @app.post(
         "/v1/analyze",
@@ -358,6 +370,11 @@ def _add_analysis(app: FastAPI, server: Server) -> None:
         )
         server.metrics.observe_faces(len(result["faces"]))
         return result
+
+
+def _add_analyze_batch(app: FastAPI, server: Server, require_key, filters: dict) -> None:
+    """POST /v1/analyze/batch: several images, each answered or refused on its own."""
+    config = server.config
 
     @app.post(
         "/v1/analyze/batch",

@@ -376,7 +376,9 @@ class _Decoder:
                 if self.stop.is_set():
                     break
                 self._put(_Frame(index, stamp, image))
-        except BaseException as exc:  # handed to the consumer, after the good frames
+        # Any error, even KeyboardInterrupt or SystemExit, is handed to the consumer (raised there,
+        # after the good frames): this thread must not die with it unreported.
+        except BaseException as exc:  # noqa: BLE001
             end = _End(exc)
         finally:
             self._put(end)
@@ -535,7 +537,9 @@ class Stream:
     def __del__(self):
         try:
             self.close()
-        except Exception:
+        # __del__ must not raise, and close() here may meet a half-built Stream (its __init__ failed),
+        # interpreter shutdown, or any error of the source's own release.
+        except Exception:  # noqa: BLE001
             pass
 
     # --- one frame -------------------------------------------------------------------------------

@@ -84,15 +84,15 @@ def _check_float32(v: float, what: str) -> None:
 def _check_anchor_values(height: int, width: int, steps, levels, offset: float) -> None:
     """Every value the anchors hold must fit float32 (as ``check_anchor_values`` in C++): the
     centres grow with the cell index, so the first and last cells are the extremes."""
-    for l, (s, sizes) in enumerate(zip(steps, levels)):
+    for level, (s, sizes) in enumerate(zip(steps, levels)):
         fh, fw = _ceil_div(height, s), _ceil_div(width, s)
         for j in (0, fw - 1):
-            _check_float32((float(j) + offset) * float(s) / float(width), f"centre x of level[{l}]")
+            _check_float32((float(j) + offset) * float(s) / float(width), f"centre x of level[{level}]")
         for i in (0, fh - 1):
-            _check_float32((float(i) + offset) * float(s) / float(height), f"centre y of level[{l}]")
+            _check_float32((float(i) + offset) * float(s) / float(height), f"centre y of level[{level}]")
         for k, m in enumerate(sizes):
-            _check_float32(m / float(width), f"min_sizes[{l}][{k}] / width")
-            _check_float32(m / float(height), f"min_sizes[{l}][{k}] / height")
+            _check_float32(m / float(width), f"min_sizes[{level}][{k}] / width")
+            _check_float32(m / float(height), f"min_sizes[{level}][{k}] / height")
 
 
 def make_anchors(
@@ -166,14 +166,14 @@ def _anchor_layout(height, width, steps, min_sizes, offset) -> tuple:
 def _check_anchor_count(height: int, width: int, steps: list, levels: list) -> None:
     """Every step >= 1, every level non-empty with finite sizes > 0, at most MAX_ANCHORS in all."""
     total = 0
-    for l, (s, sizes) in enumerate(zip(steps, levels)):
+    for level, (s, sizes) in enumerate(zip(steps, levels)):
         if s < 1:
-            raise ValueError(f"steps[{l}] must be >= 1, got {s}")
+            raise ValueError(f"steps[{level}] must be >= 1, got {s}")
         if not sizes:
-            raise ValueError(f"min_sizes[{l}] is empty")
+            raise ValueError(f"min_sizes[{level}] is empty")
         for k, m in enumerate(sizes):
             if not (math.isfinite(m) and m > 0):
-                raise ValueError(f"min_sizes[{l}][{k}] must be finite and > 0, got {m}")
+                raise ValueError(f"min_sizes[{level}][{k}] must be finite and > 0, got {m}")
         total += _ceil_div(height, s) * _ceil_div(width, s) * len(sizes)
     if total > MAX_ANCHORS:
         raise ValueError(f"too many anchors: this layout gives {total}, the limit is {MAX_ANCHORS}")
@@ -308,8 +308,9 @@ def nms(
     max(0, min(y2) - max(y1))``, ``area = (x2 - x1) * (y2 - y1)``, and the test is evaluated in
     float32, in this order, as ``inter > float32(iou_threshold) * ((area_i + area_j) - inter)``
     (no division, so zero-area boxes are well defined: their intersection is 0, so they never
-    suppress nor get suppressed). An IoU of exactly the threshold is *not* suppressed. ``iou_threshold=1`` keeps everything (IoU cannot exceed 1);
-    ``0`` suppresses every box that overlaps a kept one by a positive area.
+    suppress nor get suppressed). An IoU of exactly the threshold is *not* suppressed.
+    ``iou_threshold=1`` keeps everything (IoU cannot exceed 1); ``0`` suppresses every box that
+    overlaps a kept one by a positive area.
 
     The native twin runs step 3 with a SIMD row kernel (``rowops nms_suppress``) over
     structure-of-arrays copies of the candidates; this twin does the same float32 operations, so

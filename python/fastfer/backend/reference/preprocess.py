@@ -343,13 +343,7 @@ def face_input(
     C = 1 if gray else 3
     means = _per_channel(mean, "face_input mean", C)
     scales = _per_channel(scale, "face_input scale", C)
-    if (boxes is None) == (landmarks is None):
-        raise ValueError("face_input: give exactly one of boxes or landmarks")
-    if boxes is not None:
-        b = numeric_array(boxes, "face_input boxes", (-1, 4), dtype=np.float64)
-        maps = [_box_crop_affine(box, float(margin), bool(square), S) for box in b]
-    else:
-        maps = _landmark_maps(landmarks, template, S)
+    maps = _face_maps(boxes, landmarks, margin, square, template, S)
     img = image_array(image, "face_input image", 3, 3)
     if img.ndim != 3:
         raise ValueError("face_input image: expected H×W×3 BGR")
@@ -359,8 +353,24 @@ def face_input(
     # give arbitrary edge pixels).
     if not all(np.isfinite(v) for m in maps for v in m):
         raise ValueError("face_input: transform has NaN or infinity")
+    out = _sample_faces(img, maps, S, gray, rgb, means, scales)
+    return out if layout == "nchw" else np.ascontiguousarray(out.transpose(0, 2, 3, 1))
 
-    out = np.empty((len(maps), C, S, S), np.float32)
+
+def _face_maps(boxes, landmarks, margin, square, template, S: int) -> list:
+    """face_input's output-to-image map per face, from exactly one of ``boxes`` and ``landmarks``."""
+    if (boxes is None) == (landmarks is None):
+        raise ValueError("face_input: give exactly one of boxes or landmarks")
+    if landmarks is not None:
+        return _landmark_maps(landmarks, template, S)
+    b = numeric_array(boxes, "face_input boxes", (-1, 4), dtype=np.float64)
+    return [_box_crop_affine(box, float(margin), bool(square), S) for box in b]
+
+
+def _sample_faces(img: np.ndarray, maps: list, S: int, gray: bool, rgb: bool, means, scales) -> np.ndarray:
+    """The (N, C, S, S) float32 batch: each face sampled through its map, turned grey or into the
+    channel order, then normalised."""
+    out = np.empty((len(maps), 1 if gray else 3, S, S), np.float32)
     for i, m in enumerate(maps):
         px = _warp(img, m, S)
         if gray:
@@ -370,4 +380,4 @@ def face_input(
             px = px[..., ::-1]
         for k in range(3):
             out[i, k] = _normalise(px[..., k], means[k], scales[k])
-    return out if layout == "nchw" else np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+    return out
