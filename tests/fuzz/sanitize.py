@@ -89,7 +89,7 @@ def build(jobs: int = 2) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         version = next(
             line.split('"')[1]
-            for line in (ROOT / "python" / "fastfer" / "__init__.py").read_text().splitlines()
+            for line in (ROOT / "python" / "fastfer" / "_version.py").read_text().splitlines()
             if line.startswith("__version__")
         )
         if not (BUILD / "CMakeCache.txt").exists():
