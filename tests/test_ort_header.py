@@ -39,7 +39,7 @@ def source(tmp_path_factory) -> Path:
         shutil.copytree(ROOT / name, dest / name)
     shutil.copy(ROOT / "CMakeLists.txt", dest)
     (dest / "python" / "fastfer").mkdir(parents=True)
-    shutil.copy(ROOT / "python" / "fastfer" / "__init__.py", dest / "python" / "fastfer")
+    shutil.copy(ROOT / "python" / "fastfer" / "_version.py", dest / "python" / "fastfer")
     return dest
 
 
