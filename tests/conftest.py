@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from _paths import shared_absent
 
@@ -22,9 +24,27 @@ def pytest_configure(config):
 # the same, and as fast, with or without ../shared, and `-m extended` runs them.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    second_run = os.environ.get("FASTFER_BACKEND") == "python"
     for item in items:
         if item.get_closest_marker("needs_shared") is not None:
             item.add_marker(pytest.mark.extended)
+        if second_run and item.path.name in BACKEND_INDEPENDENT:
+            item.add_marker(pytest.mark.skip(reason="backend-independent: run once, in the native run"))
+
+
+# Test files that hold nothing the kernels' choice changes (the server's HTTP handling, the build,
+# the docs, typing, code shape, import layers): the README's command runs them in its first
+# (native) pass only, so that its second pass, FASTFER_BACKEND=python, repeats only what differs.
+BACKEND_INDEPENDENT = {
+    "test_serve.py",
+    "test_serve_malformed.py",
+    "test_ort_header.py",
+    "test_docs.py",
+    "test_typing.py",
+    "test_function_lengths.py",
+    "test_function_lengths_cpp.py",
+    "test_layers.py",
+}
 
 
 # tryfirst: decided before any fixture of the test (which may open the data) is set up.
