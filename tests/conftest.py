@@ -44,6 +44,7 @@ BACKEND_INDEPENDENT = {
     "test_function_lengths.py",
     "test_function_lengths_cpp.py",
     "test_layers.py",
+    "test_cli_first_contact.py",
 }
 
 
