@@ -240,24 +240,9 @@ def test_models_descriptions_are_cut_between_words_with_an_ellipsis():
 
 def test_bench_quick_reports_no_percentile_from_too_few_latencies(tmp_path, capsys):
     # An empty --photos folder: the shipped photo alone, as without ../shared.
-    assert (
-        main(
-            [
-                "bench",
-                "--quick",
-                "--detectors",
-                "blazeface_short",
-                "--precision",
-                "fp32",
-                "--min-face",
-                "0",
-                "--photos",
-                str(tmp_path),
-                "--json",
-            ]
-        )
-        == 0
-    )
+    args = ["bench", "--quick", "--detectors", "blazeface_short", "--precision", "fp32", "--min-face", "0"]
+    args += ["--photos", str(tmp_path)]
+    assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["scenes"]["640x480"]["images"] == 1 and report["repeat"] == 2
     latency = report["results"][0]["analyze"]["latency_ms"]
@@ -265,22 +250,6 @@ def test_bench_quick_reports_no_percentile_from_too_few_latencies(tmp_path, caps
     for q, needed in bench.PERCENTILE_SAMPLES.items():
         assert (latency[f"p{q}"] is None) == (latency["samples"] < needed), latency
     assert latency["min"] <= latency["p50"] <= latency["max"]
-    assert (
-        main(
-            [
-                "bench",
-                "--quick",
-                "--detectors",
-                "blazeface_short",
-                "--precision",
-                "fp32",
-                "--min-face",
-                "0",
-                "--photos",
-                str(tmp_path),
-            ]
-        )
-        == 0
-    )
+    assert main(args) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("blazeface_short")]
     assert len(row) == 1 and row[0].split()[7] == "-"  # p99: not from 20 latencies

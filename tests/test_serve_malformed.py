@@ -66,8 +66,9 @@ def head(method: str = "POST", path: str = "/v1/analyze", **headers: str) -> byt
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def read_until_closed(sock: socket.socket, within: float) -> bytes:
-    """What the server sends until it closes the connection; fails if it has not within ``within`` s."""
+def _read_until(sock: socket.socket, within: float, done, failure: str) -> bytes:
+    """What the server sends until it ends the connection or ``done(received)`` holds; fails with
+    ``failure`` if neither happens within ``within`` s."""
     sock.settimeout(0.5)
     out, deadline = b"", time.monotonic() + within
     while time.monotonic() < deadline:
@@ -77,27 +78,22 @@ def read_until_closed(sock: socket.socket, within: float) -> bytes:
             continue
         except ConnectionResetError:
             return out
-        if not chunk:
-            return out
         out += chunk
-    raise AssertionError(f"the server kept the connection open for {within} s; it sent {out[:200]!r}")
+        if not chunk or done(out):
+            return out
+    raise AssertionError(f"{failure} in {within} s; got {out[:200]!r}")
+
+
+def read_until_closed(sock: socket.socket, within: float) -> bytes:
+    """What the server sends until it closes the connection; fails if it has not within ``within`` s."""
+    return _read_until(sock, within, lambda out: False, "the server kept the connection open")
 
 
 def read_close_frame(sock: socket.socket, within: float) -> bytes:
     """Reads until the server's close frame (or the end of the connection); fails after ``within`` s."""
-    sock.settimeout(0.5)
-    out, deadline = b"", time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except ConnectionResetError:
-            return out
-        out += chunk
-        if not chunk or (out[:1] == b"\x88" and len(out) >= 4):
-            return out
-    raise AssertionError(f"no close frame nor end of connection in {within} s; got {out[:200]!r}")
+    return _read_until(
+        sock, within, lambda out: out[:1] == b"\x88" and len(out) >= 4, "no close frame nor end of connection"
+    )
 
 
 def wait_streams_closed(proc: ServeProcess, within: float) -> None:
