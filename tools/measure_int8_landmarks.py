@@ -24,25 +24,20 @@ sys.path.insert(0, str(REPO / "python"))
 import fastfer  # noqa: E402
 from fastfer import models  # noqa: E402
 from fastfer.io.image_header import IMAGE_EXTENSIONS  # noqa: E402
+from fastfer.video.tracking import iou  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_IMAGES = [SHARED / "photos", SHARED / "detection" / "dlib_faces"]
 
 
-def iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 def errors(fp32_faces, int8_faces) -> tuple:
     """(landmark errors / eye distance, box errors / side) of the int8 faces matched to fp32 ones."""
     marks, boxes = [], []
-    for f in fp32_faces:
-        match = max(int8_faces, key=lambda g: iou(f.box, g.box), default=None)
-        if match is None or iou(f.box, match.box) < 0.5:
+    overlaps = iou([f.box for f in fp32_faces], [g.box for g in int8_faces])
+    for f, row in zip(fp32_faces, overlaps):
+        if not len(row) or row.max() < 0.5:
             continue
+        match = int8_faces[int(row.argmax())]
         ref = np.asarray(f.landmarks, np.float64)
         eyes = np.linalg.norm(ref[0] - ref[1])
         if eyes < 1:

@@ -39,6 +39,7 @@ import numpy as np
 from .. import backend, models
 from .._args import positive_int
 from .._version import __version__
+from ..backend.runtime import native_inference_unavailable
 from ..core.fer import FER
 from ..core.timing import STAGES, analyze_timed
 from ..io.image import load_image
@@ -233,8 +234,6 @@ def measure(setting: Setting, images: list, modes: Sequence[str] = MODES, repeat
 
 def machine() -> dict:
     import onnxruntime
-
-    from ..backend.runtime import native_inference_unavailable
 
     cpu = platform.processor() or platform.machine()
     try:  # Linux: the model name is more useful than "x86_64"
