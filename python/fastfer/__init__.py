@@ -3,6 +3,25 @@
 Finds faces, their 5 landmarks and their expression probabilities in :data:`LABELS` order.
 """
 
+import os as _os
+import sys as _sys
+
+from ._version import __version__
+
+
+def _exit_if_command_line(exc: BaseException) -> None:
+    """Exit with status 2 and ``fastfer: error: ...`` when ``exc`` is a bad FASTFER_* environment
+    value met while the ``fastfer`` command (or ``python -m fastfer``) starts: one line, not a
+    traceback. Otherwise return, and the caller re-raises."""
+    orig = list(getattr(_sys, "orig_argv", []))  # Python >= 3.10
+    command_line = _os.path.basename(_sys.argv[0]) in ("fastfer", "fastfer.exe") or any(
+        a == "-m" and b == "fastfer" for a, b in zip(orig, orig[1:])
+    )
+    if "FASTFER_" in str(exc) and command_line:
+        print(f"fastfer: error: {exc}", file=_sys.stderr)
+        raise SystemExit(2)
+
+
 try:
     # isort: off
     from .io import pixel_cap as _pixel_cap  # noqa: F401  first: sets OpenCV's decoder limit before cv2 loads
@@ -31,12 +50,9 @@ try:
 except (ValueError, RuntimeError) as _exc:  # what a bad FASTFER_* value raises (ValueError, BackendError)
     # A bad FASTFER_BACKEND / FASTFER_MAX_PIXELS is read at import: the command line says so in
     # one line instead of a traceback; a Python caller gets the exception.
-    from ._startup import exit_if_command_line
-
-    exit_if_command_line(_exc)
+    _exit_if_command_line(_exc)
     raise
 
-from ._version import __version__
 
 _moved.install()
 

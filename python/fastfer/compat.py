@@ -20,7 +20,7 @@ areas the face with the better detection score wins.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .adapters._common import make_fer
 from .api import FER
@@ -60,7 +60,9 @@ def modelscope(fer: Optional[FER] = None, **fer_kwargs) -> Callable[[object], di
         faces = model.analyze(image)
         if not faces:
             return {"scores": [], "labels": []}
-        return {"scores": [float(p) for p in _largest(faces).probs], "labels": list(LABELS)}
+        probs = _largest(faces).probs
+        assert probs is not None  # the model's FER always classifies
+        return {"scores": [float(p) for p in probs], "labels": list(LABELS)}
 
     facial_expression_recognition.fer = model  # type: ignore[attr-defined]
     return facial_expression_recognition
@@ -116,6 +118,7 @@ def batch_solver(fer: Optional[FER] = None, **fer_kwargs) -> Callable[[Iterable]
                 vector, label, box = [0.0] * len(LABELS), "", [0, 0, 0, 0]
             else:
                 x1, y1, x2, y2 = (int(round(v)) for v in face.box)  # the box lies in the image
+                assert face.probs is not None and face.label is not None  # FER always classifies
                 vector, label = [float(p) for p in face.probs], face.label
                 box = [x1, y1, x2 - x1, y2 - y1]
             out["Vector"].append(vector)
@@ -149,7 +152,7 @@ class _StreamSolver:
 
     def __init__(self, fer: Optional[FER] = None, *, every: int = 1, smoothing: float = DEFAULT_ALPHA, **fer_kwargs):
         self.fer = _fer(fer, fer_kwargs)
-        self._options = {"every": every, "smoothing": smoothing}
+        self._options: dict[str, Any] = {"every": every, "smoothing": smoothing}
         self._stream = None
 
     def start(self, source) -> None:

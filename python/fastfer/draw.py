@@ -152,7 +152,7 @@ def _tag_text(face: Face, track_ids: bool) -> list:
     """The tag's texts, longest first: each shorter one is tried when the longer does not fit."""
     track = getattr(face, "track_id", None)
     prefix = f"#{track} " if track_ids and track is not None else ""
-    if face.probs is None:
+    if face.probs is None or face.label is None:
         return [f"{prefix}face {face.score:.2f}", f"{prefix}face".strip()]
     return [
         f"{prefix}{face.label} {float(np.max(face.probs)):.2f}",
@@ -320,7 +320,9 @@ def _draw_tag(out: np.ndarray, face: Face, tag: Placed) -> None:
 
 
 def _draw_chart(out: np.ndarray, face: Face, rect: tuple) -> None:
-    row, pad, name_w = _chart_geometry(out.shape, face, _unit(out.shape, face))
+    geometry = _chart_geometry(out.shape, face, _unit(out.shape, face))
+    assert geometry is not None and face.probs is not None  # _place_chart placed it
+    row, pad, name_w = geometry
     cx, cy, cx2, cy2 = rect
     cv2.rectangle(out, (cx, cy), (cx2 - 1, cy2 - 1), (32, 32, 32), -1)
     gap = max(1, row // 5)
