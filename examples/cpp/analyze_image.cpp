@@ -5,16 +5,18 @@
 // MODEL_DIR: the folder holding retinaface_mbv2.onnx and fernet.onnx (python/fastfer/models
 // in the repository, or the fastfer/models folder of the installed Python package).
 // IMAGE: a binary PPM (P6, colour) or PGM (P5, grey) file with 8-bit samples, at most 100,000,000
-// pixels. Only regular files are read (not devices, FIFOs or sockets), each up to a size limit. Convert other formats
-// first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or
-// `python -c "import cv2; cv2.imwrite('photo.ppm', cv2.imread('photo.jpg'))"`.
-// ORT_LIBRARY: the ONNX Runtime shared library to dlopen() (the libonnxruntime.so* in the capi/
-// folder of the installed onnxruntime wheel); defaults to $FASTFER_ONNXRUNTIME_LIBRARY.
+// pixels. Only regular files are read (not devices, FIFOs or sockets), each up to a size limit.
+// Convert other formats first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or `python -c
+// "import cv2; cv2.imwrite('photo.ppm', cv2.imread('photo.jpg'))"`. ORT_LIBRARY: the ONNX Runtime
+// shared library to dlopen() (the libonnxruntime.so* in the capi/ folder of the installed
+// onnxruntime wheel); defaults to $FASTFER_ONNXRUNTIME_LIBRARY.
 //
 // Prints one line per face, best score first:
 //   box=X1,Y1,X2,Y2 score=S label=LABEL prob=P
 // (box in image pixels; label = the most probable expression, prob = its probability).
 
+#include <fastfer/pipeline.h>
+#include <fastfer/session.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,9 +34,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <fastfer/pipeline.h>
-#include <fastfer/session.h>
 
 namespace {
 
@@ -55,17 +54,22 @@ std::vector<char> read_file(const std::string& path, std::size_t max_bytes) {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
+  struct stat info{};
+  if (::fstat(fd, &info) != 0)
+    throw std::runtime_error("cannot stat " + path + ": " + std::strerror(errno));
   if (!S_ISREG(info.st_mode)) {
-    const char* kind = S_ISDIR(info.st_mode) ? "a directory" : S_ISCHR(info.st_mode) ? "a character device"
-                       : S_ISBLK(info.st_mode) ? "a block device" : S_ISFIFO(info.st_mode) ? "a FIFO"
-                       : S_ISSOCK(info.st_mode) ? "a socket" : "not a regular file";
+    const char* kind = S_ISDIR(info.st_mode)    ? "a directory"
+                       : S_ISCHR(info.st_mode)  ? "a character device"
+                       : S_ISBLK(info.st_mode)  ? "a block device"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket"
+                                                : "not a regular file";
     throw std::runtime_error(path + ": is " + std::string(kind) + ", not a regular file");
   }
   if (info.st_size < 0 || static_cast<unsigned long long>(info.st_size) > max_bytes)
-    throw std::runtime_error(path + ": is " + std::to_string(info.st_size) + " bytes, more than the limit of " +
-                             std::to_string(max_bytes) + " bytes");
+    throw std::runtime_error(path + ": is " + std::to_string(info.st_size) +
+                             " bytes, more than the limit of " + std::to_string(max_bytes) +
+                             " bytes");
   // Read what fstat promised, and one byte more to catch a file that grew: never past max_bytes.
   std::vector<char> bytes(static_cast<std::size_t>(info.st_size) + 1);
   std::size_t got = 0;
@@ -187,11 +191,11 @@ fastfer::DetectorConfig retinaface_mbv2_config() {
   fastfer::DetectorConfig c;
   c.kind = fastfer::DetectorKind::RetinaFace;
   c.input.max_side = fastfer::kDefaultMaxSide;
-  c.input.pad_multiple = 32;   // input.pad_multiple
-  c.input.rgb = true;          // input.color = rgb
+  c.input.pad_multiple = 32;  // input.pad_multiple
+  c.input.rgb = true;         // input.color = rgb
   for (int k = 0; k < 3; ++k) {
-    c.input.mean[k] = 0.f;     // input.mean: raw 0..255, the graph normalises itself
-    c.input.scale[k] = 1.f;    // input.scale
+    c.input.mean[k] = 0.f;   // input.mean: raw 0..255, the graph normalises itself
+    c.input.scale[k] = 1.f;  // input.scale
   }
   c.input.layout = fastfer::Layout::NHWC;  // input.layout
   c.input_name = "image";
@@ -203,23 +207,23 @@ fastfer::DetectorConfig retinaface_mbv2_config() {
   c.variance_wh = 0.2;
   c.score_threshold = 0.5f;
   c.nms_iou = fastfer::kDefaultNmsIou;
-  c.max_faces = 1000;          // fastfer.core.detector.MAX_FACES
+  c.max_faces = 1000;  // fastfer.core.detector.MAX_FACES
   return c;
 }
 
 fastfer::ClassifierConfig fernet_config() {
   fastfer::ClassifierConfig c;
-  c.input.size = 48;           // input.size 48×48
-  c.input.gray = true;         // input.color = gray (BT.601)
-  c.input.mean[0] = 127.5f;    // x/127.5 - 1
+  c.input.size = 48;         // input.size 48×48
+  c.input.gray = true;       // input.color = gray (BT.601)
+  c.input.mean[0] = 127.5f;  // x/127.5 - 1
   c.input.scale[0] = 1.f / 127.5f;
   c.input.layout = fastfer::Layout::NCHW;
   c.input_name = "image";
   c.output_name = "probs";
-  c.margin = 0.013;            // crop.margin: FER2013's own framing
-  c.square = true;             // crop.square
+  c.margin = 0.013;                         // crop.margin: FER2013's own framing
+  c.square = true;                          // crop.square
   c.label_columns = {0, 1, 2, 3, 4, 5, 6};  // labels in the FER2013 order, as fastfer::kLabels
-  c.softmax = false;           // the model outputs probabilities
+  c.softmax = false;                        // the model outputs probabilities
   return c;
 }
 
