@@ -1,15 +1,22 @@
 // analyze_image: fastfer's C++ API in one small program.
 //
-//   analyze_image MODEL_DIR IMAGE [ORT_LIBRARY]
+//   analyze_image [--detector NAME] [--classifier NAME] [--min-face N] MODELS IMAGE [ORT_LIBRARY]
 //
-// MODEL_DIR: the folder holding retinaface_mbv2.onnx and fernet.onnx (python/fastfer/models
-// in the repository, or the fastfer/models folder of the installed Python package).
+// MODELS: a folder holding fastfer's manifest.json and the model files it lists (python/fastfer/
+// models in the repository, or the fastfer/models folder of the installed Python package), or a
+// manifest file itself, with the model files beside it. The models' settings come from their
+// manifest entries (model_manifest.cpp), and each model file is checked against its entry's
+// sha256 before it is loaded.
+// --detector, --classifier: manifest entries to use; retinaface_mbv2 and fernet by default (the
+// float32 models FER() uses on CPUs without fast int8; e.g. yunet, blazeface_short, fernet_int8).
+// --min-face N: FER(min_face=N)'s input-size policy; 0 by default, the whole image (long side at
+// most 1600), as FER(min_face=0).
 // IMAGE: a binary PPM (P6, colour) or PGM (P5, grey) file with 8-bit samples, at most 100,000,000
 // pixels. Only regular files are read (not devices, FIFOs or sockets), each up to a size limit.
-// Convert other formats first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or `python -c
-// "import cv2; cv2.imwrite('photo.ppm', cv2.imread('photo.jpg'))"`. ORT_LIBRARY: the ONNX Runtime
-// shared library to dlopen() (the libonnxruntime.so* in the capi/ folder of the installed
-// onnxruntime wheel); defaults to $FASTFER_ONNXRUNTIME_LIBRARY.
+// Convert other formats first, e.g. `convert photo.jpg photo.ppm` (ImageMagick) or
+// `python -c "import cv2; cv2.imwrite('photo.ppm', cv2.imread('photo.jpg'))"`.
+// ORT_LIBRARY: the ONNX Runtime shared library to dlopen() (the libonnxruntime.so* in the capi/
+// folder of the installed onnxruntime wheel); defaults to $FASTFER_ONNXRUNTIME_LIBRARY.
 //
 // Prints one line per face, best score first:
 //   box=X1,Y1,X2,Y2 score=S label=LABEL prob=P
@@ -35,13 +42,17 @@
 #include <string>
 #include <vector>
 
+#include "model_manifest.h"
+
 namespace {
 
 // The most pixels an image may have (fastfer's default pixel cap), and the largest files read:
-// a model (protobuf cannot hold 2 GiB or more) and a binary PPM/PGM (3 bytes a pixel + header).
+// a model (protobuf cannot hold 2 GiB or more), a binary PPM/PGM (3 bytes a pixel + header) and a
+// manifest (the shipped one is about 25 kB: 16 MiB leaves room for any number of entries).
 constexpr long long kMaxPixels = 100000000;
 constexpr std::size_t kMaxModelBytes = (std::size_t{2} << 30) - 1;
 constexpr std::size_t kMaxImageBytes = static_cast<std::size_t>(kMaxPixels) * 3 + 65536;
+constexpr std::size_t kMaxManifestBytes = std::size_t{16} << 20;
 
 // The bytes of a regular file of at most max_bytes. A path naming a directory, device
 // (/dev/zero never ends), FIFO (it would block until a writer comes) or socket is refused before
@@ -177,67 +188,113 @@ Image read_pnm(const std::string& path) {
   return img;
 }
 
-std::shared_ptr<const fastfer::Session> load_session(const std::string& path,
+// The model's bytes, checked against its manifest entry, in an ONNX Runtime session. The read
+// stops at the size the manifest records, so a replaced file that grew is refused unread.
+std::shared_ptr<const fastfer::Session> load_session(const example::ModelFile& model,
                                                      const std::string& ort_library) {
-  const std::vector<char> model = read_file(path, kMaxModelBytes);
-  return std::make_shared<const fastfer::Session>(model.data(), model.size(), ort_library);
-}
-
-// The settings of the two default models, hard-coded here to the values of
-// python/fastfer/models/manifest.json ("retinaface_mbv2" and "fernet"), with the Detector's
-// defaults (fastfer::kDefaultMaxSide, kDefaultNmsIou, at most 1000 faces). Keep them in step with
-// the manifest when the models change.
-fastfer::DetectorConfig retinaface_mbv2_config() {
-  fastfer::DetectorConfig c;
-  c.kind = fastfer::DetectorKind::RetinaFace;
-  c.input.max_side = fastfer::kDefaultMaxSide;
-  c.input.pad_multiple = 32;  // input.pad_multiple
-  c.input.rgb = true;         // input.color = rgb
-  for (int k = 0; k < 3; ++k) {
-    c.input.mean[k] = 0.f;   // input.mean: raw 0..255, the graph normalises itself
-    c.input.scale[k] = 1.f;  // input.scale
+  std::vector<char> bytes;
+  try {
+    const std::size_t limit =
+        model.size >= 0 && static_cast<unsigned long long>(model.size) < kMaxModelBytes
+            ? static_cast<std::size_t>(model.size)
+            : kMaxModelBytes;
+    bytes = read_file(model.path, limit);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("model \"" + model.name + "\": " + e.what());
   }
-  c.input.layout = fastfer::Layout::NHWC;  // input.layout
-  c.input_name = "image";
-  c.output_names = {"boxes", "landmarks", "scores"};
-  c.steps = {8, 16, 32};
-  c.min_sizes = {{16, 32}, {64, 128}, {256, 512}};
-  c.anchor_offset = 0.5;
-  c.variance_xy = 0.1;
-  c.variance_wh = 0.2;
-  c.score_threshold = 0.5f;
-  c.nms_iou = fastfer::kDefaultNmsIou;
-  c.max_faces = 1000;  // fastfer.core.detector.MAX_FACES
-  return c;
+  example::check_model_bytes(model, bytes);
+  return std::make_shared<const fastfer::Session>(bytes.data(), bytes.size(), ort_library);
 }
 
-fastfer::ClassifierConfig fernet_config() {
-  fastfer::ClassifierConfig c;
-  c.input.size = 48;         // input.size 48×48
-  c.input.gray = true;       // input.color = gray (BT.601)
-  c.input.mean[0] = 127.5f;  // x/127.5 - 1
-  c.input.scale[0] = 1.f / 127.5f;
-  c.input.layout = fastfer::Layout::NCHW;
-  c.input_name = "image";
-  c.output_name = "probs";
-  c.margin = 0.013;                         // crop.margin: FER2013's own framing
-  c.square = true;                          // crop.square
-  c.label_columns = {0, 1, 2, 3, 4, 5, 6};  // labels in the FER2013 order, as fastfer::kLabels
-  c.softmax = false;                        // the model outputs probabilities
-  return c;
+// MODELS names a folder (its manifest.json) or a manifest file.
+example::Manifest read_manifest(const std::string& models) {
+  struct stat info{};
+  const bool folder = ::stat(models.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  const std::string path = folder ? models + "/manifest.json" : models;
+  return example::Manifest(read_file(path, kMaxManifestBytes), path);
+}
+
+struct Options {
+  bool help = false;
+  std::string detector = "retinaface_mbv2";
+  std::string classifier = "fernet";
+  int min_face = 0;
+  std::vector<std::string> positional;  // MODELS IMAGE [ORT_LIBRARY]
+};
+
+void usage(std::ostream& out, const char* program) {
+  out << "usage: " << program
+      << " [--detector NAME] [--classifier NAME] [--min-face N] MODELS IMAGE.ppm "
+         "[ORT_LIBRARY]\n"
+      << "  MODELS: a folder with fastfer's manifest.json and model files, or a manifest\n"
+      << "  --detector, --classifier: models of the manifest (retinaface_mbv2, fernet)\n"
+      << "  --min-face N: FER(min_face=N)'s input-size policy (0: the whole image)\n"
+      << "  ORT_LIBRARY defaults to $" << fastfer::kOnnxRuntimeLibraryEnv << "\n";
+}
+
+// Options as `--name VALUE` or `--name=VALUE`, anywhere; `--` ends them. Returns false (after a
+// message) for a command line this program does not take.
+bool parse_options(int argc, char** argv, Options& options) {
+  bool more_options = true;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!more_options || arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
+      options.positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      more_options = false;
+      continue;
+    }
+    if (arg == "--help") {
+      options.help = true;
+      return true;
+    }
+    std::string value;
+    const std::size_t equals = arg.find('=');
+    if (equals != std::string::npos) {
+      value = arg.substr(equals + 1);
+      arg.resize(equals);
+    } else if (arg == "--detector" || arg == "--classifier" || arg == "--min-face") {
+      if (i + 1 == argc) return std::cerr << "error: " << arg << " needs a value\n", false;
+      value = argv[++i];
+    }
+    if (arg == "--detector") {
+      options.detector = value;
+    } else if (arg == "--classifier") {
+      options.classifier = value;
+    } else if (arg == "--min-face") {
+      char* end = nullptr;
+      errno = 0;
+      const long n = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || n < 0 || n > 65536)
+        return std::cerr << "error: --min-face takes a number of pixels in [0, 65536]\n", false;
+      options.min_face = static_cast<int>(n);
+    } else {
+      return std::cerr << "error: unknown option " << arg << "\n", false;
+    }
+  }
+  return options.positional.size() == 2 || options.positional.size() == 3;
 }
 
 }  // namespace
 
+// tests/fuzz/ppm_harness.cpp compiles this file for read_pnm alone, with main #defined to another
+// name, and links neither model_manifest.cpp nor libcrypto: the program is left out there.
+#ifndef main
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 4) {
-    std::cerr << "usage: " << argv[0] << " MODEL_DIR IMAGE.ppm [ORT_LIBRARY]\n"
-              << "  ORT_LIBRARY defaults to $" << fastfer::kOnnxRuntimeLibraryEnv << "\n";
+  Options options;
+  if (!parse_options(argc, argv, options)) {
+    usage(std::cerr, argv[0]);
     return 2;
   }
-  const std::string model_dir = argv[1];
-  const std::string image_path = argv[2];
-  std::string ort_library = argc > 3 ? argv[3] : "";
+  if (options.help) {
+    usage(std::cout, argv[0]);
+    return 0;
+  }
+  const std::string& models = options.positional[0];
+  const std::string& image_path = options.positional[1];
+  std::string ort_library = options.positional.size() > 2 ? options.positional[2] : "";
   if (ort_library.empty()) {
     const char* env = std::getenv(fastfer::kOnnxRuntimeLibraryEnv);
     if (env == nullptr || *env == '\0') {
@@ -249,11 +306,21 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // Every setting is read and checked before anything is loaded.
+    const example::Manifest manifest = read_manifest(models);
+    const example::ModelFile detector_file = manifest.file(options.detector, "detector");
+    const example::ModelFile classifier_file = manifest.file(options.classifier, "classifier");
+    fastfer::DetectorConfig detector_config =
+        manifest.detector_config(options.detector, options.min_face);
+    fastfer::ClassifierConfig classifier_config = manifest.classifier_config(options.classifier);
+
     const std::string ort_version = fastfer::load_onnxruntime(ort_library);
-    auto detector = load_session(model_dir + "/retinaface_mbv2.onnx", ort_library);
-    auto classifier = load_session(model_dir + "/fernet.onnx", ort_library);
-    const fastfer::Pipeline pipeline(detector, retinaface_mbv2_config(), classifier,
-                                     fernet_config());
+    // One statement each: the detector's file is checked first, whatever the compiler's order of
+    // evaluating arguments.
+    auto detector = load_session(detector_file, ort_library);
+    auto classifier = load_session(classifier_file, ort_library);
+    const fastfer::Pipeline pipeline(std::move(detector), std::move(detector_config),
+                                     std::move(classifier), std::move(classifier_config));
 
     const Image image = read_pnm(image_path);
     const std::vector<fastfer::FaceResult> faces = pipeline.analyze(image.view());
@@ -264,8 +331,10 @@ int main(int argc, char** argv) {
       std::printf("box=%.1f,%.1f,%.1f,%.1f score=%.4f label=%s prob=%.4f\n", f.box[0], f.box[1],
                   f.box[2], f.box[3], f.score, fastfer::kLabels[best], f.probs[best]);
     }
-    std::fprintf(stderr, "%zu face(s) in %dx%d, %.1f ms (%.1f ms in ONNX Runtime %s)\n",
-                 faces.size(), image.width, image.height, timing.total_seconds * 1e3,
+    std::fprintf(stderr,
+                 "%zu face(s) in %dx%d with %s + %s, %.1f ms (%.1f ms in ONNX Runtime %s)\n",
+                 faces.size(), image.width, image.height, options.detector.c_str(),
+                 options.classifier.c_str(), timing.total_seconds * 1e3,
                  timing.inference_seconds * 1e3, ort_version.c_str());
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
@@ -273,3 +342,4 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+#endif
