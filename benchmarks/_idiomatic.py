@@ -28,25 +28,26 @@ class IdiomaticFer:
         max_side: int = 1600,
         threads: int = 1,
     ):
-        det, cls = models.spec(detector), models.spec(classifier)
-        self.kind = det.decoder["kind"]
+        # The manifest entries, read as a user reads them (plain dicts).
+        det, cls = models.spec(detector).to_dict(), models.spec(classifier).to_dict()
+        self.kind = det["decoder"]["kind"]
         if self.kind not in ("yunet", "retinaface"):
             raise ValueError("the idiomatic baseline is written for YuNet and RetinaFace")
-        self.decoder = det.decoder
-        self.input_name = det.input["name"]
+        self.decoder = det["decoder"]
+        self.input_name = det["input"]["name"]
         self.priors_cache: dict = {}
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.det = ort.InferenceSession(str(models.HERE / det.file), options, providers=["CPUExecutionProvider"])
-        self.cls = ort.InferenceSession(str(models.HERE / cls.file), options, providers=["CPUExecutionProvider"])
-        self.steps = det.decoder["steps"]
-        self.threshold = det.decoder["score_threshold"]
+        self.det = ort.InferenceSession(str(models.HERE / det["file"]), options, providers=["CPUExecutionProvider"])
+        self.cls = ort.InferenceSession(str(models.HERE / cls["file"]), options, providers=["CPUExecutionProvider"])
+        self.steps = det["decoder"]["steps"]
+        self.threshold = det["decoder"]["score_threshold"]
         self.min_face, self.max_side = min_face, max_side
-        self.min_face_px = det.decoder.get("min_face_px", 1)
-        self.size = cls.input["size"][0]
-        self.margin = cls.crop["margin"]
-        self.out_names = list(det.outputs.values())
+        self.min_face_px = det["decoder"].get("min_face_px", 1)
+        self.size = cls["input"]["size"][0]
+        self.margin = cls["crop"]["margin"]
+        self.out_names = list(det["outputs"].values())
         self.ort_seconds = 0.0  # time inside session.run during the last call
 
     def __call__(self, image: np.ndarray):

@@ -36,8 +36,8 @@ def test_the_fer2013_frame_is_the_box_grown_by_the_manifest_margin(measured):
     assert abs(dx) <= 0.03 and abs(dy) <= 0.03  # centred on the box
     for name in ("fernet", "mini_xception"):
         crop = models.spec(name).crop
-        assert crop["square"] is True
-        assert abs((1 + 2 * crop["margin"]) - side) <= 0.04, (name, crop["margin"], side)
+        assert crop.square is True
+        assert abs((1 + 2 * crop.margin) - side) <= 0.04, (name, crop.margin, side)
 
 
 def test_the_mean_landmarks_sit_where_a_face_has_them(measured):

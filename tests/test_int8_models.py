@@ -78,10 +78,10 @@ def _raw_outputs(path, spec) -> dict:
     import onnxruntime as ort
 
     image = cv2.resize(cv2.imread(str(SHIPPED_PHOTO)), (640, 640)).astype(np.float32)
-    image = image[:, :, ::-1] if spec.input["color"] == "rgb" else image
-    tensor = image[None] if spec.input["layout"] == "nhwc" else image.transpose(2, 0, 1)[None]
+    image = image[:, :, ::-1] if spec.input.color == "rgb" else image
+    tensor = image[None] if spec.input.layout == "nhwc" else image.transpose(2, 0, 1)[None]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outputs = session.run(None, {spec.input["name"]: np.ascontiguousarray(tensor)})
+    outputs = session.run(None, {spec.input.name: np.ascontiguousarray(tensor)})
     return {o.name: v for o, v in zip(session.get_outputs(), outputs)}
 
 

@@ -36,7 +36,7 @@ def test_manifest_lists_every_shipped_model_with_its_facts():
         else:
             assert spec.source["recipe"] == "training/train.py" and len(spec.source["commit"]) == 40
             assert spec.source["summary"]["private_acc"] > 0.5 and "FER2013" in spec.source["data"]
-        assert spec.license and spec.input["layout"] in ("nchw", "nhwc")
+        assert spec.license and spec.input.layout in ("nchw", "nhwc")
         assert json.loads(json.dumps(spec.to_dict()))["name"] == name
     assert models.spec("mini_xception").labels == fastfer.LABELS
     assert models.DEFAULT_CLASSIFIER.removesuffix("_int8") == "fernet"

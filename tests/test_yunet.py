@@ -75,10 +75,10 @@ def test_scores_refuse_bad_heads_alike(k, cls, obj, error, match):
 
 def test_manifest_entry_decodes_as_retinaface_with_unit_priors():
     d = models.spec("yunet").decoder
-    assert d["kind"] == "yunet" and d["steps"] == [8, 16, 32]
-    assert d["min_sizes"] == [[8], [16], [32]] and d["offset"] == 0.0 and d["variances"] == [1.0, 1.0]
-    assert d["min_face_px"] >= 8
-    assert models.spec("yunet").input["color"] == "bgr" and models.spec("yunet").input["pad_multiple"] == 32
+    assert isinstance(d, models.YuNet) and d.kind == "yunet" and d.steps == (8, 16, 32)
+    assert d.min_sizes == ((8,), (16,), (32,)) and d.offset == 0.0 and d.variances == (1.0, 1.0)
+    assert d.min_face_px is not None and d.min_face_px >= 8
+    assert models.spec("yunet").input.color == "bgr" and models.spec("yunet").input.pad_multiple == 32
 
 
 def test_faces_match_opencv_face_detector_yn():
@@ -127,7 +127,7 @@ def test_finds_the_faces_of_the_group_photo():
 
 def test_min_face_shrinks_the_input_by_the_detectors_reliable_face_size():
     det = Detector("yunet", min_face=40)
-    px = det.spec.decoder["min_face_px"]
+    px = det.decoder.min_face_px
     assert det.input_long_side((480, 640)) == 640 * px // 40
     assert det.input_long_side((4000, 6000)) == 1600  # max_side still caps it
     assert Detector("yunet", min_face=0).input_long_side((480, 640)) == 1600  # off: only max_side

@@ -96,7 +96,7 @@ def cmd_recall(args) -> int:
     for name in args.detectors:
         det = Detector(name, score_threshold=0.02, max_side=1600, min_face=0)
         preds = detections(args.dir, det)
-        threshold = models.spec(name).decoder.get("score_threshold", 0.5)
+        threshold = models.spec(name).decoder.score_threshold
         rows = recall_by_size(preds, truth, threshold)
         reliable = None
         for k in range(len(rows)):
@@ -133,9 +133,7 @@ def time_settings(settings: list, rounds: int, classifier: str = "fernet") -> di
 
 
 def cmd_curve(args) -> int:
-    settings = [
-        (d, n) for d in args.detectors for n in args.min_face if n == 0 or models.spec(d).decoder.get("min_face_px")
-    ]
+    settings = [(d, n) for d in args.detectors for n in args.min_face if n == 0 or models.spec(d).decoder.min_face_px]
     settings += [
         (with_min_face_px(d, px), n) for d in args.detectors for px in args.min_face_px for n in args.min_face if n
     ]

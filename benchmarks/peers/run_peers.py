@@ -80,7 +80,7 @@ def idiomatic_runners(default: fastfer.FER) -> dict:
     det_path, cls_path = models.HERE / det.file, models.HERE / cls.file
     spec_det, spec_cls = det.to_dict(), cls.to_dict()
     threshold = default.detector.score_threshold
-    kind = det.decoder["kind"]
+    kind = spec_det["decoder"]["kind"]
     out = {}
     if kind == "yunet":
         out["cv2+numpy+onnxruntime, same models"] = idiomatic.YuNetFer(

@@ -24,9 +24,9 @@ RunOne = Callable[[str, np.ndarray, str], np.ndarray]
 def check_session(spec, input_names: Sequence[str], output_names: Sequence[str], run: RunOne) -> None:
     """Raises ModelError naming the mismatch between ``spec`` (a ModelSpec) and the session."""
     name = spec.name
-    if spec.input["name"] not in input_names:
+    if spec.input.name not in input_names:
         raise ModelError(
-            f"model {name!r}: no input named {spec.input['name']!r} (the model's inputs: {', '.join(input_names)})"
+            f"model {name!r}: no input named {spec.input.name!r} (the model's inputs: {', '.join(input_names)})"
         )
     missing = [tensor for tensor in spec.outputs.values() if tensor not in output_names]
     if missing:
@@ -40,9 +40,8 @@ def check_session(spec, input_names: Sequence[str], output_names: Sequence[str],
 
 def _blank_batch(spec) -> np.ndarray:
     inp = spec.input
-    width, height = inp["size"]
-    channels = 1 if inp["color"] == "gray" else 3
-    shape = (1, channels, height, width) if inp["layout"] == "nchw" else (1, height, width, channels)
+    width, height = inp.size
+    shape = (1, inp.channels, height, width) if inp.layout == "nchw" else (1, height, width, inp.channels)
     return np.zeros(shape, np.float32)
 
 
@@ -50,7 +49,7 @@ def _check_classifier_width(spec, run: RunOne) -> None:
     output = spec.outputs["probs"]
     batch = _blank_batch(spec)
     try:
-        probs = np.asarray(run(spec.input["name"], batch, output))
+        probs = np.asarray(run(spec.input.name, batch, output))
     except Exception as exc:  # ONNX Runtime's own error types differ between the two APIs
         raise ModelError(
             f"model {spec.name!r}: cannot run it on a blank input of shape {batch.shape} (its spec's input): {exc}"

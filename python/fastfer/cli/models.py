@@ -41,13 +41,10 @@ def _short_description(text: str, width: int = DESCRIPTION_WIDTH) -> str:
     return short if short == full else short + "..."
 
 
-def _input_text(spec) -> str:
-    size = spec.input.get("size")
-    if size == "dynamic":
-        size = "any size"
-    elif isinstance(size, (list, tuple)):
-        size = "x".join(str(v) for v in size)
-    return f"{size} {spec.input.get('color', '?')}"
+def _input_text(spec: models.ModelSpec) -> str:
+    size = spec.input.size
+    shown = "any size" if size == "dynamic" else "x".join(str(v) for v in size)
+    return f"{shown} {spec.input.color}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,11 +16,12 @@ from ..backend.runtime import ProviderRequest, create_session
 from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..labels import LABELS
-from ..models import DEFAULT_CLASSIFIER, ModelSpec, spec as model_spec
+from ..models import DEFAULT_CLASSIFIER, CropSpec, ModelSpec, spec as model_spec
+from ..models.defaults import PROBABILITY_SLACK as _SLACK
 
 #: A model's probabilities may stray this far outside [0, 1] (rounding in a quantised softmax);
 #: further is a ModelError (kProbabilitySlack in cpp/include/fastfer/pipeline.h).
-PROBABILITY_SLACK = np.float32(1e-3)
+PROBABILITY_SLACK = np.float32(_SLACK)
 
 
 def _checked_probs(spec: ModelSpec, out: np.ndarray, faces: int, logits: bool) -> np.ndarray:
@@ -50,31 +51,28 @@ class Classifier:
         self, model: str = DEFAULT_CLASSIFIER, *, threads: int = 1, providers: Sequence[ProviderRequest] = ("cpu",)
     ):
         self.spec: ModelSpec = model_spec(model)
-        if self.spec.task != "classifier":
+        if self.spec.labels is None or self.spec.crop is None or self.spec.input.size == "dynamic":
             raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a classifier")
-        if sorted(self.spec.labels) != sorted(LABELS):
-            raise ModelSpecError(f"model {model!r}: labels {self.spec.labels} are not the 7 of fastfer.LABELS")
-        # Column j of fastfer's output is column _order[j] of the model's.
+        # Column j of fastfer's output is column _order[j] of the model's (the spec's labels are
+        # fastfer.LABELS in some order, and its input square: models.spec checked both).
         self._order = [self.spec.labels.index(label) for label in LABELS]
-        inp = self.spec.input
-        self.size = int(inp["size"][0])
-        if list(inp["size"]) != [self.size, self.size]:
-            raise ModelSpecError(f"model {model!r}: only square inputs are supported, got {inp['size']}")
-        self._gray = inp["color"] == "gray"
-        self._logits = bool(self.spec.decoder and self.spec.decoder.get("activation") == "logits")
+        self.crop: CropSpec = self.spec.crop
+        self.size = self.spec.input.size[0]
+        self._gray = self.spec.input.color == "gray"
+        self._logits = self.spec.activation == "logits"
         self._session = create_session(model, threads=threads, providers=providers)
 
     def _normalise(self, faces: np.ndarray) -> np.ndarray:
         """(N, S, S) grey or (N, S, S, 3) BGR uint8 -> the model's float32 input batch."""
         inp = self.spec.input
-        mean = np.asarray(inp["mean"], np.float32).reshape(-1)
-        scale = np.asarray(inp["scale"], np.float32).reshape(-1)
+        mean = np.asarray(inp.mean, np.float32).reshape(-1)
+        scale = np.asarray(inp.scale, np.float32).reshape(-1)
         if not self._gray:
-            faces = faces[..., ::-1] if inp["color"] == "rgb" else faces
+            faces = faces[..., ::-1] if inp.color == "rgb" else faces
             batch = (faces.astype(np.float32) - mean) * scale
-            return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) if inp["layout"] == "nchw" else batch)
+            return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) if inp.layout == "nchw" else batch)
         batch = (faces.astype(np.float32) - mean[0]) * scale[0]
-        return np.ascontiguousarray(batch[:, None] if inp["layout"] == "nchw" else batch[..., None])
+        return np.ascontiguousarray(batch[:, None] if inp.layout == "nchw" else batch[..., None])
 
     def _prepare_crop(self, face: np.ndarray) -> np.ndarray:
         if not isinstance(face, np.ndarray) or face.dtype != np.uint8:
@@ -94,7 +92,7 @@ class Classifier:
             return np.zeros((0, len(LABELS)), np.float32)
         output = self.spec.outputs["probs"]
         try:
-            (out,) = self._session.run([output], {self.spec.input["name"]: batch})
+            (out,) = self._session.run([output], {self.spec.input.name: batch})
         except Exception as exc:  # ONNX Runtime's own error types: the model's fault
             raise ModelError(
                 f"model {self.spec.name!r}: ONNX Runtime cannot run it on {len(batch)} faces ({exc})"
@@ -137,19 +135,18 @@ class Classifier:
     def crop_batch(self, image: np.ndarray, boxes) -> np.ndarray:
         """The model's input batch for the faces at ``boxes`` (N, 4) x1, y1, x2, y2 of a loaded
         BGR image, each framed by the model's crop rule (square box, margin): one face_input call."""
-        crop = self.spec.crop or {}
         inp = self.spec.input
         return kernels.face_input(
             image,
             np.asarray(boxes, np.float64).reshape(-1, 4),
             size=self.size,
-            margin=crop.get("margin", 0.0),
-            square=crop.get("square", True),
+            margin=self.crop.margin,
+            square=self.crop.square,
             gray=self._gray,
-            channel_order="bgr" if inp["color"] == "bgr" else "rgb",
-            mean=inp["mean"],
-            scale=inp["scale"],
-            layout=inp["layout"],
+            channel_order="bgr" if inp.color == "bgr" else "rgb",
+            mean=inp.mean,
+            scale=inp.scale,
+            layout=inp.layout,
         )
 
     def classify_boxes(self, image, boxes) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -25,25 +25,22 @@ from ..backend.runtime import ProviderRequest, create_session
 from ..errors import ModelError, ModelSpecError
 from ..io.image import load_image
 from ..models import DEFAULT_DETECTOR, ModelSpec, spec as model_spec
+from ..models.defaults import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, PRE_NMS_TOP_K, PROBABILITY_SLACK
+from ..models.families import DetectorDecoder
 
-#: Results never hold more faces than this (the best-scored ones are kept).
-MAX_FACES = 1000
-#: Candidates kept for NMS after the score threshold (best first): bounds the NMS cost.
-PRE_NMS_TOP_K = 5000
-#: The IoU above which NMS drops the lower-scored of two boxes, unless the caller gives another.
-DEFAULT_NMS_IOU = 0.4
-#: A detector's scores may stray this far outside [0, 1]; further is a ModelError (as in
-#: cpp/src/pipeline.cpp, kProbabilitySlack).
-SCORE_SLACK = np.float32(1e-3)
-#: Per detector kind, the width of each output per anchor (YuNet: each head, once per step).
-_OUTPUT_WIDTHS = {
-    "retinaface": {"boxes": 4, "landmarks": 10, "scores": 2},
-    "blazeface": {"regressors": 16, "scores": 1},
-    "yunet": {"cls": 1, "obj": 1, "bbox": 4, "kps": 10},
-}
-#: Dynamic-size models shrink images whose long side exceeds this, unless the caller gives another
-#: (1600: WIDER FACE images at their original size).
-DEFAULT_MAX_SIDE = 1600
+__all__ = [
+    "DEFAULT_MAX_SIDE",
+    "DEFAULT_NMS_IOU",
+    "MAX_FACES",
+    "PRE_NMS_TOP_K",
+    "Detections",
+    "Detector",
+    "DetectorOptions",
+]
+
+#: A detector's scores may stray this far outside [0, 1]; further is a ModelError (as in the C++
+#: pipeline).
+SCORE_SLACK = np.float32(PROBABILITY_SLACK)
 
 
 @dataclass(frozen=True)
@@ -59,21 +56,57 @@ class Detections:
         return len(self.scores)
 
     @staticmethod
-    def empty() -> "Detections":
+    def empty() -> Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
 
 
-def _positive(value, what: str, integer: bool = False):
-    kind = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        raise ValueError(f"{what} must be a positive {'int' if integer else 'number'}, got {value!r}")
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not value > 0:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
     return value
 
 
-def _fraction(value, what: str) -> float:
+def _fraction(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise ValueError(f"{what} must be a number in [0, 1], got {value!r}")
     return float(value)
+
+
+@dataclass(frozen=True)
+class DetectorOptions:
+    """A Detector's options, checked (``Detector`` says what each means). The native pipeline's
+    configuration is built from these and the model's spec (fastfer.core.native_config)."""
+
+    score_threshold: float
+    nms_iou: float = DEFAULT_NMS_IOU
+    max_faces: int = MAX_FACES
+    max_side: int = DEFAULT_MAX_SIDE
+    min_face: int = 0
+
+    @staticmethod
+    def checked(spec: ModelSpec, decoder: DetectorDecoder, **given: Any) -> DetectorOptions:
+        """The options ``given`` (score_threshold None: the decoder's own), each checked: a
+        ValueError names the first one out of range, a ModelSpecError a min_face the model cannot
+        honour."""
+        threshold = given.get("score_threshold")
+        options = DetectorOptions(
+            score_threshold=_fraction(decoder.score_threshold if threshold is None else threshold, "score_threshold"),
+            nms_iou=_fraction(given.get("nms_iou", DEFAULT_NMS_IOU), "nms_iou"),
+            max_faces=_positive_int(given.get("max_faces", MAX_FACES), "max_faces"),
+            max_side=_positive_int(given.get("max_side", DEFAULT_MAX_SIDE), "max_side"),
+            min_face=given.get("min_face", 0),
+        )
+        if options.max_faces > MAX_FACES:
+            raise ValueError(f"max_faces is capped at {MAX_FACES}, got {options.max_faces}")
+        min_face = options.min_face
+        if isinstance(min_face, bool) or not isinstance(min_face, int) or not 0 <= min_face <= 65536:
+            raise ValueError(f"min_face must be an int in [0, 65536] (0 = off), got {min_face!r}")
+        if min_face and spec.input.size == "dynamic" and not decoder.min_face_px:
+            raise ModelSpecError(
+                f"model {spec.name!r}: min_face needs the smallest face it finds reliably "
+                "(decoder 'min_face_px' in its spec)"
+            )
+        return options
 
 
 class Detector:
@@ -112,34 +145,43 @@ class Detector:
         providers: Sequence[ProviderRequest] = ("cpu",),
     ):
         self.spec: ModelSpec = model_spec(model)
-        if self.spec.task != "detector":
+        if self.spec.decoder is None:
             raise ModelSpecError(f"model {model!r} is a {self.spec.task}, not a detector")
-        decoder = self.spec.decoder
-        self._kind = decoder["kind"]
-        if self._kind not in ("retinaface", "blazeface", "yunet"):
-            raise ModelSpecError(f"model {model!r}: unknown decoder kind {self._kind!r}")
-        default_threshold = decoder.get("score_threshold", 0.5)
-        self.score_threshold = _fraction(
-            default_threshold if score_threshold is None else score_threshold, "score_threshold"
+        #: The model's decoder: its family's class (fastfer.models.families).
+        self.decoder: DetectorDecoder = self.spec.decoder
+        self.options = DetectorOptions.checked(
+            self.spec,
+            self.decoder,
+            score_threshold=score_threshold,
+            nms_iou=nms_iou,
+            max_faces=max_faces,
+            max_side=max_side,
+            min_face=min_face,
         )
-        self.nms_iou = _fraction(nms_iou, "nms_iou")
-        self.max_faces = _positive(max_faces, "max_faces", integer=True)
-        if self.max_faces > MAX_FACES:
-            raise ValueError(f"max_faces is capped at {MAX_FACES}, got {max_faces}")
-        self.max_side = _positive(max_side, "max_side", integer=True)
-        if isinstance(min_face, bool) or not isinstance(min_face, int) or not 0 <= min_face <= 65536:
-            raise ValueError(f"min_face must be an int in [0, 65536] (0 = off), got {min_face!r}")
-        self.min_face = min_face
-        self._min_face_px = decoder.get("min_face_px")
-        if min_face and self.spec.input["size"] == "dynamic" and not self._min_face_px:
-            raise ModelSpecError(
-                f"model {model!r}: min_face needs the smallest face it finds reliably "
-                "(decoder 'min_face_px' in its spec)"
-            )
-        self.estimated_mouth_corners = self._kind == "blazeface"
+        self.estimated_mouth_corners = self.decoder.estimated_mouth_corners
         self._session = create_session(model, threads=threads, providers=providers)
         self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
         self._anchor_lock = threading.Lock()
+
+    @property
+    def score_threshold(self) -> float:
+        return self.options.score_threshold
+
+    @property
+    def nms_iou(self) -> float:
+        return self.options.nms_iou
+
+    @property
+    def max_faces(self) -> int:
+        return self.options.max_faces
+
+    @property
+    def max_side(self) -> int:
+        return self.options.max_side
+
+    @property
+    def min_face(self) -> int:
+        return self.options.min_face
 
     # --- preprocessing and inference --------------------------------------------------------
 
@@ -148,27 +190,27 @@ class Detector:
         ``input_long_side``, padded, normalised, in the model's layout) and the factor from image
         to tensor pixels: exactly what ``detect`` feeds the model."""
         inp = self.spec.input
-        common = dict(channel_order=inp["color"], mean=inp["mean"], scale=inp["scale"], layout=inp["layout"])
-        if inp["size"] == "dynamic":
+        common: dict[str, Any] = dict(channel_order=inp.color, mean=inp.mean, scale=inp.scale, layout=inp.layout)
+        if inp.size == "dynamic":
             return kernels.detector_input(
-                image, self.input_long_side(image.shape), pad_multiple=inp.get("pad_multiple", 32), **common
+                image, self.input_long_side(image.shape), pad_multiple=inp.pad_multiple, **common
             )
-        return kernels.detector_input(image, fixed_size=tuple(inp["size"]), **common)
+        return kernels.detector_input(image, fixed_size=inp.size, **common)
 
-    def input_long_side(self, shape) -> int:
+    def input_long_side(self, shape: Sequence[int]) -> int:
         """The long-side limit for an image of this shape: max_side, lowered by the min_face policy so that a
         min_face-pixel face becomes min_face_px tensor pixels (integers, as the C++ pipeline)."""
-        if not self.min_face:
+        if not self.min_face or not self.decoder.min_face_px:
             return self.max_side
-        return min(self.max_side, max(1, max(shape[:2]) * self._min_face_px // self.min_face))
+        return min(self.max_side, max(1, max(shape[:2]) * self.decoder.min_face_px // self.min_face))
 
     def _anchors(self, height: int, width: int) -> np.ndarray:
         key = (height, width)
         with self._anchor_lock:
             anchors = self._anchor_cache.get(key)
         if anchors is None:
-            d = self.spec.decoder
-            anchors = kernels.make_anchors(height, width, d["steps"], d["min_sizes"], d.get("offset", 0.5))
+            d = self.decoder
+            anchors = kernels.make_anchors(height, width, d.steps, d.min_sizes, d.offset)
             with self._anchor_lock:
                 if len(self._anchor_cache) > 16:  # frame sizes of a video repeat; photos vary
                     self._anchor_cache.clear()
@@ -179,7 +221,7 @@ class Detector:
         outputs = self.spec.outputs
         names = list(outputs.values())
         try:
-            values = self._session.run(names, {self.spec.input["name"]: tensor})
+            values = self._session.run(names, {self.spec.input.name: tensor})
         except Exception as exc:  # ONNX Runtime's own error types: the model's fault
             raise ModelError(
                 f"model {self.spec.name!r}: ONNX Runtime cannot run it on an input of shape {tensor.shape} ({exc})"
@@ -188,28 +230,17 @@ class Detector:
         self._check_outputs(raw, len(tensor), *self._hw(tensor))
         return raw
 
-    def _expected_shapes(self, batch: int, height: int, width: int) -> dict:
-        """role -> the shape the decoder reads for a batch of tensors ``width`` x ``height``."""
-        widths = _OUTPUT_WIDTHS[self._kind]
-        if self._kind != "yunet":
-            anchors = len(self._anchors(height, width))
-            return {role: (batch, anchors, w) for role, w in widths.items()}
-        return {
-            f"{head}_{s}": (batch, (height // s) * (width // s), w)
-            for head, w in widths.items()
-            for s in self.spec.decoder["steps"]
-        }
-
     def _check_outputs(self, raw: Mapping[str, np.ndarray], batch: int, height: int, width: int) -> None:
         """ModelError unless every output the decoder reads has the shape of the batch and the
         anchors, and holds finite values (the checks of the C++ pipeline)."""
-        for role, shape in self._expected_shapes(batch, height, width).items():
+        anchors = len(self._anchors(height, width))
+        for role, shape in self.decoder.output_shapes(batch, height, width, anchors).items():
             out = raw[role]
             if out.shape != shape:
                 raise ModelError(
                     f"model {self.spec.name!r}: detector output {self.spec.outputs[role]!r} has "
                     f"shape {out.shape} for a batch of {batch} at {width}x{height}; its "
-                    f"{self._kind} spec gives {shape}"
+                    f"{self.decoder.kind} spec gives {shape}"
                 )
             if not np.all(np.isfinite(out)):
                 raise ModelError(
@@ -218,19 +249,13 @@ class Detector:
 
     # --- decoding ------------------------------------------------------------------------------
 
-    def _decode(self, raw: Mapping[str, np.ndarray], index: int, height: int, width: int):
+    def _decode(
+        self, raw: Mapping[str, np.ndarray], index: int, height: int, width: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate (boxes, scores, landmarks (K, 5, 2)) in tensor pixels, above the threshold."""
-        d = self.spec.decoder
         anchors = self._anchors(height, width)
-        if self._kind == "yunet":  # per-step heads, concatenated in anchor order (step, row, column)
-            heads = {
-                h: np.concatenate([raw[f"{h}_{s}"][index] for s in d["steps"]]) for h in ("cls", "obj", "bbox", "kps")
-            }
-            scores = kernels.yunet_scores(heads["cls"], heads["obj"])
-        elif self._kind == "retinaface":
-            scores = raw["scores"][index][:, 1]
-        else:
-            scores = 1.0 / (1.0 + np.exp(-np.clip(raw["scores"][index][:, 0], -80.0, 80.0)))
+        out = self.decoder.per_image(raw, index)
+        scores = self.decoder.scores(out, kernels)
         if len(scores) != len(anchors):
             raise ModelSpecError(
                 f"model {self.spec.name!r}: {len(scores)} outputs for {len(anchors)} "
@@ -243,23 +268,11 @@ class Detector:
         if len(picked) > PRE_NMS_TOP_K:
             picked = picked[np.argsort(-scores[picked], kind="stable")[:PRE_NMS_TOP_K]]
         scale = np.array([width, height], np.float32)
-        priors = anchors[picked]
         try:
-            if self._kind in ("retinaface", "yunet"):
-                # YuNet's priors are its cells (size = stride, offset 0) and its variances (1, 1).
-                deltas, lm_deltas = (
-                    (heads["bbox"], heads["kps"])
-                    if self._kind == "yunet"
-                    else (raw["boxes"][index], raw["landmarks"][index])
-                )
-                boxes = kernels.decode_boxes(deltas[picked], priors, d["variances"])
-                marks = kernels.decode_landmarks(lm_deltas[picked], priors, d["variances"][0])
-                marks = marks.reshape(-1, 5, 2) * scale
-            else:
-                boxes, marks = self._decode_blazeface(raw["regressors"][index][picked], priors)
-                marks = marks * scale
+            boxes, marks = self.decoder.decode(out, picked, anchors[picked], self.spec.input, kernels)
         except ValueError as exc:  # the decoding kernels refuse deltas that overflow float32
             raise ModelError(f"model {self.spec.name!r}: its box or landmark outputs are out of range ({exc})") from exc
+        marks = marks * scale
         boxes = boxes * np.tile(scale, 2)
         if not (np.all(np.isfinite(boxes)) and np.all(np.isfinite(marks))):
             raise ModelError(
@@ -267,25 +280,6 @@ class Detector:
                 "decode to NaN or infinity)"
             )
         return boxes, scores[picked].astype(np.float32), marks
-
-    def _decode_blazeface(self, reg: np.ndarray, priors: np.ndarray):
-        size = float(self.spec.input["size"][0])
-        # 16 values per anchor, in input pixels: box centre offset, box size, then 6 keypoints
-        # (two eyes, nose tip, mouth centre, two ears) as offsets from the anchor centre. BlazeFace
-        # anchors all have size 1 (normalised), so no anchor-size factor appears.
-        pairs = reg[:, :16].reshape(-1, 8, 2) / size
-        centre = priors[:, :2] + pairs[:, 0]
-        half = np.maximum(pairs[:, 1] / 2, 0.0)  # a negative size from a junk anchor: empty box
-        boxes = np.hstack([centre - half, centre + half]).astype(np.float32)
-        points = priors[:, None, :2] + pairs[:, 2:]
-        eyes = points[:, :2]
-        left_first = eyes[:, 0, 0] <= eyes[:, 1, 0]
-        left = np.where(left_first[:, None], eyes[:, 0], eyes[:, 1])
-        right = np.where(left_first[:, None], eyes[:, 1], eyes[:, 0])
-        half_mouth = 0.415 * (right - left)
-        mouth = points[:, 3]
-        marks = np.stack([left, right, points[:, 2], mouth - half_mouth, mouth + half_mouth], axis=1)
-        return boxes, marks.astype(np.float32)
 
     def _finish(self, boxes, scores, marks, scale: float, image_shape) -> Detections:
         if self.min_face and len(scores):  # before NMS, so max_faces counts the faces that matter
@@ -344,11 +338,11 @@ class Detector:
         return results
 
     def _hw(self, tensor: np.ndarray) -> tuple[int, int]:
-        shape = tensor.shape[1:3] if self.spec.input["layout"] == "nhwc" else tensor.shape[2:4]
+        shape = tensor.shape[1:3] if self.spec.input.layout == "nhwc" else tensor.shape[2:4]
         return int(shape[0]), int(shape[1])
 
     def _fits(self, group, max_pixels: int) -> bool:
-        if self.spec.input["size"] != "dynamic":
+        if self.spec.input.size != "dynamic":
             return True
         if len({self._hw(t) for t, _ in group}) > 1:
             return False
@@ -358,16 +352,16 @@ class Detector:
     def _detect_group(self, group, images) -> list:
         height = max(self._hw(t)[0] for t, _ in group)
         width = max(self._hw(t)[1] for t, _ in group)
-        nhwc = self.spec.input["layout"] == "nhwc"
+        nhwc = self.spec.input.layout == "nhwc"
         if len(group) == 1 and self._hw(group[0][0]) == (height, width):
             batch = group[0][0]
         else:  # pad each tensor to the common size with black, normalised as the kernel does
             shape = (len(group), height, width, 3) if nhwc else (len(group), 3, height, width)
             batch = np.empty(shape, np.float32)
             inp = self.spec.input
-            pad = (
-                (np.float32(0.0) - np.asarray(inp["mean"], np.float32)) * np.asarray(inp["scale"], np.float32)
-            ) * np.ones(3, np.float32)
+            pad = ((np.float32(0.0) - np.asarray(inp.mean, np.float32)) * np.asarray(inp.scale, np.float32)) * np.ones(
+                3, np.float32
+            )
             for i, (tensor, _) in enumerate(group):
                 h, w = self._hw(tensor)
                 batch[i] = pad if nhwc else pad[:, None, None]

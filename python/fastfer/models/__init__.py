@@ -6,35 +6,66 @@ licence, input spec (name, layout, colour order, size, normalisation), output na
 detector its decoder, for a classifier its labels and face crop. Licence texts are in
 ``THIRD_PARTY_NOTICES`` beside them. Nothing is downloaded, ever.
 
+:func:`spec` gives a model's typed :class:`~fastfer.models.spec.ModelSpec`, parsed and checked
+once (:mod:`~fastfer.models.spec`); its detector decoder is the class of its family
+(:mod:`~fastfer.models.families`), and the defaults are in :mod:`~fastfer.models.defaults`.
 :func:`load_bytes` reads a model into memory, checks its sha256 against the spec and refuses
 models whose tensors live in external files; sessions are built from those verified bytes.
 :func:`register` adds a user's own ONNX model (path or bytes) with a spec of the same shape.
 :mod:`~fastfer.models.cpu` picks the precision of the defaults from the CPU, and
 :mod:`~fastfer.models.onnx_scan` reads untrusted ONNX bytes. This package may import ``io`` and
-the top-level ``errors``, ``labels`` and ``_args``; never ``backend``, ``core`` or anything above.
+the top-level ``errors``, ``labels`` and ``_args``; never ``backend``, ``core`` or anything above
+(the families decode with the kernels their caller passes in).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError, ModelSpecError
+from ..errors import ModelError, ModelIntegrityError, ModelNotFoundError
 from ..io.regular_file import FileTooLarge, read_regular_file
 from . import cpu
+from .families import FAMILIES, BlazeFace, DetectorDecoder, RetinaFace, YuNet
 from .onnx_scan import MalformedModel, external_tensors
+from .spec import MAX_INPUT_SIDE, TASKS, CropSpec, InputSpec, ModelSpec, parse_spec
+
+__all__ = [
+    "DEFAULT_CLASSIFIER",
+    "DEFAULT_DETECTOR",
+    "DEFAULT_MIN_FACE",
+    "FAMILIES",
+    "HERE",
+    "MANIFEST",
+    "MAX_INPUT_SIDE",
+    "MAX_MODEL_BYTES",
+    "NOTICES",
+    "PRECISION",
+    "TASKS",
+    "BlazeFace",
+    "CropSpec",
+    "DetectorDecoder",
+    "InputSpec",
+    "ModelSpec",
+    "RetinaFace",
+    "YuNet",
+    "available",
+    "check_model_bytes",
+    "default_models",
+    "load_bytes",
+    "notices",
+    "register",
+    "spec",
+]
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
 NOTICES = HERE / "THIRD_PARTY_NOTICES"
 
-TASKS = ("detector", "classifier")
 #: "int8" or "fp32": the precision of the default models. int8 where this CPU has an 8-bit
 #: dot-product instruction (VNNI, ARM's SDOT), which makes ONNX Runtime's int8 kernels about twice
 #: as fast as float32; float32 elsewhere, where int8 runs slower (fastfer.models.cpu has the figures).
@@ -60,145 +91,13 @@ DEFAULT_DETECTOR, DEFAULT_CLASSIFIER = default_models(PRECISION)
 #: smallest face size at which fernet's FER2013 PrivateTest accuracy stays within 2 points of
 #: full-size faces (tools/measure_min_face_accuracy.py; docs/speed.md). 0 = every face.
 DEFAULT_MIN_FACE = 40
-_INPUT_KEYS = ("name", "layout", "color", "size", "mean", "scale")
-#: The largest input side (pixels) a spec may give: the face crop kernel's limit, and far above any
-#: detector's fixed size; a spec of 100000×100000 would ask for a 120 GB tensor at the first run.
-MAX_INPUT_SIDE = 4096
 #: The largest model file read: protobuf cannot serialise a message of 2 GiB or more, so no
 #: self-contained ONNX model is larger.
 MAX_MODEL_BYTES = (2 << 30) - 1
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What fastfer needs to know to feed a model and read its outputs (see manifest.json)."""
-
-    name: str
-    task: str
-    sha256: str
-    input: Mapping[str, Any]
-    outputs: Mapping[str, str]
-    license: str = "unknown"
-    source: Mapping[str, Any] = field(default_factory=dict)
-    decoder: Optional[Mapping[str, Any]] = None
-    labels: Optional[tuple] = None
-    crop: Optional[Mapping[str, Any]] = None
-    file: Optional[str] = None
-    size: Optional[int] = None
-    description: str = ""
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able values."""
-        out = {k: copy.deepcopy(getattr(self, k)) for k in self.__dataclass_fields__}
-        out["labels"] = list(self.labels) if self.labels is not None else None
-        return out
-
-
 _lock = threading.Lock()
 _specs: dict[str, ModelSpec] = {}
 _registered_bytes: dict[str, Union[bytes, Path]] = {}
-
-
-def _spec_from_dict(name: str, entry: Mapping[str, Any]) -> ModelSpec:
-    """Checks an entry's shape (names the missing or wrong key) and builds its ModelSpec."""
-    if not isinstance(entry, Mapping):
-        raise ModelError(f"model {name!r}: spec must be a mapping, got {type(entry).__name__}")
-    task = entry.get("task")
-    if task not in TASKS:
-        raise ModelError(f"model {name!r}: task must be one of {TASKS}, got {task!r}")
-    inp = entry.get("input")
-    if not isinstance(inp, Mapping) or any(k not in inp for k in _INPUT_KEYS):
-        raise ModelError(f"model {name!r}: input spec needs the keys {_INPUT_KEYS}")
-    if inp["layout"] not in ("nchw", "nhwc") or inp["color"] not in ("rgb", "bgr", "gray"):
-        raise ModelError(f"model {name!r}: input layout must be nchw/nhwc and color rgb/bgr/gray")
-    outputs = entry.get("outputs")
-    if not isinstance(outputs, Mapping) or not outputs:
-        raise ModelError(f"model {name!r}: outputs must map roles to tensor names")
-    if task == "detector" and not isinstance(entry.get("decoder"), Mapping):
-        raise ModelError(f"model {name!r}: a detector needs a decoder spec")
-    labels = entry.get("labels")
-    if task == "classifier" and (not isinstance(labels, (list, tuple)) or not labels):
-        raise ModelError(f"model {name!r}: a classifier needs its label order")
-    sha = entry.get("sha256")
-    if not isinstance(sha, str) or len(sha) != 64:
-        raise ModelError(f"model {name!r}: sha256 must be 64 hex digits")
-    _check_values(name, task, inp, outputs, entry)
-    known = set(ModelSpec.__dataclass_fields__) - {"name"}
-    return ModelSpec(
-        name=name,
-        labels=tuple(labels) if labels else None,
-        **{k: v for k, v in entry.items() if k in known and k != "labels"},
-    )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_input_size(name: str, task: str, size: object) -> None:
-    """[width, height] of positive ints up to MAX_INPUT_SIDE, or "dynamic" for a detector."""
-    if size == "dynamic" and task == "detector":
-        return
-    if not (
-        isinstance(size, (list, tuple))
-        and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
-    ):
-        raise ModelError(
-            f"model {name!r}: input size must be [width, height] (or 'dynamic' for a detector), got {size!r}"
-        )
-    if max(size) > MAX_INPUT_SIDE:
-        raise ModelSpecError(
-            f"model {name!r}: input size {size[0]}×{size[1]} is larger than fastfer "
-            f"accepts ({MAX_INPUT_SIDE} pixels a side at most)"
-        )
-
-
-def _check_values(name: str, task: str, inp: Mapping, outputs: Mapping, entry: Mapping) -> None:
-    """The types of the values the detector, classifier and native pipeline read, so that a broken
-    manifest or spec is a ModelError here, not a KeyError or TypeError deep inside them."""
-    _check_input_values(name, task, inp)
-    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
-        raise ModelError(f"model {name!r}: outputs must map role names to tensor names, got {dict(outputs)!r}")
-    if task == "classifier":
-        _check_classifier_values(name, outputs, entry)
-    else:
-        _check_detector_values(name, outputs, entry)
-
-
-def _check_input_values(name: str, task: str, inp: Mapping) -> None:
-    """The input tensor's name, size, mean and scale."""
-    if not isinstance(inp["name"], str) or not inp["name"]:
-        raise ModelError(f"model {name!r}: input name must be a non-empty string, got {inp['name']!r}")
-    _check_input_size(name, task, inp["size"])
-    for key in ("mean", "scale"):
-        value = inp[key]
-        if not (
-            _is_number(value) or (isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value))
-        ):
-            raise ModelError(f"model {name!r}: input {key} must be a number or a list of numbers, got {value!r}")
-
-
-def _check_classifier_values(name: str, outputs: Mapping, entry: Mapping) -> None:
-    """A classifier's probs output, its labels, and its optional crop and decoder mappings."""
-    if "probs" not in outputs:
-        raise ModelError(f"model {name!r}: a classifier's outputs need the role 'probs'")
-    if not all(isinstance(label, str) for label in entry["labels"]):
-        raise ModelError(f"model {name!r}: labels must be strings, got {entry['labels']!r}")
-    for key in ("crop", "decoder"):
-        if entry.get(key) is not None and not isinstance(entry[key], Mapping):
-            raise ModelError(f"model {name!r}: {key} must be a mapping, got {entry[key]!r}")
-
-
-def _check_detector_values(name: str, outputs: Mapping, entry: Mapping) -> None:
-    """A detector's decoder kind, and the output roles that kind reads."""
-    kind = entry["decoder"].get("kind")
-    if not isinstance(kind, str) or not kind:
-        raise ModelError(f"model {name!r}: a detector's decoder needs its kind (a string), got {kind!r}")
-    roles = {"retinaface": ("boxes", "landmarks", "scores"), "blazeface": ("regressors", "scores")}.get(kind, ())
-    missing = [role for role in roles if role not in outputs]
-    if missing:
-        raise ModelError(f"model {name!r}: a {kind} detector's outputs need the roles {missing}")
 
 
 def _manifest_file(name: str, file: object) -> str:
@@ -231,7 +130,7 @@ def _load_manifest() -> None:
             size = entry.get("size")
             if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
                 raise ModelError(f"model {name!r}: manifest 'size' must be a byte count, got {size!r}")
-        loaded[name] = _spec_from_dict(name, entry)
+        loaded[name] = parse_spec(name, entry)
     _specs.update(loaded)  # all or nothing: a bad entry leaves no half-loaded manifest behind
 
 
@@ -313,6 +212,7 @@ def register(
             f"register: spec_entry (model {name!r}'s spec) must be a mapping shaped like a "
             f"manifest entry (task, input, outputs, ...), got {type(spec_entry).__name__}"
         )
+    source: Union[bytes, Path]
     if isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), bytes(model)
     elif isinstance(model, (str, os.PathLike)):
@@ -332,7 +232,7 @@ def register(
         "size": len(data),
         "file": str(source) if isinstance(source, Path) else None,
     }
-    new = _spec_from_dict(name, entry)
+    new = parse_spec(name, entry)
     check_model_bytes(name, data, sha)
     with _lock:
         _load_manifest()

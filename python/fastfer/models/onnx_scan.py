@@ -14,7 +14,7 @@ thousands of sub-graphs deep cannot exhaust Python's recursion limit; models nes
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Union
 
 # Message kinds, and for each the fields (onnx.proto numbers, stable since IR version 3) that hold
 # other messages worth entering. Every other field is skipped by its wire length.
@@ -52,9 +52,11 @@ def _varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(buf: memoryview) -> Iterator[tuple[int, int, object]]:
-    """(field number, wire type, value) of one message: ints for varints, memoryviews for bytes."""
+def _fields(buf: memoryview) -> Iterator[tuple[int, int, Union[int, memoryview, None]]]:
+    """(field number, wire type, value) of one message: ints for varints, memoryviews for bytes,
+    None for fixed-width numbers."""
     pos = 0
+    value: Union[int, memoryview, None]
     while pos < len(buf):
         key, pos = _varint(buf, pos)
         field, wire = key >> 3, key & 7
@@ -79,7 +81,7 @@ def _fields(buf: memoryview) -> Iterator[tuple[int, int, object]]:
 def _tensor_is_external(buf: memoryview) -> tuple[bool, str]:
     name, external = "", False
     for field, wire, value in _fields(buf):
-        if field == _TENSOR_NAME and wire == 2:
+        if field == _TENSOR_NAME and isinstance(value, memoryview):
             name = bytes(value).decode("utf-8", "replace")
         elif field == _TENSOR_EXTERNAL_DATA and wire == 2:
             external = True
@@ -109,7 +111,7 @@ def external_tensors(model: bytes) -> list[str]:
                 "inside sub-graphs); ONNX Runtime's parser would refuse it too"
             )
         children = _CHILDREN[kind]
-        for field, wire, value in _fields(buf):
-            if wire == 2 and field in children:
+        for field, _wire, value in _fields(buf):
+            if isinstance(value, memoryview) and field in children:  # wire type 2
                 stack.append((children[field], value, depth + 1))
     return found

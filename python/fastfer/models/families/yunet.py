@@ -1,0 +1,59 @@
+"""YuNet (libfacedetection): cls, obj, bbox and kps heads once per step, anchor-free. Its boxes and
+landmarks are RetinaFace's decoding with one prior per cell (size = step, offset 0: the manifest's
+min_sizes and offset) and variances (1, 1); only the score is its own, sqrt(cls × obj). The native
+twin is cpp/src/detectors/yunet.cpp."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from .._fields import Fields
+from .base import DetectorDecoder, Kernels, Outputs, decode_prior_deltas, variances
+
+if TYPE_CHECKING:
+    from ..spec import InputSpec
+
+#: Each head's width per cell, in the order of the native pipeline's output names.
+_HEADS = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
+
+
+@dataclass(frozen=True)
+class YuNet(DetectorDecoder):
+    kind: ClassVar[str] = "yunet"
+    family: ClassVar[str] = "YuNet"
+    KEYS: ClassVar[tuple[str, ...]] = (*DetectorDecoder.KEYS, "variances")
+
+    variances: tuple[float, float]
+
+    @classmethod
+    def read(cls, fields: Fields, inp: InputSpec) -> dict[str, Any]:
+        return {**super().read(fields, inp), "variances": variances(fields)}
+
+    def own_entry(self) -> dict[str, Any]:
+        return {"variances": list(self.variances)}
+
+    def roles(self) -> tuple[str, ...]:
+        """One output per head and step: cls_8, cls_16, ..., kps_32."""
+        return tuple(f"{head}_{step}" for head in _HEADS for step in self.steps)
+
+    def output_shapes(self, batch: int, height: int, width: int, anchors: int) -> dict[str, tuple[int, int, int]]:
+        return {
+            f"{head}_{step}": (batch, (height // step) * (width // step), w)
+            for head, w in _HEADS.items()
+            for step in self.steps
+        }
+
+    def per_image(self, raw: Outputs, index: int) -> dict[str, np.ndarray]:
+        """Each head's per-step outputs, concatenated in anchor order (step, row, column)."""
+        return {head: np.concatenate([raw[f"{head}_{step}"][index] for step in self.steps]) for head in _HEADS}
+
+    def scores(self, out: Outputs, kernels: Kernels) -> np.ndarray:
+        return kernels.yunet_scores(out["cls"], out["obj"])
+
+    def decode(
+        self, out: Outputs, picked: np.ndarray, priors: np.ndarray, inp: InputSpec, kernels: Kernels
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return decode_prior_deltas(out["bbox"][picked], out["kps"][picked], priors, self.variances, kernels)
