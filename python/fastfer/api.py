@@ -58,9 +58,11 @@ class FER(_core.FER):
         Each face is a :class:`fastfer.video.stream.TrackedFace` with a ``track_id`` stable while the
         face is tracked (never reused), ``probs`` / ``label`` smoothed per track (``smoothing``:
         the newest frame's weight, 1 = off) and ``raw_probs`` / ``raw_label``. ``every=k`` runs
-        the detector on every k-th frame and carries the faces between. Other options
-        (``between``, ``live``, ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``,
-        ``workers``): see :class:`fastfer.video.stream.Stream`. Decoding runs in its own thread, and
+        the detector on every k-th frame and carries the faces between. At a scene cut every
+        track ends, so that a new person at the same place gets a new id and its own smoothed
+        expression (``cuts=False`` turns this off). Other options (``between``, ``live``,
+        ``queue_size``, ``max_missed``, ``iou_threshold``, ``fps``, ``workers``, ``cuts``): see
+        :class:`fastfer.video.stream.Stream`. Decoding runs in its own thread, and
         ``workers`` detection frames are analysed at once (default: the usable cores divided by
         ``threads``, at most 4).
         """

@@ -110,6 +110,13 @@ def _add_processing(group) -> None:
         help="frames analysed at once, in threads (default: the usable cores divided by --threads, at most 4); "
         "the output does not depend on it",
     )
+    group.add_argument(
+        "--cuts",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="end every track at a scene cut, so that the faces after it get new track ids and "
+        "their own smoothing (default yes)",
+    )
     group.add_argument("--max-frames", type=common.positive_int, default=None, metavar="N", help="stop after N frames")
 
 
@@ -292,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
     fer = common.make_fer(args)
     source = args.camera if args.camera is not None else args.input
     try:
-        stream = fer.stream(source, every=args.every, smoothing=args.smoothing, workers=args.workers)
+        stream = fer.stream(source, every=args.every, smoothing=args.smoothing, workers=args.workers, cuts=args.cuts)
     except fastfer.ImageTooLargeError as exc:  # from the headers or the container, before decoding
         raise common.UsageError(_message(exc)) from None
     fps = stream.source_fps or 25.0
@@ -335,7 +342,13 @@ def _close_outputs(outputs: tuple, summary: TrackSummary, ended: Optional[str], 
     if log is not None:
         log.write(
             json.dumps(
-                {"summary": summary.tracks(), "frames": summary.frames, "ended": ended or "error", "error": message}
+                {
+                    "summary": summary.tracks(),
+                    "frames": summary.frames,
+                    "cuts": summary.cuts,
+                    "ended": ended or "error",
+                    "error": message,
+                }
             )
             + "\n"
         )
@@ -394,6 +407,9 @@ def _report(
     if message:
         print(f"fastfer: {'warning' if status == 1 else 'video'}: {message}", file=sys.stderr)
     print(f"{summary.frames} frames, {len(summary.tracks())} tracks ({ended})")
+    if summary.cuts:
+        frames = ", ".join(str(index) for index in summary.cuts)
+        print(f"scene cuts (every track ended) before frame{'s' if len(summary.cuts) > 1 else ''} {frames}")
     if summary.tracks():
         print(summary.table())
     if video is not None and video.frames:

@@ -2,11 +2,12 @@
 each frame's faces back, followed across frames with the tracker and smoothing of
 ``FER.stream``: each connection iterates its own ``fer.stream(...)`` over the frames it sends.
 
-Replies are JSON text messages: ``{"frame", "width", "height", "faces", "timing_ms"}`` for a
-frame (each face with ``track_id``, smoothed ``probs`` / ``label``, ``raw_probs`` /
-``raw_label``), or ``{"error", "status"}`` for a message that could not be analysed (an
-undecodable frame 400, too many pixels 413, the server busy 503, too slow 504); the connection
-stays open after such an error. A frame larger than the body limit closes the connection (1009).
+Replies are JSON text messages: ``{"frame", "width", "height", "cut", "faces", "timing_ms"}`` for
+a frame (``cut``: a scene cut came just before it, so its faces are new tracks; each face with
+``track_id``, smoothed ``probs`` / ``label``, ``raw_probs`` / ``raw_label``), or
+``{"error", "status"}`` for a message that could not be analysed (an undecodable frame 400, too
+many pixels 413, the server busy 503, too slow 504); the connection stays open after such an
+error. A frame larger than the body limit closes the connection (1009).
 
 The connection is served one message at a time: the next frame is read only once the previous
 reply has been handed to the socket, and a reply that cannot be sent within the timeout (a
@@ -58,6 +59,7 @@ class StreamSession:
             "frame": frame.index,
             "width": width,
             "height": height,
+            "cut": frame.cut,
             "faces": [face.to_dict() for face in frame.faces],
             "timing_ms": {"queue": round((start - submitted) * 1000, 3), "analysis": round((done - start) * 1000, 3)},
         }

@@ -3,7 +3,7 @@
 ``summary = TrackSummary(); for frame in fer.stream(...): summary.add(frame)``, then
 ``summary.tracks()``: per track, in id order, its first and last frame and time, how many frames
 it was in, its dominant expression (the smoothed label it had most often) and the share of its
-frames in each expression.
+frames in each expression; ``summary.cuts``: the frames that came right after a scene cut.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class TrackSummary:
     def __init__(self, fps: Optional[float] = None):
         self.fps = fps
         self.frames = 0
+        self.cuts: list = []  # indices of the frames after a scene cut (every track ended there)
         self._tracks: dict = {}
 
     def _time(self, frame) -> Optional[float]:
@@ -30,6 +31,8 @@ class TrackSummary:
 
     def add(self, frame) -> None:
         self.frames += 1
+        if frame.cut:
+            self.cuts.append(frame.index)
         when = self._time(frame)
         for face in frame.faces:
             track = self._tracks.get(face.track_id)

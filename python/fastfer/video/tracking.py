@@ -13,7 +13,8 @@ SORT's recipe (Bewley et al. 2016), written for fastfer's boxes:
   detection frames in a row is ended.
 
 Between detections (``FER.stream(every=k)``), :meth:`Tracker.advance` carries the tracks by their
-motion model alone.
+motion model alone. At a scene cut (:mod:`fastfer.video.cuts`), :meth:`Tracker.end_all` ends them
+all.
 """
 
 from __future__ import annotations
@@ -181,6 +182,12 @@ class Tracker:
         if new.any():
             out[new] = self._start(measured[new])
         return out
+
+    def end_all(self) -> None:
+        """End every track (a scene cut: the faces after it are others, whatever their place);
+        ids go on counting from where they were, never reused."""
+        self._ids, self._missed = self._ids[:0], self._missed[:0]
+        self._x, self._p = self._x[:0], self._p[:0]
 
     def advance(self, frames: int = 1) -> tuple:
         """One frame without detection, ``frames`` after the previous call: the tracks move by
