@@ -6,9 +6,7 @@ each box frames a face from hairline/brow to chin).
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,7 +15,7 @@ from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 
 import fastfer
 from fastfer.core.classifier import Classifier
-from fastfer.core.detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, Detections, Detector
+from fastfer.core.detector import MAX_FACES, Detections, Detector
 
 needs_photos = needs_shared(PHOTOS)
 DETECTORS = ["retinaface_mbv2", "blazeface_short", "blazeface_full"]
@@ -230,11 +228,3 @@ def test_classify_takes_grey_or_colour_crops_of_any_size(astronaut):
 def test_classify_refuses_bad_crops(faces, error):
     with pytest.raises(error):
         Classifier().classify(faces)
-
-
-def test_the_detector_defaults_are_those_of_the_cpp_pipeline():
-    # One value each for C++ users and Python users: pipeline.h must agree with detector.py.
-    header = (Path(__file__).resolve().parent.parent / "cpp/include/fastfer/pipeline.h").read_text()
-    assert int(re.search(r"kDefaultMaxSide = (\d+);", header).group(1)) == DEFAULT_MAX_SIDE
-    assert float(re.search(r"kDefaultNmsIou = ([\d.]+)f;", header).group(1)) == DEFAULT_NMS_IOU
-    assert "double margin = 0.0;" in header  # classifier.py's crop margin when a spec gives none

@@ -313,12 +313,17 @@ def test_the_native_pipeline_refuses_non_finite_model_output(broken_classifier):
     reason = runtime.native_inference_unavailable()
     if reason:
         pytest.skip(f"native inference unavailable: {reason}")
+    from fastfer.core.detector import DetectorOptions
+    from fastfer.core.native_config import native_configs
+
     detector, classifier = models.spec(models.DEFAULT_DETECTOR), models.spec(broken_classifier)
+    options = DetectorOptions.checked(detector, detector.decoder)
+    detector_config, classifier_config = native_configs(detector, options, classifier)
     pipeline = native.Pipeline(
         runtime.create_native_session(detector.name),
-        detector.to_dict(),
+        detector_config,
         runtime.create_native_session(classifier.name),
-        classifier.to_dict(),
+        classifier_config,
     )
     photo = fastfer.load_image(str(SHIPPED_PHOTO))
     with pytest.raises(ModelError, match="NaN or infinity"):

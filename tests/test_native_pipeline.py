@@ -15,6 +15,8 @@ from _paths import PHOTOS, SHIPPED_PHOTO, needs_shared
 import fastfer
 from fastfer import backend, models
 from fastfer.backend import runtime
+from fastfer.core.detector import DetectorOptions
+from fastfer.core.native_config import native_configs
 
 
 def _load():
@@ -46,9 +48,16 @@ def session(name, lib):
     return _sessions[name]
 
 
+def configs(detector, classifier=None, **options):
+    """The native configurations of two models, with Detector options (FER's way: native_configs)."""
+    det = models.spec(detector)
+    checked = DetectorOptions.checked(det, det.decoder, **options)
+    return native_configs(det, checked, None if classifier is None else models.spec(classifier))
+
+
 def pipeline(detector, classifier, lib, **options):
-    det_spec = dict(models.spec(detector).to_dict(), **options)
-    return core.Pipeline(session(detector, lib), det_spec, session(classifier, lib), models.spec(classifier).to_dict())
+    det_config, cls_config = configs(detector, classifier, **options)
+    return core.Pipeline(session(detector, lib), det_config, session(classifier, lib), cls_config)
 
 
 _fers: dict = {}
@@ -129,7 +138,7 @@ def test_detect_gives_zero_probs_and_same_faces(lib):
 
 def test_without_classifier(lib):
     image = _photo()
-    pipe = core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(), None, None)
+    pipe = core.Pipeline(session("retinaface_mbv2", lib), configs("retinaface_mbv2")[0], None, None)
     got = pipe.analyze(image)
     assert len(got["scores"]) >= 1 and np.all(got["probs"] == 0)
 
@@ -174,75 +183,96 @@ def test_threads_equal_serial(lib):
             np.testing.assert_array_equal(got[key], serial[k][key])
 
 
-def _spec(name, **changes):
-    d = models.spec(name).to_dict()
+def _changed(config, **changes):
+    """``config`` with fields changed; ``input__layout`` reaches into the nested input spec."""
     for path, value in changes.items():
-        target = d
-        keys = path.split("__")
-        for key in keys[:-1]:
-            target = target[key]
-        target[keys[-1]] = value
-    return d
+        *parents, last = path.split("__")
+        target = config
+        for name in parents:
+            target = getattr(target, name)
+        setattr(target, last, value)
+    return config
 
 
 @pytest.mark.parametrize(
     "changes,message",
     [
-        (dict(outputs={}), "outputs"),
-        (dict(outputs={"boxes": "boxes", "landmarks": "nope", "scores": "scores"}), "no output 'nope'"),
-        (dict(decoder__steps=[]), "steps"),
-        (dict(decoder__steps=[8, 0, 32]), "steps"),
-        (dict(decoder__min_sizes=[[16, 32], [64, 128]]), "min_sizes"),
-        (dict(decoder__kind="yolo"), "kind"),
-        (dict(decoder__variances=[0.1, -0.2]), "variances"),
+        (dict(output_names=[]), "needs 3 output names"),
+        (dict(output_names=["boxes", "nope", "scores"]), "no output 'nope'"),
+        (dict(steps=[]), "steps"),
+        (dict(steps=[8, 0, 32]), "steps"),
+        (dict(min_sizes=[[16, 32], [64, 128]]), "min_sizes"),
+        (dict(variance_wh=-0.2), "variances"),
         (dict(score_threshold=1.5), "score_threshold"),
         (dict(nms_iou=-0.1), "nms_iou"),
         (dict(max_faces=0), "max_faces"),
         (dict(max_faces=1001), "max_faces"),
-        (dict(input__layout="hwc"), "layout"),
-        (dict(input__name="x"), "no input 'x'"),
+        (dict(pre_nms_top_k=0), "pre_nms_top_k"),
+        (dict(min_face=-1), "min_face"),
+        (dict(min_face_px=70000), "min_face_px"),
+        (dict(min_face=40, min_face_px=0), "min_face_px"),
+        (dict(input__max_side=70000), "max_side"),
+        (dict(input__pad_multiple=0), "pad_multiple"),
+        (dict(input__mean=[0.0, float("nan"), 0.0]), "mean and scale must be finite"),
+        (dict(input_name="x"), "no input 'x'"),
     ],
 )
 def test_bad_detector_config(lib, changes, message):
+    det, cls = configs("retinaface_mbv2", "mini_xception")
+    bad = _changed(det, **changes)
+    if not message.startswith("no "):  # the session's names are the Pipeline's to check
+        with pytest.raises(ValueError, match=message):
+            bad.validate()
     with pytest.raises(ValueError, match=message):
-        core.Pipeline(
-            session("retinaface_mbv2", lib),
-            _spec("retinaface_mbv2", **changes),
-            session("mini_xception", lib),
-            models.spec("mini_xception").to_dict(),
-        )
+        core.Pipeline(session("retinaface_mbv2", lib), bad, session("mini_xception", lib), cls)
 
 
 @pytest.mark.parametrize(
     "changes,message",
     [
-        (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise"]), "labels"),
-        (dict(labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "bored"]), "neutral"),
-        (dict(crop={"margin": -1.0, "square": True}), "margin"),
-        (dict(input__size=[64, 48]), "square"),
-        (dict(outputs={"probs": "logits"}), "no output 'logits'"),
+        (dict(label_columns=[0, 1, 2, 3, 4, 5, 5]), "label_columns"),
+        (dict(margin=-1.0), "margin"),
+        (dict(margin=float("inf")), "margin"),
+        (dict(input__size=0), "size"),
+        (dict(input__scale=[float("inf"), 1.0, 1.0]), "mean and scale must be finite"),
+        (dict(output_name="logits"), "no output 'logits'"),
     ],
 )
 def test_bad_classifier_config(lib, changes, message):
+    det, cls = configs("retinaface_mbv2", "mini_xception")
+    bad = _changed(cls, **changes)
+    if not message.startswith("no "):
+        with pytest.raises(ValueError, match=message):
+            bad.validate()
     with pytest.raises(ValueError, match=message):
-        core.Pipeline(
-            session("retinaface_mbv2", lib),
-            models.spec("retinaface_mbv2").to_dict(),
-            session("mini_xception", lib),
-            _spec("mini_xception", **changes),
-        )
+        core.Pipeline(session("retinaface_mbv2", lib), det, session("mini_xception", lib), bad)
+
+
+def test_configs_hold_the_spec_and_the_options():
+    det, cls = configs("yunet", "fernet", score_threshold=0.7, max_side=640, min_face=40)
+    assert det.kind == core.DetectorKind.YuNet and det.name == "yunet"
+    assert det.output_names[:4] == ["cls_8", "cls_16", "cls_32", "obj_8"]
+    assert (det.input.max_side, det.input.fixed_width, det.input.rgb) == (640, 0, False)
+    assert det.input.layout == core.Layout.NCHW and det.min_face_px == models.spec("yunet").decoder.min_face_px
+    assert (det.variance_xy, det.variance_wh) == (1.0, 1.0) and det.anchor_offset == 0.0
+    assert abs(det.score_threshold - 0.7) < 1e-7 and det.min_face == 40
+    assert cls.input.gray and cls.input.size == 48 and cls.input.mean == [127.5] * 3
+    assert cls.label_columns == list(range(7)) and abs(cls.margin - 0.013) < 1e-12 and not cls.softmax
+    blaze, _ = configs("blazeface_short")
+    assert blaze.kind == core.DetectorKind.BlazeFace and blaze.output_names == ["regressors", "scores"]
+    assert (blaze.input.fixed_width, blaze.input.fixed_height, blaze.input.max_side) == (128, 128, 0)
+    for config in (det, cls, blaze):
+        config.validate()
 
 
 def test_bad_arguments(lib):
+    det, cls = configs("retinaface_mbv2", "mini_xception")
     with pytest.raises(TypeError):
-        core.Pipeline(session("retinaface_mbv2", lib), "retinaface_mbv2", None, None)
-    with pytest.raises(ValueError, match="classifier_spec"):
-        core.Pipeline(
-            session("retinaface_mbv2", lib),
-            models.spec("retinaface_mbv2").to_dict(),
-            session("mini_xception", lib),
-            None,
-        )
+        core.Pipeline(session("retinaface_mbv2", lib), models.spec("retinaface_mbv2").to_dict(), None, None)
+    with pytest.raises(TypeError):
+        core.Pipeline(session("retinaface_mbv2", lib), cls, None, None)
+    with pytest.raises(ValueError, match="classifier_config"):
+        core.Pipeline(session("retinaface_mbv2", lib), det, session("mini_xception", lib), None)
 
 
 def test_bad_images(lib):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 
 import fastfer
@@ -134,3 +135,21 @@ def test_a_classifier_that_gives_logits():
     entry = {**_entry("fernet"), "decoder": {"activation": "logits"}}
     spec = parse_spec("logits", entry)
     assert spec.activation == "logits" and spec.to_dict()["decoder"] == {"activation": "logits"}
+
+
+def test_the_defaults_are_those_of_the_cpp_pipeline():
+    # One value each for C++ users and Python users: fastfer.models.defaults against the
+    # constants of cpp/include/fastfer/pipeline.h and detector_input.h the native module exposes.
+    core = fastfer.backend.native
+    if core is None or not hasattr(core, "DEFAULT_MAX_SIDE"):
+        pytest.skip("the native module (built with the ONNX Runtime header) is not in use")
+    names = ["DEFAULT_MAX_SIDE", "DEFAULT_NMS_IOU", "MAX_FACES", "PRE_NMS_TOP_K", "DEFAULT_SCORE_THRESHOLD"]
+    names += ["DEFAULT_PAD_MULTIPLE", "DEFAULT_CROP_MARGIN", "DEFAULT_CROP_SQUARE", "PROBABILITY_SLACK"]
+    for name in names:
+        ours, theirs = getattr(defaults, name), getattr(core, name)
+        assert type(ours) is type(theirs), name
+        if isinstance(ours, float):  # C++ keeps some in float32
+            assert np.float32(ours) == np.float32(theirs), name
+        else:
+            assert ours == theirs, name
+    assert fastfer.core.detector.DEFAULT_MAX_SIDE is defaults.DEFAULT_MAX_SIDE  # re-exported, not copied

@@ -16,6 +16,7 @@ void register_detect(py::module_& m);
 void register_yunet(py::module_& m);
 #ifdef FASTFER_HAVE_ORT
 void register_session(py::module_& m);
+void register_config(py::module_& m);
 void register_pipeline(py::module_& m);
 #endif
 }  // namespace bindings
@@ -46,6 +47,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("has_onnxruntime", [] { return true; },
         "Whether this build contains the native ONNX Runtime session (fastfer._core.Session).");
   bindings::register_session(m);
+  bindings::register_config(m);
   bindings::register_pipeline(m);
 #else
   m.def("has_onnxruntime", [] { return false; },

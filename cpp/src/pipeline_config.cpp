@@ -42,14 +42,16 @@ void check_anchors(const DetectorConfig& det) {
 }
 
 void check_size_policy(const DetectorConfig& det) {
-  if (det.min_face < 0 || det.min_face > 65536)
-    fail("min_face must be in [0, 65536], got " + std::to_string(det.min_face));
-  if (det.min_face > 0 && det.input.fixed_width == 0 &&
-      (det.min_face_px < 1 || det.min_face_px > 65536))
-    fail(
-        "min_face needs the detector's smallest reliable face (decoder min_face_px) in [1, 65536], "
-        "got " +
-        std::to_string(det.min_face_px));
+  const std::string range = " must be in [0, " + std::to_string(kMaxSizePolicySide) + "], got ";
+  if (det.input.max_side < 0 || det.input.max_side > kMaxSizePolicySide)
+    fail("max_side" + range + std::to_string(det.input.max_side));
+  if (det.min_face < 0 || det.min_face > kMaxSizePolicySide)
+    fail("min_face" + range + std::to_string(det.min_face));
+  if (det.min_face_px < 0 || det.min_face_px > kMaxSizePolicySide)
+    fail("min_face_px" + range + std::to_string(det.min_face_px) + " (0: not measured)");
+  if (det.min_face > 0 && det.input.fixed_width == 0 && det.min_face_px == 0)
+    fail("min_face needs the detector's smallest reliable face (decoder min_face_px) in [1, " +
+         std::to_string(kMaxSizePolicySide) + "], got 0");
   try {
     detector_input_geometry(64, 64, det.input);  // validates the input spec
   } catch (const std::invalid_argument& e) {
@@ -62,8 +64,9 @@ void check_selection(const DetectorConfig& det) {
     fail("score_threshold must be in [0, 1], got " + std::to_string(det.score_threshold));
   if (!in_unit_interval(det.nms_iou))
     fail("nms_iou must be in [0, 1], got " + std::to_string(det.nms_iou));
-  if (det.max_faces < 1 || det.max_faces > 1000)
-    fail("max_faces must be in [1, 1000], got " + std::to_string(det.max_faces));
+  if (det.max_faces < 1 || det.max_faces > kMaxFaces)
+    fail("max_faces must be in [1, " + std::to_string(kMaxFaces) + "], got " +
+         std::to_string(det.max_faces));
   if (det.pre_nms_top_k < 1 || det.pre_nms_top_k > kMaxNmsCandidates) {
     fail("pre_nms_top_k must be in [1, " + std::to_string(kMaxNmsCandidates) + "], got " +
          std::to_string(det.pre_nms_top_k));

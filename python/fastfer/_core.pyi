@@ -2,7 +2,8 @@
 tests/test_typing.py (mypy's stubtest); the numpy twins in fastfer.backend.reference take the same
 arguments."""
 
-from typing import Any, Optional, Sequence, Union
+import enum
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,17 @@ __version__: str
 MAX_ANCHORS: int
 MAX_NMS_BOX_AREA: float
 MAX_NMS_CANDIDATES: int
+
+# The defaults of the pipeline's configuration (fastfer.models.defaults has the same values).
+DEFAULT_MAX_SIDE: int
+DEFAULT_NMS_IOU: float
+MAX_FACES: int
+PRE_NMS_TOP_K: int
+DEFAULT_SCORE_THRESHOLD: float
+DEFAULT_PAD_MULTIPLE: int
+DEFAULT_CROP_MARGIN: float
+DEFAULT_CROP_SQUARE: bool
+PROBABILITY_SLACK: float
 
 _Array = npt.ArrayLike
 _Float32 = npt.NDArray[np.float32]
@@ -46,15 +58,101 @@ class Session:
     @property
     def providers(self) -> list[str]: ...
 
+class DetectorKind(enum.Enum):
+    """The detector families (fastfer.models.families)."""
+
+    RetinaFace = 0
+    BlazeFace = 1
+    YuNet = 2
+
+class Layout(enum.Enum):
+    """A tensor's layout."""
+
+    NCHW = 0
+    NHWC = 1
+
+class DetectorInputSpec:
+    """The detector's input tensor (fastfer/detector_input.h)."""
+
+    max_side: int
+    pad_multiple: int
+    fixed_width: int
+    fixed_height: int
+    rgb: bool
+    layout: Layout
+    def __init__(self) -> None: ...
+    @property
+    def mean(self) -> list[float]: ...
+    @mean.setter
+    def mean(self, value: Sequence[float]) -> None: ...
+    @property
+    def scale(self) -> list[float]: ...
+    @scale.setter
+    def scale(self, value: Sequence[float]) -> None: ...
+
+class FaceInputSpec:
+    """The classifier's input: S×S face crops (fastfer/face_input.h)."""
+
+    size: int
+    gray: bool
+    rgb: bool
+    layout: Layout
+    def __init__(self) -> None: ...
+    @property
+    def mean(self) -> list[float]: ...
+    @mean.setter
+    def mean(self, value: Sequence[float]) -> None: ...
+    @property
+    def scale(self) -> list[float]: ...
+    @scale.setter
+    def scale(self, value: Sequence[float]) -> None: ...
+
+class DetectorConfig:
+    """How the native pipeline feeds the detector and reads its outputs (fastfer/pipeline.h).
+    List fields are copies: assign whole lists."""
+
+    name: str
+    kind: DetectorKind
+    input: DetectorInputSpec
+    input_name: str
+    output_names: list[str]
+    steps: list[int]
+    min_sizes: list[list[float]]
+    anchor_offset: float
+    variance_xy: float
+    variance_wh: float
+    score_threshold: float
+    nms_iou: float
+    max_faces: int
+    pre_nms_top_k: int
+    min_face: int
+    min_face_px: int
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
+class ClassifierConfig:
+    """How the native pipeline crops faces for the classifier and reads its output."""
+
+    name: str
+    input: FaceInputSpec
+    input_name: str
+    output_name: str
+    margin: float
+    square: bool
+    label_columns: list[int]
+    softmax: bool
+    def __init__(self) -> None: ...
+    def validate(self) -> None: ...
+
 class Pipeline:
     """The whole analysis of one image in C++ (fastfer/pipeline.h). Thread-safe."""
 
     def __init__(
         self,
         detector_session: Session,
-        detector_spec: dict[str, Any],
+        detector_config: DetectorConfig,
         classifier_session: Optional[Session] = None,
-        classifier_spec: Optional[dict[str, Any]] = None,
+        classifier_config: Optional[ClassifierConfig] = None,
     ) -> None: ...
     def analyze(self, image: npt.NDArray[np.uint8]) -> dict[str, _Float32]: ...
     def analyze_batch(self, images: list[npt.NDArray[np.uint8]]) -> list[dict[str, _Float32]]: ...

@@ -5,11 +5,14 @@
 
 namespace fastfer {
 
+// Dynamic-size inputs are padded to a multiple of this unless a spec says otherwise.
+inline constexpr int kDefaultPadMultiple = 32;
+
 struct DetectorInputSpec {
   // Dynamic-size models: shrink (never enlarge) so the long side is at most max_side
   // (0 = keep the image's size), then pad right and bottom up to a multiple of pad_multiple.
   int max_side = 0;
-  int pad_multiple = 32;
+  int pad_multiple = kDefaultPadMultiple;
   // Fixed-size models: when both are > 0, scale the image (up or down) to fit inside
   // fixed_width × fixed_height, keeping its aspect ratio, and pad right/bottom to exactly that size.
   int fixed_width = 0;

@@ -29,16 +29,30 @@ class ModelOutputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The detector families (cpp/src/detectors/, one file each; python/fastfer/models/families/ has
+// the Python side of each).
 enum class DetectorKind { RetinaFace, BlazeFace, YuNet };
 
-// The Detector options' defaults (python/fastfer/core/detector.py has the same values):
-// dynamic-size models shrink images whose long side exceeds kDefaultMaxSide, and NMS drops the
-// lower-scored of two boxes overlapping by more than kDefaultNmsIou.
+// The defaults of the configurations below, and the Detector options' (python/fastfer/models/
+// defaults.py has the same values; the native module exposes these, and a test compares them):
+// dynamic-size models shrink images whose long side exceeds kDefaultMaxSide; NMS drops the
+// lower-scored of two boxes overlapping by more than kDefaultNmsIou; at most kMaxFaces faces (also
+// the most max_faces may be), chosen among the kDefaultPreNmsTopK best candidates; faces scoring
+// under kDefaultScoreThreshold are dropped unless a spec says otherwise; a classifier's crop is the
+// box made square, grown by kDefaultCropMargin unless its spec says otherwise.
 inline constexpr int kDefaultMaxSide = 1600;
 inline constexpr float kDefaultNmsIou = 0.4f;
+inline constexpr int kMaxFaces = 1000;
+inline constexpr int kDefaultPreNmsTopK = 5000;
+inline constexpr float kDefaultScoreThreshold = 0.5f;
+inline constexpr double kDefaultCropMargin = 0.0;
+inline constexpr bool kDefaultCropSquare = true;
+// The largest max_side, min_face and min_face_px (pixels).
+inline constexpr int kMaxSizePolicySide = 1 << 16;
 
 // How to feed the detector and read its outputs (python/fastfer/models/manifest.json has the
-// values of the shipped models).
+// values of the shipped models; python/fastfer/core/native_config.py builds one from a model's
+// spec and the Detector's options).
 struct DetectorConfig {
   std::string name;  // the model's name, for messages (may be empty)
   DetectorKind kind = DetectorKind::RetinaFace;
@@ -54,15 +68,16 @@ struct DetectorConfig {
   double anchor_offset = 0.5;
   double variance_xy = 0.1;
   double variance_wh = 0.2;
-  float score_threshold = 0.5f;
+  float score_threshold = kDefaultScoreThreshold;
   float nms_iou = kDefaultNmsIou;
-  int max_faces = 1000;
-  int pre_nms_top_k = 5000;
+  int max_faces = kMaxFaces;
+  int pre_nms_top_k = kDefaultPreNmsTopK;
   // The input-size policy (dynamic-size models): with min_face > 0, an image is shrunk (never
   // enlarged) so that a face min_face image pixels long becomes min_face_px tensor pixels, the
   // smallest this detector finds reliably: max side = min(max_side, long side * min_face_px /
   // min_face), in integers. With any model, candidates whose long side is under min_face image
-  // pixels are dropped before NMS. 0 = off (every face, the image up to max_side).
+  // pixels are dropped before NMS. 0 = off (every face, the image up to max_side). min_face_px 0:
+  // not measured (then min_face needs a fixed-size model).
   int min_face = 0;
   int min_face_px = 0;
 
@@ -77,8 +92,8 @@ struct ClassifierConfig {
   FaceInputSpec input;  // size, grey or colour, mean/scale, layout
   std::string input_name = "image";
   std::string output_name = "probs";
-  double margin = 0.0;  // grown by this × the box side on each side (none unless a spec says)
-  bool square = true;
+  double margin = kDefaultCropMargin;  // grown by this × the box side on each side
+  bool square = kDefaultCropSquare;
   // label_columns[j]: the model output column holding kLabels[j].
   std::array<int, 7> label_columns{0, 1, 2, 3, 4, 5, 6};
   bool softmax = false;  // true when the model outputs logits
@@ -95,7 +110,7 @@ struct FaceResult {
 };
 
 // A model's probabilities may stray this far outside [0, 1] (rounding in a quantised softmax);
-// further is a ModelOutputError. python/fastfer/core/classifier.py and detector.py use the same.
+// further is a ModelOutputError (PROBABILITY_SLACK in python/fastfer/models/defaults.py).
 inline constexpr float kProbabilitySlack = 1e-3f;
 
 class Pipeline {

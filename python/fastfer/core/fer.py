@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from pathlib import PurePath
-from typing import Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -15,7 +15,11 @@ from ..io.image import load_image
 from ..models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
 from .classifier import Classifier
 from .detector import DEFAULT_MAX_SIDE, DEFAULT_NMS_IOU, MAX_FACES, Detections, Detector
+from .native_config import native_configs
 from .result import Face
+
+if TYPE_CHECKING:
+    from .. import _core
 
 
 def _faces(found: Detections, probs: Optional[np.ndarray] = None) -> list:
@@ -59,7 +63,9 @@ class _StderrBar:
 def _load_all(images: Iterable) -> tuple:
     """(results with each unreadable input's exception in its slot, the loaded images, their
     slots)."""
-    results, loaded, where = [], [], []
+    results: list[Optional[Exception]] = []
+    loaded: list[np.ndarray] = []
+    where: list[int] = []
     for item in images:
         try:
             loaded.append(load_image(item))
@@ -133,22 +139,17 @@ class FER:
         )
         return f"FER({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
-    def _native_pipeline(self, threads: int, providers):
+    def _native_pipeline(self, threads: int, providers: Sequence[ProviderRequest]) -> _core.Pipeline:
         from .. import backend
 
-        options = {
-            "score_threshold": self.detector.score_threshold,
-            "nms_iou": self.detector.nms_iou,
-            "max_faces": self.detector.max_faces,
-            "max_side": self.detector.max_side,
-            "min_face": self.detector.min_face,
-        }
+        assert backend.native is not None  # native_inference_unavailable() said so
         detector, classifier = self.detector.spec, self.classifier.spec
+        detector_config, classifier_config = native_configs(detector, self.detector.options, classifier)
         return backend.native.Pipeline(
             create_native_session(detector.name, threads=threads, providers=providers),
-            {**detector.to_dict(), **options},
+            detector_config,
             create_native_session(classifier.name, threads=threads, providers=providers),
-            classifier.to_dict(),
+            classifier_config,
         )
 
     def _warm_up(self) -> None:
@@ -187,10 +188,8 @@ class FER:
         C++ call with the native pipeline (per thread), around the same steps on the Python path
         (fastfer.core.timing.analyze_timed adds the decode and the rest)."""
         if self._pipeline is not None:
-            from .. import backend
-
             faces = _native_faces(self._pipeline.analyze(image), with_probs=True)
-            stages = backend.native.Pipeline.last_stages()
+            stages = self._pipeline.last_stages()  # the calling thread's, as the call just made
             return faces, {name: stages[name] for name in ("pre", "detector", "post", "crops", "classifier")}
         found, stages = self.detector.detect_stages(image)
         start = time.perf_counter()

@@ -99,6 +99,10 @@ class DetectorDecoder:
         """The family's own keys, in the manifest's form."""
         return {}
 
+    def native_fields(self) -> dict[str, Any]:
+        """The family's own fields of the native pipeline's ``fastfer._core.DetectorConfig``."""
+        return {}
+
     # --- the outputs ------------------------------------------------------------------------------
 
     def roles(self) -> tuple[str, ...]:

@@ -33,6 +33,9 @@ class RetinaFace(DetectorDecoder):
     def own_entry(self) -> dict[str, Any]:
         return {"variances": list(self.variances)}
 
+    def native_fields(self) -> dict[str, Any]:
+        return {"variance_xy": self.variances[0], "variance_wh": self.variances[1]}
+
     def roles(self) -> tuple[str, ...]:
         return tuple(_WIDTHS)
 

@@ -35,6 +35,9 @@ class YuNet(DetectorDecoder):
     def own_entry(self) -> dict[str, Any]:
         return {"variances": list(self.variances)}
 
+    def native_fields(self) -> dict[str, Any]:
+        return {"variance_xy": self.variances[0], "variance_wh": self.variances[1]}
+
     def roles(self) -> tuple[str, ...]:
         """One output per head and step: cls_8, cls_16, ..., kps_32."""
         return tuple(f"{head}_{step}" for head in _HEADS for step in self.steps)
