@@ -93,9 +93,15 @@ def _changed(name: str, path: str, value) -> dict:
 BAD_SPECS = [
     ("retinaface_mbv2", "decoder.kind", "yolo", "unknown decoder kind 'yolo'"),
     ("retinaface_mbv2", "decoder.kind", KeyError, "decoder needs its kind"),
-    ("retinaface_mbv2", "decoder.steps", [8, 16.5, 32], "decoder steps must be a list of ints"),
+    ("retinaface_mbv2", "decoder.steps", [8, 16.5, 32], "decoder steps must be a list of positive ints"),
+    ("retinaface_mbv2", "decoder.steps", [8, 0, 32], "decoder steps must be a list of positive ints"),
+    ("retinaface_mbv2", "decoder.min_sizes", [[16, 32], [64, 128]], "one list of positive numbers per step"),
+    ("retinaface_mbv2", "decoder.min_sizes", [[16, 32], [64, 0], [256]], "one list of positive numbers per step"),
+    ("retinaface_mbv2", "decoder.variances", [0.1, -0.2], r"decoder variances must be > 0"),
+    ("yunet", "decoder.min_sizes", [[8, 16], [16], [32]], "one anchor size per step"),
+    ("yunet", "input.pad_multiple", 12, "padded to a multiple of every step"),
     ("retinaface_mbv2", "decoder.steps", KeyError, "decoder needs the key 'steps'"),
-    ("retinaface_mbv2", "decoder.min_sizes", [16, 32], "decoder min_sizes must be a list of lists"),
+    ("retinaface_mbv2", "decoder.min_sizes", [16, 32], "decoder min_sizes must be one list"),
     ("retinaface_mbv2", "decoder.variances", [0.1], "decoder variances must be 2 numbers"),
     ("retinaface_mbv2", "decoder.variances", KeyError, "decoder needs the key 'variances'"),
     ("retinaface_mbv2", "decoder.offset", "half", "decoder offset must be a number"),
@@ -153,3 +159,14 @@ def test_the_defaults_are_those_of_the_cpp_pipeline():
         else:
             assert ours == theirs, name
     assert fastfer.core.detector.DEFAULT_MAX_SIDE is defaults.DEFAULT_MAX_SIDE  # re-exported, not copied
+
+
+def test_a_spec_only_the_cpp_validate_refuses_is_a_model_spec_error_from_fer():
+    # pad_multiple 0 passes the spec's type checks; DetectorConfig.validate() refuses it.
+    if fastfer.backend.runtime.native_inference_unavailable():
+        pytest.skip("native inference unavailable")
+    models.register(
+        "test_spec_pad0", models.load_bytes("retinaface_mbv2"), _changed("retinaface_mbv2", "input.pad_multiple", 0)
+    )
+    with pytest.raises(ModelSpecError, match="models 'test_spec_pad0' and .*pad_multiple must be in"):
+        fastfer.FER("test_spec_pad0", inference="native")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 import numpy as np
 
 from ..backend.runtime import ProviderRequest, create_native_session, native_inference_unavailable
-from ..errors import BackendError, Error
+from ..errors import BackendError, Error, ModelSpecError
 from ..io.image import load_image
 from ..models import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR, DEFAULT_MIN_FACE
 from .classifier import Classifier
@@ -145,12 +145,13 @@ class FER:
         assert backend.native is not None  # native_inference_unavailable() said so
         detector, classifier = self.detector.spec, self.classifier.spec
         detector_config, classifier_config = native_configs(detector, self.detector.options, classifier)
-        return backend.native.Pipeline(
-            create_native_session(detector.name, threads=threads, providers=providers),
-            detector_config,
-            create_native_session(classifier.name, threads=threads, providers=providers),
-            classifier_config,
-        )
+        sessions = [
+            create_native_session(spec.name, threads=threads, providers=providers) for spec in (detector, classifier)
+        ]
+        try:
+            return backend.native.Pipeline(sessions[0], detector_config, sessions[1], classifier_config)
+        except ValueError as exc:  # the options are checked already: a spec the C++ validate() refuses
+            raise ModelSpecError(f"models {detector.name!r} and {classifier.name!r}: {exc}") from exc
 
     def _warm_up(self) -> None:
         # The first run of an ONNX Runtime session allocates its buffers: pay that here.

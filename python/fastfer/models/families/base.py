@@ -66,13 +66,17 @@ class DetectorDecoder:
     def read(cls, fields: Fields, inp: InputSpec) -> dict[str, Any]:
         """The fields of the common keys; a family adds its own and checks its rules."""
         steps = fields.get("steps")
-        if not isinstance(steps, (list, tuple)) or not steps or not all(is_int(s) for s in steps):
-            fields.fail(f"decoder steps must be a list of ints, got {steps!r}")
+        if not isinstance(steps, (list, tuple)) or not steps or not all(is_int(s) and s > 0 for s in steps):
+            fields.fail(f"decoder steps must be a list of positive ints, got {steps!r}")
         levels = fields.get("min_sizes")
-        if not isinstance(levels, (list, tuple)) or not all(
-            isinstance(level, (list, tuple)) and level and all(is_number(v) for v in level) for level in levels
+        if (
+            not isinstance(levels, (list, tuple))
+            or len(levels) != len(steps)
+            or not all(
+                isinstance(level, (list, tuple)) and level and all(_positive(v) for v in level) for level in levels
+            )
         ):
-            fields.fail(f"decoder min_sizes must be a list of lists of numbers (one per step), got {levels!r}")
+            fields.fail(f"decoder min_sizes must be one list of positive numbers per step, got {levels!r}")
         return {
             "steps": tuple(steps),
             "min_sizes": tuple(tuple(level) for level in levels),
@@ -130,9 +134,16 @@ class DetectorDecoder:
         raise NotImplementedError
 
 
+def _positive(value: object) -> bool:
+    """A finite number > 0."""
+    return isinstance(value, (int, float)) and is_number(value) and value > 0
+
+
 def variances(fields: Fields) -> tuple[float, float]:
-    """The [xy, wh] variances of a family decoded against SSD-style priors."""
+    """The [xy, wh] variances (both > 0) of a family decoded against SSD-style priors."""
     xy, wh = fields.numbers("variances", count=2)
+    if not (xy > 0 and wh > 0):
+        fields.fail(f"decoder variances must be > 0, got {[xy, wh]!r}")
     return xy, wh
 
 

@@ -30,7 +30,15 @@ class YuNet(DetectorDecoder):
 
     @classmethod
     def read(cls, fields: Fields, inp: InputSpec) -> dict[str, Any]:
-        return {**super().read(fields, inp), "variances": variances(fields)}
+        """Also the rules of its heads: one prior per cell (one anchor size per step), and a
+        dynamic input padded to a multiple of every step, so each head has (H / step) x (W / step)
+        cells exactly."""
+        read = {**super().read(fields, inp), "variances": variances(fields)}
+        if any(len(level) != 1 for level in read["min_sizes"]):
+            fields.fail("a yunet decoder has one anchor size per step (min_sizes [[8], [16], [32]])")
+        if inp.size != "dynamic" or any(inp.pad_multiple % step for step in read["steps"]):
+            fields.fail("a yunet detector needs a dynamic input size padded to a multiple of every step")
+        return read
 
     def own_entry(self) -> dict[str, Any]:
         return {"variances": list(self.variances)}
