@@ -1,6 +1,6 @@
 """The native pipeline's configuration, built from typed model specs and the Detector's options.
 
-:func:`native_configs` is the one place where a :class:`~fastfer.models.spec.ModelSpec` becomes
+:func:`native_configs` is the one place where a :class:`~fastfer.models.schema.ModelSpec` becomes
 ``fastfer._core.DetectorConfig`` and ``ClassifierConfig`` (cpp/include/fastfer/pipeline.h): every
 field is set here, none left to the C++ defaults, and the C++ side validates the result
 (``validate()``, called by the Pipeline's constructor).
@@ -14,7 +14,7 @@ from ..errors import BackendError
 from ..labels import LABELS
 from ..models import ModelSpec
 from ..models.defaults import PRE_NMS_TOP_K
-from ..models.spec import InputSpec
+from ..models.schema import InputSpec
 from .detector import DetectorOptions
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ licence, input spec (name, layout, colour order, size, normalisation), output na
 detector its decoder, for a classifier its labels and face crop. Licence texts are in
 ``THIRD_PARTY_NOTICES`` beside them. Nothing is downloaded, ever.
 
-:func:`spec` gives a model's typed :class:`~fastfer.models.spec.ModelSpec`, parsed and checked
-once (:mod:`~fastfer.models.spec`); its detector decoder is the class of its family
+:func:`spec` gives a model's typed :class:`~fastfer.models.schema.ModelSpec`, parsed and checked
+once (:mod:`~fastfer.models.schema`); its detector decoder is the class of its family
 (:mod:`~fastfer.models.families`), and the defaults are in :mod:`~fastfer.models.defaults`.
 :func:`load_bytes` reads a model into memory, checks its sha256 against the spec and refuses
 models whose tensors live in external files; sessions are built from those verified bytes.
@@ -32,7 +32,7 @@ from ..io.regular_file import FileTooLarge, read_regular_file
 from . import cpu
 from .families import FAMILIES, BlazeFace, DetectorDecoder, RetinaFace, YuNet
 from .onnx_scan import MalformedModel, external_tensors
-from .spec import MAX_INPUT_SIDE, TASKS, CropSpec, InputSpec, ModelSpec, parse_spec
+from .schema import MAX_INPUT_SIDE, TASKS, CropSpec, InputSpec, ModelSpec, parse_spec
 
 __all__ = [
     "DEFAULT_CLASSIFIER",

@@ -1,7 +1,7 @@
 """The defaults of the model spec and of the Detector's options, written once for Python.
 
 The C++ pipeline has the same values (``cpp/include/fastfer/pipeline.h``, ``detector_input.h``),
-exposed by the native module under the same names; tests/test_spec.py checks that they agree.
+exposed by the native module under the same names; tests/test_schema.py checks that they agree.
 """
 
 from __future__ import annotations

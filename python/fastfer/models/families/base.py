@@ -16,7 +16,7 @@ from .._fields import Fields, is_int, is_number
 from ..defaults import DEFAULT_SCORE_THRESHOLD
 
 if TYPE_CHECKING:
-    from ..spec import InputSpec
+    from ..schema import InputSpec
 
 #: Per-image model outputs by role, as a family reads them (one image of the batch).
 Outputs = Mapping[str, np.ndarray]

@@ -18,7 +18,7 @@ from .._fields import Fields
 from .base import DetectorDecoder, Kernels, Outputs
 
 if TYPE_CHECKING:
-    from ..spec import InputSpec
+    from ..schema import InputSpec
 
 _WIDTHS = {"regressors": 16, "scores": 1}
 #: Half the mouth width, as a fraction of the eye distance.

@@ -12,7 +12,7 @@ from .._fields import Fields
 from .base import DetectorDecoder, Kernels, Outputs, decode_prior_deltas, variances
 
 if TYPE_CHECKING:
-    from ..spec import InputSpec
+    from ..schema import InputSpec
 
 _WIDTHS = {"boxes": 4, "landmarks": 10, "scores": 2}
 

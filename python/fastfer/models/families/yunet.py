@@ -14,7 +14,7 @@ from .._fields import Fields
 from .base import DetectorDecoder, Kernels, Outputs, decode_prior_deltas, variances
 
 if TYPE_CHECKING:
-    from ..spec import InputSpec
+    from ..schema import InputSpec
 
 #: Each head's width per cell, in the order of the native pipeline's output names.
 _HEADS = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}

@@ -135,6 +135,9 @@ class ModelSpec:
 
 # --- parsing --------------------------------------------------------------------------------------
 
+#: part ("input", "decoder", "crop") -> its fields and the keys fastfer reads from them.
+_Read = dict[str, tuple[Fields, tuple[str, ...]]]
+
 
 def parse_spec(name: str, entry: Mapping[str, Any]) -> ModelSpec:
     """The ModelSpec of a manifest entry or a register() mapping; ModelError names the model and
@@ -142,7 +145,7 @@ def parse_spec(name: str, entry: Mapping[str, Any]) -> ModelSpec:
     task = _check_shape(name, entry)
     top = Fields(name, "", entry)
     inp = Fields(name, "input", entry["input"])
-    read: dict[str, tuple[Fields, tuple[str, ...]]] = {"input": (inp, (*_INPUT_KEYS, "pad_multiple"))}
+    read: _Read = {"input": (inp, (*_INPUT_KEYS, "pad_multiple"))}
     typed_input = _input_spec(name, task, inp)
     outputs = _outputs(name, entry["outputs"])
     if task == "detector":
@@ -251,9 +254,6 @@ def _outputs(name: str, outputs: Mapping[str, Any]) -> dict[str, str]:
     if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in outputs.items()):
         raise ModelSpecError(f"model {name!r}: outputs must map role names to tensor names, got {dict(outputs)!r}")
     return dict(outputs)
-
-
-_Read = dict[str, tuple[Fields, tuple[str, ...]]]
 
 
 def _detector_parts(top: Fields, inp: InputSpec, outputs: Mapping[str, str], read: _Read) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The typed model spec (fastfer.models.spec, fastfer.models.families): parsed once from a
+"""The typed model spec (fastfer.models.schema, fastfer.models.families): parsed once from a
 manifest entry or a register() mapping, every fault a ModelSpecError naming the model and the key,
 and to_dict() giving the manifest's entry back."""
 
@@ -14,7 +14,7 @@ import fastfer
 from fastfer import models
 from fastfer.errors import ModelError, ModelSpecError
 from fastfer.models import defaults
-from fastfer.models.spec import parse_spec
+from fastfer.models.schema import parse_spec
 
 MANIFEST = json.loads(models.MANIFEST.read_text())["models"]
 TOP_KEYS = ("name", "task", "sha256", "input", "outputs", "license", "source", "decoder", "labels", "crop")
