@@ -1,7 +1,8 @@
 // fastfer's model manifest (manifest.json: python/fastfer/models in the repository, fastfer/models
 // in the installed Python package) read into the C++ API's configurations, and a model file
-// checked against its entry. The keys and checks are those of cpp/bindings/bind_pipeline.cpp,
-// which builds the same configurations from the same entries for Python's fastfer.FER.
+// checked against its entry. The keys are those of the typed spec in
+// python/fastfer/models/schema.py, from which Python's fastfer.FER builds the same configurations;
+// DetectorConfig::validate and ClassifierConfig::validate (cpp/src/pipeline_config.cpp) check both.
 //
 // This header names no JSON or crypto type (model_manifest.cpp holds nlohmann/json and
 // libcrypto), so a program that includes it needs neither library's headers.

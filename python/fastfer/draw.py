@@ -34,6 +34,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from ._args import number_in
 from .core.result import Face
 from .io.image import load_image
 from .labels import LABELS
@@ -115,8 +116,7 @@ def draw(
     ):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
-    if isinstance(min_face, bool) or not isinstance(min_face, (int, float)) or not min_face >= 0:
-        raise ValueError(f"min_face must be a number of pixels >= 0, got {min_face!r}")
+    number_in(min_face, "min_face", 0, note=" (pixels)")
     img = load_image(image)
     out = img.copy() if img is image else np.ascontiguousarray(img)
     placed = layout(out.shape, faces, bars=bars, min_face=min_face, track_ids=track_ids)

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .._args import int_in, number_in, positive_int
 from ..backend import kernels
 from ..backend.runtime import ProviderRequest, create_session
 from ..errors import ModelError, ModelSpecError
@@ -60,18 +61,6 @@ class Detections:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
 
 
-def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not value > 0:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return value
-
-
-def _fraction(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{what} must be a number in [0, 1], got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class DetectorOptions:
     """A Detector's options, checked (``Detector`` says what each means). The native pipeline's
@@ -89,19 +78,18 @@ class DetectorOptions:
         ValueError names the first one out of range, a ModelSpecError a min_face the model cannot
         honour."""
         threshold = given.get("score_threshold")
+        if threshold is None:
+            threshold = decoder.score_threshold
         options = DetectorOptions(
-            score_threshold=_fraction(decoder.score_threshold if threshold is None else threshold, "score_threshold"),
-            nms_iou=_fraction(given.get("nms_iou", DEFAULT_NMS_IOU), "nms_iou"),
-            max_faces=_positive_int(given.get("max_faces", MAX_FACES), "max_faces"),
-            max_side=_positive_int(given.get("max_side", DEFAULT_MAX_SIDE), "max_side"),
-            min_face=given.get("min_face", 0),
+            score_threshold=number_in(threshold, "score_threshold", 0, 1),
+            nms_iou=number_in(given.get("nms_iou", DEFAULT_NMS_IOU), "nms_iou", 0, 1),
+            max_faces=positive_int(given.get("max_faces", MAX_FACES), "max_faces"),
+            max_side=positive_int(given.get("max_side", DEFAULT_MAX_SIDE), "max_side"),
+            min_face=int_in(given.get("min_face", 0), "min_face", 0, 65536, note=" (0 = off)"),
         )
         if options.max_faces > MAX_FACES:
             raise ValueError(f"max_faces is capped at {MAX_FACES}, got {options.max_faces}")
-        min_face = options.min_face
-        if isinstance(min_face, bool) or not isinstance(min_face, int) or not 0 <= min_face <= 65536:
-            raise ValueError(f"min_face must be an int in [0, 65536] (0 = off), got {min_face!r}")
-        if min_face and spec.input.size == "dynamic" and not decoder.min_face_px:
+        if options.min_face and spec.input.size == "dynamic" and not decoder.min_face_px:
             raise ModelSpecError(
                 f"model {spec.name!r}: min_face needs the smallest face it finds reliably "
                 "(decoder 'min_face_px' in its spec)"

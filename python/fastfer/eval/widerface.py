@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import cv2
 import numpy as np
 
+from .._args import int_in
 from .._progress import show_progress
 from ..errors import ImageDecodeError
 from ..io.png import write_png
@@ -140,8 +141,7 @@ def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_f
     """evaluate's arguments checked; the names of the images it scores, in order."""
     if box_format not in ("xyxy", "xywh"):
         raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
-    if isinstance(min_face, bool) or not isinstance(min_face, int) or min_face < 0:
-        raise ValueError(f"min_face must be an int >= 0 (0 = the official protocol), got {min_face!r}")
+    int_in(min_face, "min_face", 0, note=" (0 = the official protocol)")
     names = list(predictions) if images is None else list(dict.fromkeys(images))
     unknown = [n for n in names if n not in ground_truth]
     if unknown:

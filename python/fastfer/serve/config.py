@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .._args import int_in, positive_number
+
 #: Request bodies (one image, a batch, one WebSocket frame) larger than this are refused (413).
 DEFAULT_MAX_BODY_BYTES = 20 << 20
 #: Requests waiting for a worker beyond those running; past it the answer is 503 at once.
@@ -51,12 +53,11 @@ class ServeConfig:
 
     def __post_init__(self):
         for name in ("workers", "max_body_bytes", "max_batch", "max_streams"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("queue_size", self.queue_size, 0)
+            int_in(getattr(self, name), name, 1)
+        int_in(self.queue_size, "queue_size", 0)
         if self.max_pixels is not None:
-            _check_int("max_pixels", self.max_pixels, 1)
-        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not self.timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {self.timeout!r}")
+            int_in(self.max_pixels, "max_pixels", 1)
+        positive_number(self.timeout, "timeout", " of seconds")
         if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
             raise ValueError("api_key must be a non-empty string (or None for no key)")
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
@@ -67,8 +68,3 @@ class ServeConfig:
         out["api_key"] = self.api_key is not None
         out["cors_origins"] = list(self.cors_origins)
         return out
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")

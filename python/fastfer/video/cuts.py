@@ -25,6 +25,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from .._args import number_in
+
 #: Consecutive thumbnails correlating less than this are a cut.
 CUT_CORRELATION = 0.7
 #: The thumbnail's width and height: small enough that a face's own motion between two frames
@@ -56,9 +58,7 @@ class CutDetector:
     """
 
     def __init__(self, threshold: float = CUT_CORRELATION):
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not -1.0 < threshold < 1.0:
-            raise ValueError(f"threshold must be a number in (-1, 1), got {threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = number_in(threshold, "threshold", -1, 1, lo_open=True, hi_open=True)
         self._size: Optional[tuple] = None  # the previous frame's (height, width)
         # The last thumbnail that was not flat, zero-mean and of norm 1: a frame after a flat one
         # is compared with the picture before it, so that a black frame inside a shot (a camera's

@@ -16,15 +16,13 @@ from typing import Iterable
 
 import numpy as np
 
+from .._args import number_in
+
 DEFAULT_ALPHA = 0.3
 
 
 def check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha <= 1.0:
-        raise ValueError(
-            f"smoothing must be a number in (0, 1] (the weight of the newest frame; 1 = no smoothing), got {alpha!r}"
-        )
-    return float(alpha)
+    return number_in(alpha, "smoothing", 0, 1, lo_open=True, note=" (the weight of the newest frame; 1 = no smoothing)")
 
 
 class TrackSmoother:

@@ -41,7 +41,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .._args import positive_int
+from .._args import positive_int, positive_number
 from ..core.result import Face, frozen_float32
 from ..errors import ImageDecodeError, ImageTooLargeError, VideoDecodeError
 from ..io.image import get_max_pixels, load_image
@@ -453,8 +453,8 @@ class Stream:
             raise ValueError(f"between must be 'reuse' or 'classify', got {between!r}")
         if live is not None and not isinstance(live, bool):
             raise TypeError(f"live must be True, False or None, got {live!r}")
-        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0):
-            raise ValueError(f"fps must be a positive number, got {fps!r}")
+        if fps is not None:
+            positive_number(fps, "fps")
         if not isinstance(cuts, bool):
             raise TypeError(f"cuts must be True or False, got {cuts!r}")
         self._cuts = CutDetector() if cuts else None

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .._args import positive_int
+from .._args import int_in, number_in, positive_int
 
 # Kalman noise, as fractions of the box's mean side: how far a measured box may be off (R), and
 # how much position and velocity may change per frame beyond the constant-velocity model (Q).
@@ -84,16 +84,8 @@ class Tracker:
     """
 
     def __init__(self, *, iou_threshold: float = 0.3, max_missed: int = 5):
-        if (
-            isinstance(iou_threshold, bool)
-            or not isinstance(iou_threshold, (int, float))
-            or not 0.0 < iou_threshold <= 1.0
-        ):
-            raise ValueError(f"iou_threshold must be a number in (0, 1], got {iou_threshold!r}")
-        if isinstance(max_missed, bool) or not isinstance(max_missed, int) or max_missed < 0:
-            raise ValueError(f"max_missed must be an int >= 0, got {max_missed!r}")
-        self.iou_threshold = float(iou_threshold)
-        self.max_missed = max_missed
+        self.iou_threshold = number_in(iou_threshold, "iou_threshold", 0, 1, lo_open=True)
+        self.max_missed = int_in(max_missed, "max_missed", 0)
         self._next_id = 1
         self._ids = np.zeros(0, np.int64)
         self._x = np.zeros((0, 8))  # Kalman state per track
