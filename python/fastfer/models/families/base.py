@@ -154,3 +154,33 @@ def decode_prior_deltas(
     boxes = kernels.decode_boxes(box_deltas, priors, var)
     marks = kernels.decode_landmarks(landmark_deltas, priors, var[0])
     return boxes, marks.reshape(-1, 5, 2)
+
+
+@dataclass(frozen=True)
+class PriorDeltaDecoder(DetectorDecoder):
+    """A family whose boxes and landmarks are deltas against SSD-style priors, scaled by its
+    ``variances`` (RetinaFace, YuNet): the field, its manifest and native forms, and the decoding
+    of the outputs its ``DELTAS`` roles name."""
+
+    KEYS: ClassVar[tuple[str, ...]] = (*DetectorDecoder.KEYS, "variances")
+    #: The roles (of ``per_image``'s outputs) holding the box deltas (4) and landmark deltas (10).
+    DELTAS: ClassVar[tuple[str, str]]
+
+    #: [xy, wh]: box centres and landmarks move by delta × variances[0] × the prior's size.
+    variances: tuple[float, float]
+
+    @classmethod
+    def read(cls, fields: Fields, inp: InputSpec) -> dict[str, Any]:
+        return {**super().read(fields, inp), "variances": variances(fields)}
+
+    def own_entry(self) -> dict[str, Any]:
+        return {"variances": list(self.variances)}
+
+    def native_fields(self) -> dict[str, Any]:
+        return {"variance_xy": self.variances[0], "variance_wh": self.variances[1]}
+
+    def decode(
+        self, out: Outputs, picked: np.ndarray, priors: np.ndarray, inp: InputSpec, kernels: Kernels
+    ) -> tuple[np.ndarray, np.ndarray]:
+        boxes, marks = self.DELTAS
+        return decode_prior_deltas(out[boxes][picked], out[marks][picked], priors, self.variances, kernels)

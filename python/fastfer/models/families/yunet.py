@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from .._fields import Fields
-from .base import DetectorDecoder, Kernels, Outputs, decode_prior_deltas, variances
+from .base import Kernels, Outputs, PriorDeltaDecoder
 
 if TYPE_CHECKING:
     from ..schema import InputSpec
@@ -21,30 +21,22 @@ _HEADS = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
 
 
 @dataclass(frozen=True)
-class YuNet(DetectorDecoder):
+class YuNet(PriorDeltaDecoder):
     kind: ClassVar[str] = "yunet"
     family: ClassVar[str] = "YuNet"
-    KEYS: ClassVar[tuple[str, ...]] = (*DetectorDecoder.KEYS, "variances")
-
-    variances: tuple[float, float]
+    DELTAS: ClassVar[tuple[str, str]] = ("bbox", "kps")
 
     @classmethod
     def read(cls, fields: Fields, inp: InputSpec) -> dict[str, Any]:
         """Also the rules of its heads: one prior per cell (one anchor size per step), and a
         dynamic input padded to a multiple of every step, so each head has (H / step) x (W / step)
         cells exactly."""
-        read = {**super().read(fields, inp), "variances": variances(fields)}
+        read = super().read(fields, inp)
         if any(len(level) != 1 for level in read["min_sizes"]):
             fields.fail("a yunet decoder has one anchor size per step (min_sizes [[8], [16], [32]])")
         if inp.size != "dynamic" or any(inp.pad_multiple % step for step in read["steps"]):
             fields.fail("a yunet detector needs a dynamic input size padded to a multiple of every step")
         return read
-
-    def own_entry(self) -> dict[str, Any]:
-        return {"variances": list(self.variances)}
-
-    def native_fields(self) -> dict[str, Any]:
-        return {"variance_xy": self.variances[0], "variance_wh": self.variances[1]}
 
     def roles(self) -> tuple[str, ...]:
         """One output per head and step: cls_8, cls_16, ..., kps_32."""
@@ -63,8 +55,3 @@ class YuNet(DetectorDecoder):
 
     def scores(self, out: Outputs, kernels: Kernels) -> np.ndarray:
         return kernels.yunet_scores(out["cls"], out["obj"])
-
-    def decode(
-        self, out: Outputs, picked: np.ndarray, priors: np.ndarray, inp: InputSpec, kernels: Kernels
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return decode_prior_deltas(out["bbox"][picked], out["kps"][picked], priors, self.variances, kernels)
