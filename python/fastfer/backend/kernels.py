@@ -7,6 +7,7 @@ twin); both have the same signature and documented results. Read the twin's docs
 from __future__ import annotations
 
 from . import active as _impl
+from .reference import __all__ as __all__  # the same names on both backends: the twins' list
 
 # Bounds on one call, the same on both backends (tests/test_kernel_bounds.py checks they agree):
 # more than these raises ValueError before any work or allocation.
@@ -21,16 +22,3 @@ decode_boxes = _impl.decode_boxes
 decode_landmarks = _impl.decode_landmarks
 nms = _impl.nms
 yunet_scores = _impl.yunet_scores
-
-__all__ = [
-    "resize",
-    "to_gray",
-    "detector_input",
-    "face_input",
-    "similarity_transform",
-    "make_anchors",
-    "decode_boxes",
-    "decode_landmarks",
-    "nms",
-    "yunet_scores",
-]
