@@ -192,42 +192,36 @@ def test_a_content_length_that_is_no_size_is_refused(server, declared):
 # ------------------------------------------------------------------------ slow and idle clients
 
 
+def trickle(sock: socket.socket, data: bytes, wait: float) -> bytes:
+    """``data`` sent a byte at a time, each followed by a read of up to ``wait`` s; the first
+    answer, or b"" when the server hangs up or nothing comes by its deadline (and the slack)."""
+    start = time.monotonic()
+    sock.settimeout(wait)
+    answer = b""
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+            answer = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if answer or time.monotonic() - start > TIMEOUT_S + SLACK_S:
+            break
+    return answer
+
+
 def test_a_body_trickled_a_byte_at_a_time_is_a_408_at_the_deadline(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(head(Content_Type="image/jpeg", Content_Length=str(len(PHOTO))))
-        start = time.monotonic()
-        answer = b""
-        sock.settimeout(0.25)
-        for byte in PHOTO:
-            try:
-                sock.sendall(bytes([byte]))
-                answer = sock.recv(65536)
-            except socket.timeout:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            if answer or time.monotonic() - start > TIMEOUT_S + SLACK_S:
-                break
+        answer = trickle(sock, PHOTO, 0.25)
     assert status_of(answer) == 408, answer[:200]
     still_serves(server)
 
 
 def test_a_head_trickled_a_byte_at_a_time_is_closed_at_the_deadline(server):
-    trickle = head(Content_Type="image/jpeg", Content_Length="10", X_Padding="y" * 400)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        start = time.monotonic()
-        sock.settimeout(0.2)
-        answer = b""
-        for byte in trickle:
-            try:
-                sock.sendall(bytes([byte]))
-                answer += sock.recv(65536)
-            except socket.timeout:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            if answer or time.monotonic() - start > TIMEOUT_S + SLACK_S:
-                break
+        answer = trickle(sock, head(Content_Type="image/jpeg", Content_Length="10", X_Padding="y" * 400), 0.2)
     assert status_of(answer) == 408, answer[:200]
     still_serves(server)
 
