@@ -139,38 +139,38 @@ def _fctl(seq: int, width: int, height: int, x: int = 0, y: int = 0) -> bytes:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+def _png(*chunks: bytes) -> bytes:
+    """A PNG file: the signature, ``chunks`` and IEND."""
+    return PNG_SIGNATURE + b"".join(chunks) + _chunk(b"IEND", b"")
+
+
+def _apng(frames: int, *chunks: bytes) -> bytes:
+    """An animated PNG of a SMALL x SMALL canvas declaring ``frames`` frames, then ``chunks``."""
+    return _png(_ihdr(SMALL, SMALL), _chunk(b"acTL", struct.pack(">II", frames, 0)), *chunks)
+
+
 def png_big() -> bytes:
     """A plain PNG whose header says BIG but whose data is a few bytes."""
-    return PNG_SIGNATURE + _ihdr(BIG_W, BIG_H) + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _chunk(b"IEND", b"")
+    return _png(_ihdr(BIG_W, BIG_H), _chunk(b"IDAT", zlib.compress(b"\x00" * 64)))
 
 
 def apng_frame_larger_than_canvas() -> bytes:
-    return (
-        PNG_SIGNATURE
-        + _ihdr(SMALL, SMALL)
-        + _chunk(b"acTL", struct.pack(">II", 1, 0))
-        + _fctl(0, BIG_W, BIG_H)
-        + _idat(SMALL, SMALL)
-        + _chunk(b"IEND", b"")
-    )
+    return _apng(1, _fctl(0, BIG_W, BIG_H), _idat(SMALL, SMALL))
 
 
 def apng_second_frame_offset() -> bytes:
     frame = zlib.compress(b"".join(b"\x00" + bytes(3 * SMALL) for _ in range(SMALL)))
-    return (
-        PNG_SIGNATURE
-        + _ihdr(SMALL, SMALL)
-        + _chunk(b"acTL", struct.pack(">II", 2, 0))
-        + _fctl(0, SMALL, SMALL)
-        + _idat(SMALL, SMALL)
-        + _fctl(1, SMALL, SMALL, BIG_W, BIG_H)
-        + _chunk(b"fdAT", struct.pack(">I", 2) + frame)
-        + _chunk(b"IEND", b"")
+    return _apng(
+        2,
+        _fctl(0, SMALL, SMALL),
+        _idat(SMALL, SMALL),
+        _fctl(1, SMALL, SMALL, BIG_W, BIG_H),
+        _chunk(b"fdAT", struct.pack(">I", 2) + frame),
     )
 
 
 def png_second_header_larger() -> bytes:
-    return PNG_SIGNATURE + _ihdr(SMALL, SMALL) + _ihdr(BIG_W, BIG_H) + _idat(SMALL, SMALL) + _chunk(b"IEND", b"")
+    return _png(_ihdr(SMALL, SMALL), _ihdr(BIG_W, BIG_H), _idat(SMALL, SMALL))
 
 
 # --- GIF ---------------------------------------------------------------------------------------
