@@ -37,29 +37,21 @@ CLASSIFIER_SPEC = {
     "outputs": {"probs": "probs"},
     "input": {"name": "image", "layout": "nchw", "color": "gray", "size": [48, 48], "mean": 127.5, "scale": 1 / 127.5},
 }
+
+
+def _shipped_spec(name: str, side: int) -> tuple:
+    """A shipped detector's spec for register() (no name, file or checksum) with a fixed
+    ``side`` × ``side`` input, and its anchors at that size."""
+    spec = {k: v for k, v in models.spec(name).to_dict().items() if k not in ("name", "file", "sha256", "size")}
+    spec["input"] = {**spec["input"], "size": [side, side]}
+    decoder = spec["decoder"]
+    return spec, kernels.make_anchors(side, side, decoder["steps"], decoder["min_sizes"], decoder["offset"])
+
+
 # BlazeFace's spec (fixed 128×128, letterboxed: a wide image leaves padding at the bottom).
-BLAZEFACE_SPEC = {
-    k: v for k, v in models.spec("blazeface_short").to_dict().items() if k not in ("name", "file", "sha256", "size")
-}
-BLAZEFACE_ANCHORS = kernels.make_anchors(
-    128,
-    128,
-    BLAZEFACE_SPEC["decoder"]["steps"],
-    BLAZEFACE_SPEC["decoder"]["min_sizes"],
-    BLAZEFACE_SPEC["decoder"]["offset"],
-)
+BLAZEFACE_SPEC, BLAZEFACE_ANCHORS = _shipped_spec("blazeface_short", 128)
 # RetinaFace's decoder at a fixed 64×64 input: 168 anchors.
-RETINAFACE_SPEC = {
-    k: v for k, v in models.spec("retinaface_mbv2").to_dict().items() if k not in ("name", "file", "sha256", "size")
-}
-RETINAFACE_SPEC["input"] = {**RETINAFACE_SPEC["input"], "size": [64, 64]}
-RETINAFACE_ANCHORS = kernels.make_anchors(
-    64,
-    64,
-    RETINAFACE_SPEC["decoder"]["steps"],
-    RETINAFACE_SPEC["decoder"]["min_sizes"],
-    RETINAFACE_SPEC["decoder"]["offset"],
-)
+RETINAFACE_SPEC, RETINAFACE_ANCHORS = _shipped_spec("retinaface_mbv2", 64)
 
 
 def _ints(name: str, values) -> bytes:
