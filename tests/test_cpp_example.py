@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from _child_env import build_tool_env
+from _nested import replace_at
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cpp"
@@ -428,18 +429,7 @@ def test_example_refuses_model_files_that_differ_from_the_manifest(example, astr
 
 def _set(entry_keys, value):
     """A change to the manifest: the value at models.<keys> replaced (None: the key removed)."""
-
-    def change(models):
-        *parents, last = entry_keys
-        node = models
-        for key in parents:
-            node = node[key]
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-
-    return change
+    return lambda models: replace_at(models, entry_keys, value, remove=value is None)
 
 
 YUNET = ["--detector", "yunet"]

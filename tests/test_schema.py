@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from _nested import replace_at
 
 import fastfer
 from fastfer import models
@@ -79,14 +80,7 @@ def test_typed_fields_and_defaults():
 
 def _changed(name: str, path: str, value) -> dict:
     entry = _entry(name)
-    *parents, last = path.split(".")
-    target = entry
-    for key in parents:
-        target = target[key]
-    if value is KeyError:
-        del target[last]
-    else:
-        target[last] = value
+    replace_at(entry, path.split("."), value, remove=value is KeyError)
     return entry
 
 
