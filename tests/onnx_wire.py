@@ -111,20 +111,12 @@ def classifier(width: int, size: int = 48) -> bytes:
     )
 
 
-def identity_model(
-    extra_nodes: list = (),
-    initializers: list = (),
-    sparse_initializers: list = (),
-    functions: list = (),
-    training_info: list = (),
-) -> bytes:
-    """x -> Identity -> y, with whatever extra parts a test needs around it."""
+def identity_model(extra_nodes: list = (), functions: list = (), training_info: list = (), **graph_parts) -> bytes:
+    """x -> Identity -> y, with whatever extra parts a test needs around it (``graph_parts``: the
+    graph's initializers or sparse_initializers, as graph() takes them)."""
     nodes = [node("Identity", ["x"], ["y"]), *extra_nodes]
-    return model(
-        graph(nodes, initializers, sparse_initializers, [value_info("x", [1])], [value_info("y", [1])]),
-        functions,
-        training_info,
-    )
+    io = {"inputs": [value_info("x", [1])], "outputs": [value_info("y", [1])]}
+    return model(graph(nodes, **io, **graph_parts), functions, training_info)
 
 
 def external_tensor_placements() -> dict:
