@@ -12,8 +12,9 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
-from typing import Optional
+from typing import Awaitable, Callable, Optional
 
 from fastapi import Depends, FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
@@ -326,8 +327,8 @@ def _add_analysis(app: FastAPI, server: Server) -> None:
     """POST /v1/analyze and POST /v1/analyze/batch, behind the API key, with the same filters."""
     require_key = _key_checker(server)
     filters = _filter_queries()
-    _add_analyze_one(app, server, require_key, filters)
-    _add_analyze_batch(app, server, require_key, filters)
+    for endpoint in _ANALYSIS_ENDPOINTS:
+        _add_analysis_endpoint(app, server, require_key, filters, endpoint)
 
 
 def _filter_queries() -> dict:
@@ -343,65 +344,84 @@ def _filter_queries() -> dict:
     )
 
 
-def _add_analyze_one(app: FastAPI, server: Server, require_key, filters: dict) -> None:
-    """POST /v1/analyze: one image."""
+@dataclass(frozen=True)
+class _AnalysisEndpoint:
+    """One of the analysis endpoints: its route (``name``: the OpenAPI operation's; ``description``:
+    what /docs says of it), how many images a request may hold, and how they are answered."""
+
+    path: str
+    name: str
+    summary: str
+    description: str
+    max_images: Callable[[ServeConfig], int]
+    answer: Callable[[Server, list, dict, Deadline], Awaitable[dict]]
+
+
+def _add_analysis_endpoint(
+    app: FastAPI, server: Server, require_key, filters: dict, endpoint: _AnalysisEndpoint
+) -> None:
+    """POST ``endpoint.path``: the request's images read (within the deadline, the filters
+    checked first), then analysed and answered by ``endpoint.answer``."""
     config = server.config
 
     @app.post(
+        endpoint.path,
+        name=endpoint.name,
+        summary=endpoint.summary,
+        description=endpoint.description,
+        openapi_extra=_RAW_OR_MULTIPART,
+        dependencies=[Depends(require_key)],
+    )
+    async def analysis(
+        request: Request,
+        min_face: Optional[int] = filters["min_face"],
+        max_faces: Optional[int] = filters["max_faces"],
+        score_threshold: Optional[float] = filters["score_threshold"],
+    ):
+        deadline = Deadline(config.timeout)
+        server.ready_or_503()
+        narrowing = _narrowing(config, server.fer, min_face, max_faces, score_threshold)
+        images = await read_images(request, deadline, max_images=endpoint.max_images(config))
+        return await endpoint.answer(server, images, narrowing, deadline)
+
+
+async def _answer_one(server: Server, images: list, narrowing: dict, deadline: Deadline) -> dict:
+    result = await server.run(
+        _analyze_image, server.fer, images[0][1], time.perf_counter(), narrowing, deadline=deadline
+    )
+    server.metrics.observe_faces(len(result["faces"]))
+    return result
+
+
+async def _answer_batch(server: Server, images: list, narrowing: dict, deadline: Deadline) -> dict:
+    results = await server.run(_analyze_batch, server.fer, images, time.perf_counter(), narrowing, deadline=deadline)
+    for entry in results:
+        if "faces" in entry:
+            server.metrics.observe_faces(len(entry["faces"]))
+    return {"results": results}
+
+
+_ANALYSIS_ENDPOINTS = (
+    _AnalysisEndpoint(
         "/v1/analyze",
-        summary="Faces and expressions of one image",
-        openapi_extra=_RAW_OR_MULTIPART,
-        dependencies=[Depends(require_key)],
-    )
-    async def analyze(
-        request: Request,
-        min_face: Optional[int] = filters["min_face"],
-        max_faces: Optional[int] = filters["max_faces"],
-        score_threshold: Optional[float] = filters["score_threshold"],
-    ):
-        """The image as the body (image/jpeg, image/png, ... or application/octet-stream) or as
-        one multipart/form-data file. Answers {width, height, faces: [Face.to_dict()], timing_ms}."""
-        deadline = Deadline(config.timeout)
-        server.ready_or_503()
-        narrowing = _narrowing(config, server.fer, min_face, max_faces, score_threshold)
-        images = await read_images(request, deadline, max_images=1)
-        result = await server.run(
-            _analyze_image, server.fer, images[0][1], time.perf_counter(), narrowing, deadline=deadline
-        )
-        server.metrics.observe_faces(len(result["faces"]))
-        return result
-
-
-def _add_analyze_batch(app: FastAPI, server: Server, require_key, filters: dict) -> None:
-    """POST /v1/analyze/batch: several images, each answered or refused on its own."""
-    config = server.config
-
-    @app.post(
+        "analyze",
+        "Faces and expressions of one image",
+        "The image as the body (image/jpeg, image/png, ... or application/octet-stream) or as\n"
+        "one multipart/form-data file. Answers {width, height, faces: [Face.to_dict()], timing_ms}.",
+        lambda config: 1,
+        _answer_one,
+    ),
+    _AnalysisEndpoint(
         "/v1/analyze/batch",
-        summary="Faces and expressions of several images",
-        openapi_extra=_RAW_OR_MULTIPART,
-        dependencies=[Depends(require_key)],
-    )
-    async def analyze_batch(
-        request: Request,
-        min_face: Optional[int] = filters["min_face"],
-        max_faces: Optional[int] = filters["max_faces"],
-        score_threshold: Optional[float] = filters["score_threshold"],
-    ):
-        """Several multipart/form-data files. Answers {results: [...]}, one entry per file in
-        order: {index, filename, width, height, faces, timing_ms}, or {index, filename, status,
-        error} for a file that could not be analysed (the others are still analysed)."""
-        deadline = Deadline(config.timeout)
-        server.ready_or_503()
-        narrowing = _narrowing(config, server.fer, min_face, max_faces, score_threshold)
-        images = await read_images(request, deadline, max_images=config.max_batch)
-        results = await server.run(
-            _analyze_batch, server.fer, images, time.perf_counter(), narrowing, deadline=deadline
-        )
-        for entry in results:
-            if "faces" in entry:
-                server.metrics.observe_faces(len(entry["faces"]))
-        return {"results": results}
+        "analyze_batch",
+        "Faces and expressions of several images",
+        "Several multipart/form-data files. Answers {results: [...]}, one entry per file in\n"
+        "order: {index, filename, width, height, faces, timing_ms}, or {index, filename, status,\n"
+        "error} for a file that could not be analysed (the others are still analysed).",
+        lambda config: config.max_batch,
+        _answer_batch,
+    ),
+)
 
 
 def _add_stream(app: FastAPI, server: Server) -> None:
