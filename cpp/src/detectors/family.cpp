@@ -1,4 +1,5 @@
-// The detector families by kind, and the decoding shared by the families with SSD-style priors.
+// The detector families by kind, the output binding of the families with one row per anchor, and
+// the decoding shared by the families with SSD-style priors.
 #include "detectors/family.h"
 
 #include <cmath>
@@ -20,6 +21,21 @@ const DetectorFamily& detector_family(DetectorKind kind) {
       return blazeface_family();
   }
   throw std::invalid_argument("unknown detector kind");
+}
+
+OutputBindings bind_per_anchor_outputs(const DetectorConfig& det, int64_t anchors,
+                                       std::initializer_list<int64_t> widths,
+                                       OutputBuffers& buffers) {
+  buffers.resize(widths.size());
+  OutputBindings outputs;
+  size_t k = 0;
+  for (int64_t width : widths) {
+    buffers[k].resize(static_cast<size_t>(anchors * width));
+    outputs.emplace_back(det.output_names[k],
+                         MutableTensorView{{1, anchors, width}, buffers[k].data()});
+    ++k;
+  }
+  return outputs;
 }
 
 void check_variances(const DetectorConfig& det) {

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,13 @@ const DetectorFamily& detector_family(DetectorKind kind);
 const DetectorFamily& retinaface_family();
 const DetectorFamily& yunet_family();
 const DetectorFamily& blazeface_family();
+
+// Shared by the families with one output row per anchor (RetinaFace, BlazeFace): sizes one buffer
+// per output, anchors × widths[k] floats, and binds output k (det.output_names[k]) to buffer k as
+// a {1, anchors, widths[k]} tensor.
+OutputBindings bind_per_anchor_outputs(const DetectorConfig& det, int64_t anchors,
+                                       std::initializer_list<int64_t> widths,
+                                       OutputBuffers& buffers);
 
 // Shared by the families with SSD-style priors (RetinaFace, YuNet).
 

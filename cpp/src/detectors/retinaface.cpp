@@ -14,15 +14,7 @@ void validate(const DetectorConfig& det) { check_variances(det); }
 
 OutputBindings bind_outputs(const DetectorConfig& det, const DetectorInputGeometry&,
                             int64_t anchors, OutputBuffers& buffers) {
-  const int64_t widths[3] = {4, 10, 2};
-  buffers.resize(3);
-  OutputBindings outputs;
-  for (size_t k = 0; k < 3; ++k) {
-    buffers[k].resize(static_cast<size_t>(anchors * widths[k]));
-    outputs.emplace_back(det.output_names[k],
-                         MutableTensorView{{1, anchors, widths[k]}, buffers[k].data()});
-  }
-  return outputs;
+  return bind_per_anchor_outputs(det, anchors, {4, 10, 2}, buffers);
 }
 
 void scores(const OutputBuffers& buffers, int64_t anchors, float* out) {
