@@ -46,6 +46,15 @@ def test_both_twins_publish_the_same_limits():
     assert native.MAX_NMS_BOX_AREA == reference.detect.MAX_NMS_BOX_AREA == 2.0**127
 
 
+def test_the_kernels_module_publishes_the_limits_as_fastfer_kernels_did():
+    from fastfer.backend import kernels
+
+    assert kernels.MAX_NMS_CANDIDATES == reference.detect.MAX_NMS_CANDIDATES
+    assert kernels.MAX_ANCHORS == reference.detect.MAX_ANCHORS
+    assert kernels.MAX_NMS_BOX_AREA == reference.detect.MAX_NMS_BOX_AREA
+    assert kernels.MAX_OUTPUT_ELEMENTS == _checks.MAX_OUTPUT_ELEMENTS
+
+
 # --- NMS: a cap on candidates, finite IoU tests ----------------------------------------------------
 
 

@@ -10,7 +10,14 @@ from . import active as _impl
 from .reference import __all__ as __all__  # the same names on both backends: the twins' list
 
 # Bounds on one call, the same on both backends (tests/test_kernel_bounds.py checks they agree):
-# more than these raises ValueError before any work or allocation.
+# more than these raises ValueError before any work or allocation. Re-exported (`as` keeps them
+# public for linters) because fastfer.kernels had them before the package was cut into layers.
+from .reference._checks import MAX_OUTPUT_ELEMENTS as MAX_OUTPUT_ELEMENTS  # resize / *_input values
+from .reference.detect import (
+    MAX_ANCHORS as MAX_ANCHORS,
+    MAX_NMS_BOX_AREA as MAX_NMS_BOX_AREA,
+    MAX_NMS_CANDIDATES as MAX_NMS_CANDIDATES,
+)
 
 resize = _impl.resize
 to_gray = _impl.to_gray
