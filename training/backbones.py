@@ -59,11 +59,41 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
-    """MobileNetV2-1.0 with torchvision's module names; `fc` replaces its 1000-way classifier."""
+class ImageNetBackbone(nn.Module):
+    """What the backbones share: a 7-way head `fc` (with dropout) over the globally pooled
+    `features(x)`, and `load_imagenet`, which loads a pretrained state dict whole but for its
+    1000-way classifier (keys starting with `classifier_prefix`) and refuses any other file."""
 
     feature_channels = 1280
+    classifier_prefix = ""  # the ImageNet classifier's keys, left out of our 7-way net
+    weights_name = ""  # what load_imagenet's error calls the expected weights
+
+    def _head(self, classes: int, dropout: float) -> None:
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(self.feature_channels, classes)
+        nn.init.normal_(self.fc.weight, 0, 0.01)
+        nn.init.zeros_(self.fc.bias)
+
+    # No `features` stub here: MobileNetV2's `features` is a registered submodule, which a method
+    # of the same name on a base class would shadow.
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), 1)
+        return self.fc(self.drop(torch.flatten(x, 1)))
+
+    def load_imagenet(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = {k: v for k, v in state.items() if not k.startswith(self.classifier_prefix)}
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if unexpected or set(missing) != {"fc.weight", "fc.bias"}:
+            raise SystemExit(f"{path}: not {self.weights_name} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+class MobileNetV2(ImageNetBackbone):
+    """MobileNetV2-1.0 with torchvision's module names; `fc` replaces its 1000-way classifier."""
+
     input_mean, input_std = IMAGENET_MEAN, IMAGENET_STD  # torchvision's preprocessing
+    classifier_prefix, weights_name = "classifier.", "torchvision's MobileNetV2"
 
     def __init__(self, classes: int = 7, dropout: float = 0.2):
         super().__init__()
@@ -74,24 +104,7 @@ class MobileNetV2(nn.Module):
                 cin = c
         layers.append(conv_bn_relu6(cin, self.feature_channels, 1))
         self.features = nn.Sequential(*layers)
-        self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(self.feature_channels, classes)
-        nn.init.normal_(self.fc.weight, 0, 0.01)
-        nn.init.zeros_(self.fc.bias)
-
-    def forward(self, x):
-        x = F.adaptive_avg_pool2d(self.features(x), 1)
-        return self.fc(self.drop(torch.flatten(x, 1)))
-
-    def load_imagenet(self, path: Path) -> None:
-        """torchvision's mobilenet_v2 state dict, less its classifier (ours has 7 classes)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if unexpected or set(missing) != {"fc.weight", "fc.bias"}:
-            raise SystemExit(
-                f"{path}: not torchvision's MobileNetV2 (missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
+        self._head(classes, dropout)
 
 
 # EfficientNet-B0's stages, which EfficientNet-Lite0 keeps: kernel, first stride, expansion, output
@@ -164,12 +177,12 @@ class MBConv(nn.Module):
         return x + inputs if self.residual else x
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite0(ImageNetBackbone):
     """EfficientNet-Lite0 (Google's TF release, converted to lukemelas' EfficientNet-PyTorch names):
     EfficientNet-B0 without squeeze-excitation, ReLU6 for swish, the stem (32) and head (1280) not
     scaled, TF "SAME" padding; `fc` replaces its 1000-way `_fc`."""
 
-    feature_channels = 1280
+    classifier_prefix, weights_name = "_fc.", "EfficientNet-Lite0's lukemelas-style weights"
     # TF's Lite preprocessing: (pixel - 127) / 128 on every channel, not ImageNet's mean and std
     input_mean, input_std = (127 / 255,) * 3, (128 / 255,) * 3
 
@@ -185,31 +198,13 @@ class EfficientNetLite0(nn.Module):
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = Conv2dSame(cin, self.feature_channels, 1)
         self._bn1 = lite_bn(self.feature_channels)
-        self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(self.feature_channels, classes)
-        nn.init.normal_(self.fc.weight, 0, 0.01)
-        nn.init.zeros_(self.fc.bias)
+        self._head(classes, dropout)
 
     def features(self, x):
         x = F.relu6(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
         return F.relu6(self._bn1(self._conv_head(x)))
-
-    def forward(self, x):
-        x = F.adaptive_avg_pool2d(self.features(x), 1)
-        return self.fc(self.drop(torch.flatten(x, 1)))
-
-    def load_imagenet(self, path: Path) -> None:
-        """efficientnet-lite0's lukemelas-style state dict, less its classifier (ours has 7 classes)."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if unexpected or set(missing) != {"fc.weight", "fc.bias"}:
-            raise SystemExit(
-                f"{path}: not EfficientNet-Lite0's lukemelas-style weights "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
 
 
 class GreyImageNet(nn.Module):
