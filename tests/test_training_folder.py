@@ -6,13 +6,13 @@ read the faces. PyTorch is a training-only dependency: without it this module is
 
 import importlib.util
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _paths import SHARED_DATA
+from _training import run_train
 
 if importlib.util.find_spec("torch") is None:  # not imported here: train.py runs in a subprocess
     pytest.skip("PyTorch is not installed (a training-only dependency; CI has none)", allow_module_level=True)
@@ -54,34 +54,10 @@ def dataset(tmp_path_factory):
 def test_fine_tunes_the_shipped_fernet_on_a_folder(dataset, tmp_path):
     root = dataset
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        str(REPO / "training" / "train.py"),
-        "--data",
-        str(root),
-        "--order",
-        "rafdb",
-        "--init",
-        str(SHIPPED),
-        "--epochs",
-        "2",
-        "--lr",
-        "0.005",
-        "--warmup",
-        "0",
-        "--batch",
-        "64",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--seed",
-        "0",
-        "--threads",
-        "1",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    proc = run_train(
+        *("--data", str(root), "--order", "rafdb", "--init", str(SHIPPED), "--epochs", "2"),
+        *("--lr", "0.005", "--warmup", "0", "--batch", "64", "--out", str(out)),
+    )
     assert "280 faces" in proc.stdout and "contempt" in proc.stdout  # 7 x 40 read, contempt skipped
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]

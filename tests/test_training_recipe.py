@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _paths import SHARED_DATA
+from _training import run_train
 
 if importlib.util.find_spec("torch") is None:  # not imported here: train.py runs in a subprocess
     pytest.skip("PyTorch is not installed (a training-only dependency; CI has none)", allow_module_level=True)
@@ -24,31 +25,10 @@ FERPLUS = SHARED_DATA / "ferplus_labels.npz"
 
 
 def train(out: Path, *extra: str, data: Path = FER2013) -> Path:
-    cmd = [
-        sys.executable,
-        str(REPO / "training" / "train.py"),
-        "--data",
-        str(data),
-        "--ferplus",
-        str(FERPLUS),
-        "--out",
-        str(out),
-        "--epochs",
-        "1",
-        "--limit",
-        "512",
-        "--device",
-        "cpu",
-        "--seed",
-        "0",
-        # one thread: on a shared, busy CPU two OpenMP threads spend most of their time waiting
-        # for each other (measured 5x the CPU time per step here)
-        "--threads",
-        "1",
+    run_train(
+        *("--data", str(data), "--ferplus", str(FERPLUS), "--out", str(out), "--epochs", "1", "--limit", "512"),
         *extra,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    )
     return out
 
 
