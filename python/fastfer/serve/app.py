@@ -228,7 +228,9 @@ def _authorized(config: ServeConfig, header: Optional[str]) -> bool:
 
 
 def _key_checker(server: Server):
-    def require_key(request: Request) -> None:
+    # async although it never awaits: FastAPI runs a plain-def dependency in its thread pool,
+    # a hand-off to another thread and back on every request for a check of one header.
+    async def require_key(request: Request) -> None:
         if not _authorized(server.config, request.headers.get("authorization")):
             raise ServeError(
                 401,
