@@ -80,3 +80,19 @@ def test_the_public_entry_points_use_the_shared_wording(make, message):
     with pytest.raises(ValueError) as caught:
         make()
     assert message in str(caught.value)
+
+
+def test_checked_numpy_scalars_are_kept_as_python_numbers_where_they_reach_json():
+    import json
+
+    config = ServeConfig(workers=np.int64(2), queue_size=np.uint8(3), timeout=np.float32(5), max_pixels=np.int32(10))
+    public = config.public()
+    assert [type(public[k]) for k in ("workers", "queue_size", "timeout", "max_pixels")] == [int, int, float, int]
+    assert json.loads(json.dumps(public))["timeout"] == 5.0
+
+    from fastfer.eval.widerface import evaluate
+
+    empty = np.zeros(0, np.int64)
+    truth = {"e/a.jpg": {"boxes": np.zeros((0, 4)), "easy": empty, "medium": empty, "hard": empty}}
+    result = evaluate({}, truth, images=["e/a.jpg"], min_face=np.int64(24))
+    assert type(result["min_face"]) is int

@@ -116,7 +116,7 @@ def draw(
     ):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False, got {flag!r}")
-    number_in(min_face, "min_face", 0, note=" (pixels)")
+    min_face = number_in(min_face, "min_face", 0, note=" (pixels)")
     img = load_image(image)
     out = img.copy() if img is image else np.ascontiguousarray(img)
     placed = layout(out.shape, faces, bars=bars, min_face=min_face, track_ids=track_ids)

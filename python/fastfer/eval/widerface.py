@@ -137,11 +137,10 @@ def voc_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[step + 1] - mrec[step]) * mpre[step + 1]))
 
 
-def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_format: str, min_face) -> list:
+def _evaluated_images(predictions: Mapping, ground_truth: Mapping, images, box_format: str) -> list:
     """evaluate's arguments checked; the names of the images it scores, in order."""
     if box_format not in ("xyxy", "xywh"):
         raise ValueError(f"box_format must be 'xyxy' or 'xywh', got {box_format!r}")
-    int_in(min_face, "min_face", 0, note=" (0 = the official protocol)")
     names = list(predictions) if images is None else list(dict.fromkeys(images))
     unknown = [n for n in names if n not in ground_truth]
     if unknown:
@@ -170,7 +169,9 @@ def evaluate(
     Returns ``{"ap", "precision", "recall", "num_faces"}`` (each a dict per setting; curves are
     arrays over :data:`THRESHOLDS`) plus ``"num_images"``, ``"num_detections"``, ``"thresholds"``.
     """
-    names = _evaluated_images(predictions, ground_truth, images, box_format, min_face)
+    # A Python int from here on: the result (its "min_face" too) goes to JSON as it is.
+    min_face = int_in(min_face, "min_face", 0, note=" (0 = the official protocol)")
+    names = _evaluated_images(predictions, ground_truth, images, box_format)
     dets = {n: check_detections(n, *predictions.get(n, ((), ()))) for n in names}
     every = np.concatenate([s for _, s in dets.values()] + [np.zeros(0)])
     lo, hi = every.min(initial=1.0), every.max(initial=0.0)  # official start values: min 1, max 0

@@ -52,12 +52,19 @@ class ServeConfig:
     cors_origins: tuple = ()
 
     def __post_init__(self):
-        for name in ("workers", "max_body_bytes", "max_batch", "max_streams"):
-            int_in(getattr(self, name), name, 1)
-        int_in(self.queue_size, "queue_size", 0)
+        # The checked values are stored as Python ints and floats: numpy scalars are accepted, and
+        # public() goes to JSON as it is (GET /v1/models).
+        for name, minimum in (
+            ("workers", 1),
+            ("max_body_bytes", 1),
+            ("max_batch", 1),
+            ("max_streams", 1),
+            ("queue_size", 0),
+        ):
+            object.__setattr__(self, name, int_in(getattr(self, name), name, minimum))
         if self.max_pixels is not None:
-            int_in(self.max_pixels, "max_pixels", 1)
-        positive_number(self.timeout, "timeout", " of seconds")
+            object.__setattr__(self, "max_pixels", int_in(self.max_pixels, "max_pixels", 1))
+        object.__setattr__(self, "timeout", positive_number(self.timeout, "timeout", " of seconds"))
         if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
             raise ValueError("api_key must be a non-empty string (or None for no key)")
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))

@@ -454,7 +454,7 @@ class Stream:
         if live is not None and not isinstance(live, bool):
             raise TypeError(f"live must be True, False or None, got {live!r}")
         if fps is not None:
-            positive_number(fps, "fps")
+            fps = positive_number(fps, "fps")
         if not isinstance(cuts, bool):
             raise TypeError(f"cuts must be True or False, got {cuts!r}")
         self._cuts = CutDetector() if cuts else None
