@@ -10,24 +10,36 @@ import numbers
 from typing import Optional
 
 
+def _as_int(value: object) -> Optional[int]:
+    """``value`` as a Python int if it is an integer (numpy's too) and not a bool, else None."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def _as_float(value: object) -> Optional[float]:
+    """``value`` as a Python float if it is a real number (numpy's too) and not a bool, else None."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def positive_int(value: object, what: str) -> int:
     """``value`` as an int >= 1, or ValueError naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    v = _as_int(value)
+    if v is None or v < 1:
         raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
+    return v
 
 
 def int_in(value: object, what: str, lo: int, hi: Optional[int] = None, note: str = "") -> int:
     """``value`` as an int in [lo, hi] (hi None: no upper bound); ``note`` follows the range in
     the message, e.g. ``" (0 = off)"``."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if ok:
-        v = int(value)  # type: ignore[call-overload]
-        ok = v >= lo and (hi is None or v <= hi)
-    if not ok:
+    v = _as_int(value)
+    if v is None or v < lo or (hi is not None and v > hi):
         bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ValueError(f"{what} must be an int {bounds}{note}, got {value!r}")
-    return int(value)  # type: ignore[call-overload]
+    return v
 
 
 def number_in(
@@ -41,22 +53,20 @@ def number_in(
     note: str = "",
 ) -> float:
     """``value`` as a float between ``lo`` and ``hi`` (hi None: no upper bound), each end closed
-    unless ``lo_open``/``hi_open``; NaN is refused."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = (v > lo if lo_open else v >= lo) and (hi is None or (v < hi if hi_open else v <= hi))
-    if not ok:
+    unless ``lo_open``/``hi_open``; NaN is refused (it compares false with both ends)."""
+    v = _as_float(value)
+    if v is None or not (v > lo if lo_open else v >= lo) or not (hi is None or (v < hi if hi_open else v <= hi)):
         if hi is None:
             bounds = f"{'>' if lo_open else '>='} {lo:g}"
         else:
             bounds = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
         raise ValueError(f"{what} must be a number {bounds}{note}, got {value!r}")
-    return float(value)  # type: ignore[arg-type]
+    return v
 
 
 def positive_number(value: object, what: str, unit: str = "") -> float:
     """``value`` as a float > 0 (``unit``, e.g. ``" of seconds"``, follows "number" in the message)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0:
+    v = _as_float(value)
+    if v is None or not v > 0:
         raise ValueError(f"{what} must be a positive number{unit}, got {value!r}")
-    return float(value)
+    return v
