@@ -71,12 +71,18 @@ def _analyze_for(fer, images: list, stop: float, out: list) -> None:
         k += 1
 
 
+def warm_fer(images: list) -> fastfer.FER:
+    """A default FER that has analysed two of ``images`` (ONNX Runtime's first runs allocate)."""
+    fer = fastfer.FER()
+    for data in images[:2]:
+        fer.analyze(data)
+    return fer
+
+
 def in_process(images: list, seconds: float, threads: int = 1) -> dict:
     """``FER.analyze`` over ``images`` for ``seconds`` in ``threads`` threads sharing one FER:
     what the server's workers do without the server around them."""
-    fer = fastfer.FER()
-    for data in images[:2]:
-        fer.analyze(data)  # warm
+    fer = warm_fer(images)
     latencies, stop = [], time.monotonic() + seconds
     workers = [threading.Thread(target=_analyze_for, args=(fer, images, stop, latencies)) for _ in range(threads)]
     start, cpu = time.perf_counter(), time.process_time()
@@ -143,9 +149,7 @@ def paired_one_client(port: int, images: list, seconds: float, slices: int = 8) 
     (in-process first, then the server, ``slices`` times): the machine's drift over a run (other
     work, clock changes) falls on both sides of each pair, which separate blocks minutes apart do
     not give. The per-slice p50 differences (server − in-process) and their median, in ms."""
-    fer = fastfer.FER()
-    for data in images[:2]:
-        fer.analyze(data)  # warm
+    fer = warm_fer(images)
     slice_s, diffs = seconds / slices, []
     for _ in range(slices):
         mine = []
