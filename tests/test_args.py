@@ -1,12 +1,15 @@
 """The shared argument checks (fastfer._args): one wording at every entry point, numpy scalars
 accepted, bool and NaN refused."""
 
+import json
+
 import numpy as np
 import pytest
 
 import fastfer
 from fastfer._args import int_in, number_in, positive_int, positive_number
 from fastfer.backend.runtime import create_session
+from fastfer.eval.widerface import evaluate
 from fastfer.scale.parallel import check_workers
 from fastfer.serve.config import ServeConfig
 from fastfer.video.cuts import CutDetector
@@ -83,14 +86,10 @@ def test_the_public_entry_points_use_the_shared_wording(make, message):
 
 
 def test_checked_numpy_scalars_are_kept_as_python_numbers_where_they_reach_json():
-    import json
-
     config = ServeConfig(workers=np.int64(2), queue_size=np.uint8(3), timeout=np.float32(5), max_pixels=np.int32(10))
     public = config.public()
     assert [type(public[k]) for k in ("workers", "queue_size", "timeout", "max_pixels")] == [int, int, float, int]
     assert json.loads(json.dumps(public))["timeout"] == 5.0
-
-    from fastfer.eval.widerface import evaluate
 
     empty = np.zeros(0, np.int64)
     truth = {"e/a.jpg": {"boxes": np.zeros((0, 4)), "easy": empty, "medium": empty, "hard": empty}}
