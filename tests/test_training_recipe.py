@@ -102,9 +102,47 @@ def test_a_student_learns_from_a_teacher_run(run, tmp_path):
     # --teacher takes a finished run; here a narrower student learns from the smoke run.
     student = train(tmp_path, "--teacher", str(run), "--width", "24")
     entry = json.loads((student / "manifest_entry.json").read_text())
-    assert entry["source"]["args"]["teacher"] == str(run) and "distilled from" in entry["description"]
+    assert entry["source"]["args"]["teacher"] == [str(run)] and "distilled from" in entry["description"]
     row = json.loads((student / "log.jsonl").read_text().splitlines()[0])
     assert np.isfinite(row["train_loss"]) and row["train_loss"] > 0
+
+
+def test_a_student_learns_from_an_ensemble_of_teachers_and_their_mirrors(run, tmp_path):
+    # Two teachers (the smoke run and the shipped fernet), each also shown the mirrored face, with
+    # their logits computed once on the un-augmented faces (--teacher-offline).
+    fernet = REPO / "python" / "fastfer" / "models" / "fernet.onnx"
+    out = tmp_path / "student"
+    proc = run_train(
+        *("--data", str(FER2013), "--ferplus", str(FERPLUS), "--out", str(out), "--epochs", "1", "--limit", "512"),
+        *("--teacher", str(run), str(fernet), "--teacher-flip", "--teacher-offline", "--width", "24"),
+    )
+    assert "teacher logits of 512 Training faces" in proc.stdout
+    entry = json.loads((out / "manifest_entry.json").read_text())
+    assert entry["source"]["args"]["teacher"] == [str(run), str(fernet)]
+    assert "distilled from train" in entry["description"] and "fernet.onnx (and their mirrors)" in entry["description"]
+    row = json.loads((out / "log.jsonl").read_text().splitlines()[0])
+    assert np.isfinite(row["train_loss"]) and row["train_loss"] > 0
+
+
+def test_a_mirrored_teacher_gives_a_face_and_its_mirror_the_same_logits():
+    # TeacherEnsemble(flip=True) averages each teacher over the face and its mirror, so the two
+    # views of a face must get the same targets (and they differ for the lone teacher).
+    code = """
+import sys; sys.path.insert(0, "training")
+import torch, train
+torch.manual_seed(0)
+net = train.FerNet(16, (1, 1, 1)).eval()
+x = torch.randn(4, 1, 48, 48)
+mirrored = torch.flip(x, dims=[3])
+both = train.TeacherEnsemble([net], flip=True)
+with torch.no_grad():
+    assert torch.allclose(both(x), both(mirrored), atol=1e-5)
+    assert not torch.allclose(net(x), net(mirrored), atol=1e-3)
+    lone = train.TeacherEnsemble([net], flip=False)(x)
+    assert torch.allclose(lone, torch.log_softmax(net(x), 1), atol=1e-6)
+print("ok")
+"""
+    assert run_python("-c", code).stdout.strip() == "ok"
 
 
 def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):

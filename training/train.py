@@ -476,7 +476,7 @@ def onnx_input_side(onnx_path):
     return int(dims[-1].dim_value)
 
 
-def load_teacher(run: Path, args, device):
+def load_one_teacher(run: Path, args, device):
     """A frozen teacher: a trained run (its --out folder: the architecture from its manifest entry,
     the weights from its best.pt) or an exported FerNet .onnx such as the shipped
     python/fastfer/models/fernet.onnx (architecture read off the graph, BN folded: exact in eval
@@ -501,6 +501,38 @@ def load_teacher(run: Path, args, device):
     return teacher
 
 
+class TeacherEnsemble(nn.Module):
+    """Frozen teachers whose log-probabilities are averaged (a normalised geometric mean of their
+    distributions, returned as logits), each also on the mirrored face with `flip`: an ensemble of
+    different networks, or of a network and its mirror, teaches better than any one of them."""
+
+    def __init__(self, teachers, flip: bool):
+        super().__init__()
+        self.teachers, self.flip = nn.ModuleList(teachers), flip
+
+    def forward(self, x):
+        views = (x, torch.flip(x, dims=[3])) if self.flip else (x,)
+        return torch.stack([F.log_softmax(t(v).float(), 1) for t in self.teachers for v in views]).mean(0)
+
+
+def load_teacher(args, device):
+    """--teacher's nets as one frozen module: a lone teacher as it is, several (or --teacher-flip)
+    as a TeacherEnsemble."""
+    teachers = [load_one_teacher(run, args, device) for run in args.teacher]
+    if len(teachers) == 1 and not args.teacher_flip:
+        return teachers[0]
+    return TeacherEnsemble(teachers, args.teacher_flip).eval()
+
+
+@torch.no_grad()
+def teacher_logits_of(teacher, images_u8, size, batch=512):
+    """The teacher's logits for every face as it is (un-augmented), computed once: --teacher-offline
+    trains against these, so an epoch costs the student's passes only."""
+    return torch.cat(
+        [teacher(to_input(images_u8[i : i + batch], size)).float() for i in range(0, len(images_u8), batch)]
+    )
+
+
 def distill_loss(student_logits, teacher_logits, temperature):
     """Hinton et al.'s soft-target loss: KL(teacher || student) at temperature T, times T²."""
     t = temperature
@@ -514,6 +546,16 @@ def distill_loss(student_logits, teacher_logits, temperature):
         * t
         * t
     )
+
+
+def plain_args(args, skip) -> dict:
+    """The run's arguments as plain values (paths as strings, --teacher's list of them too), for
+    state.pt and the manifest entry."""
+
+    def plain(v):
+        return str(v) if isinstance(v, Path) else [plain(x) for x in v] if isinstance(v, list) else v
+
+    return {k: plain(v) for k, v in vars(args).items() if k not in skip}
 
 
 def export(net, args, out: Path, public_acc, private_acc):
@@ -548,7 +590,8 @@ def export(net, args, out: Path, public_acc, private_acc):
         f"{', flip TTA' if args.flip_tta else ''}) trained on "
         f"{'the image folder ' + Path(args.data).name if Path(args.data).is_dir() else 'FER2013 Training'}"
         f"{' + FER+ soft labels' if args.ferplus else ''}"
-        f"{', distilled from ' + args.teacher.name if args.teacher else ''}"
+        f"{', distilled from ' + ' + '.join(t.name for t in args.teacher) if args.teacher else ''}"
+        f"{' (and their mirrors)' if args.teacher and args.teacher_flip else ''}"
         f"{', continued from ' + str(args.init) if args.init else ''}, {args.epochs} epochs, seed {args.seed}; "
         f"{100 * public_acc:.2f}% on {'its val/ folder' if Path(args.data).is_dir() else 'FER2013 PublicTest'}"
     )
@@ -568,11 +611,7 @@ def export(net, args, out: Path, public_acc, private_acc):
                 if Path(args.data).is_dir()
                 else "FER2013 Training" + (" (+FER+ votes)" if args.ferplus else "")
             ),
-            "args": {
-                k: (str(v) if isinstance(v, Path) else v)
-                for k, v in vars(args).items()
-                if k not in ("data", "ferplus", "out", "commit", "resume", "stop_after")
-            },
+            "args": plain_args(args, skip=("data", "ferplus", "out", "commit", "resume", "stop_after")),
         },
         "license": "trained by fastfer on FER2013 (research use)"
         + ("" if arch == "fernet" else f"; initialised from {_pretrained_licence(arch)}"),
@@ -773,8 +812,21 @@ def parse_args(argv=None):
     ap.add_argument(
         "--teacher",
         type=Path,
-        help="distil into this net: a finished run's --out folder or "
+        nargs="+",
+        help="distil into this net (several: their ensemble): a finished run's --out folder or "
         "an exported FerNet .onnx (e.g. python/fastfer/models/fernet.onnx)",
+    )
+    ap.add_argument(
+        "--teacher-flip",
+        action="store_true",
+        help="each teacher also sees the mirrored face; the two are averaged (twice the teacher's cost "
+        "online, nothing per epoch with --teacher-offline)",
+    )
+    ap.add_argument(
+        "--teacher-offline",
+        action="store_true",
+        help="compute the teacher's logits once, on the un-augmented Training faces, and distil the "
+        "augmented faces towards those (an epoch then costs the student's passes only)",
     )
     ap.add_argument(
         "--distill-weight",
@@ -795,6 +847,10 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if args.resume:
         return args, ap
+    if (args.teacher_flip or args.teacher_offline) and not args.teacher:
+        ap.error("--teacher-flip and --teacher-offline need --teacher")
+    if args.teacher_offline and args.mixup > 0:
+        ap.error("--teacher-offline with --mixup: the mixed faces have no precomputed teacher logits")
     if not args.data or not args.out:
         ap.error("--data and --out are required (unless --resume RUN)")
     args.blocks = tuple(int(b) for b in str(args.blocks).split(","))
@@ -828,7 +884,12 @@ def main(argv=None):
         stop_after, threads = args.stop_after, args.threads
         args = argparse.Namespace(**state["args"])
         for k in PATH_ARGS:
-            setattr(args, k, Path(getattr(args, k)) if getattr(args, k) is not None else None)
+            v = getattr(args, k)
+            setattr(args, k, None if v is None else [Path(p) for p in v] if isinstance(v, list) else Path(v))
+        if isinstance(args.teacher, Path):  # runs from before --teacher took several
+            args.teacher = [args.teacher]
+        args.teacher_flip = getattr(args, "teacher_flip", False)
+        args.teacher_offline = getattr(args, "teacher_offline", False)
         args.blocks = tuple(args.blocks)
         args.arch = getattr(args, "arch", "fernet")  # runs from before --arch
         args.stop_after, args.resume = stop_after, Path(args.out)
@@ -892,7 +953,12 @@ def main(argv=None):
     )
     autocast, scaler = amp_context(device, args.amp)
     ema = EMA(net, args.ema) if args.ema > 0 else None
-    teacher = load_teacher(args.teacher, args, device) if args.teacher else None
+    teacher = load_teacher(args, device) if args.teacher else None
+    cached_teacher_logits = None
+    if teacher is not None and args.teacher_offline:
+        t0 = time.time()
+        cached_teacher_logits = teacher_logits_of(teacher, x_tr, args.size)
+        print(f"teacher logits of {len(x_tr)} Training faces in {time.time() - t0:.0f} s", flush=True)
     gen = torch.Generator(device=device).manual_seed(args.seed)
     shuffle = torch.Generator().manual_seed(args.seed)
     mix_rng = np.random.default_rng(args.seed)  # mixup's lambdas
@@ -946,7 +1012,9 @@ def main(argv=None):
                 truth = truth if lam >= 0.5 else truth[perm]  # the training accuracy counts the larger part
             with autocast:
                 logits = net(x)
-                if teacher is not None:
+                if cached_teacher_logits is not None:
+                    teacher_logits = cached_teacher_logits[idx]
+                elif teacher is not None:
                     with torch.no_grad():
                         teacher_logits = teacher(x)
             loss = F.cross_entropy(logits.float(), target, label_smoothing=args.label_smoothing)
@@ -997,11 +1065,7 @@ def main(argv=None):
         }
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
-        saved_args = {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in vars(args).items()
-            if k not in ("resume", "stop_after")
-        }
+        saved_args = plain_args(args, skip=("resume", "stop_after"))
         save_state(
             args.out / "state.pt",
             {
