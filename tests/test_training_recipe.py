@@ -365,3 +365,20 @@ def test_fastfer_loads_an_efficientnet_lite0_run(lite0_run):
     probs = Classifier("training_lite0_test").classify(faces)  # already 56x56: no resize
     np.testing.assert_allclose(probs, torch_probs, atol=1e-5)
     assert (probs.argmax(1) == torch_probs.argmax(1)).all()
+
+
+def test_an_ensemble_of_a_net_with_itself_scores_as_the_net_with_its_mirror():
+    # training/score_ensemble.py: averaging a net's log-probabilities with its own changes nothing,
+    # so the ensemble's figures must be the lone net's (with its mirror), whatever the weights.
+    if not FER2013.exists():
+        pytest.skip(f"shared FER2013 data not found under {SHARED_DATA}")
+    fernet = str(REPO / "python" / "fastfer" / "models" / "fernet.onnx")
+    lines = run_python(
+        str(REPO / "training" / "score_ensemble.py"), fernet, fernet, "--data", str(FER2013), "--weights", "0.7"
+    ).stdout.splitlines()
+    alone = lines[0].split(": ")[1]  # "70.33%, with its mirror 70.41%"
+    plain, mirrored = (part.split()[-1] for part in alone.split(", "))
+    ensemble = next(line for line in lines if line.startswith("ensemble, equal weights"))
+    assert ensemble == f"ensemble, equal weights: {plain}, with mirrors {mirrored}"
+    weighted = next(line for line in lines if line.startswith("first net's weight 0.7"))
+    assert weighted == f"first net's weight 0.7: log-probabilities {mirrored}, probabilities {mirrored}"

@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def public_log_probs(onnx_path: Path, entry: dict, data: Path):
-    """log p (N,7) and labels of PublicTest, preprocessed as the entry says (FER2013 faces are
-    48 px grey crops; a net trained at another side gets them resized bilinearly with half-pixel
-    centres, as train.py fed them to it)."""
+def public_log_probs(onnx_path: Path, entry: dict, data: Path, mirror: bool = False):
+    """log p (N,7) and labels of PublicTest (each face mirrored with `mirror`), preprocessed as the
+    entry says (FER2013 faces are 48 px grey crops; a net trained at another side gets them resized
+    bilinearly with half-pixel centres, as train.py fed them to it)."""
     import cv2
     import onnxruntime as ort
 
@@ -46,10 +46,26 @@ def public_log_probs(onnx_path: Path, entry: dict, data: Path):
         faces = np.stack(
             [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in faces.astype(np.float32)]
         )
+    if mirror:
+        faces = faces[:, :, ::-1]
     x = ((faces.astype(np.float32) - entry["input"]["mean"][0]) * entry["input"]["scale"][0])[:, None]
+    x = np.ascontiguousarray(x)
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     probs = np.concatenate([sess.run(["probs"], {"image": x[i : i + 512]})[0] for i in range(0, len(x), 512)])
     return np.log(np.maximum(probs, 1e-12)), labels
+
+
+def source_entry(source: Path):
+    """(model.onnx, its manifest entry, its run summary) of a train.py --out folder or of a shipped
+    .onnx (its entry in the manifest beside it)."""
+    if source.is_dir():
+        entry = json.loads((source / "manifest_entry.json").read_text())
+        return source / "model.onnx", entry, json.loads((source / "summary.json").read_text())
+    manifest = json.loads((source.parent / "manifest.json").read_text())
+    name = next(n for n, e in manifest["models"].items() if e.get("file") == source.name)
+    entry = manifest["models"][name]
+    s = entry["source"].get("summary", {})
+    return source, entry, {"best_epoch": s.get("best_epoch"), "params": s.get("params"), "macs": s.get("macs")}
 
 
 def tune(log_probs, labels, grid, min_gain: int, passes: int = 4):
@@ -87,17 +103,7 @@ def main(argv=None) -> int:
     import onnx
     from onnx import numpy_helper
 
-    if args.source.is_dir():
-        onnx_path = args.source / "model.onnx"
-        entry = json.loads((args.source / "manifest_entry.json").read_text())
-        summary = json.loads((args.source / "summary.json").read_text())
-    else:  # a shipped model: its entry in the manifest beside it
-        onnx_path = args.source
-        manifest = json.loads((onnx_path.parent / "manifest.json").read_text())
-        name = next(n for n, e in manifest["models"].items() if e.get("file") == onnx_path.name)
-        entry = manifest["models"][name]
-        s = entry["source"].get("summary", {})
-        summary = {"best_epoch": s.get("best_epoch"), "params": s.get("params"), "macs": s.get("macs")}
+    onnx_path, entry, summary = source_entry(args.source)
     log_probs, labels = public_log_probs(onnx_path, entry, args.data)
     before = float(((log_probs.argmax(1)) == labels).mean())
     grid = np.round(np.arange(-args.max_offset, args.max_offset + 1e-9, 0.05), 2)
