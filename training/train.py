@@ -826,7 +826,9 @@ def parse_args(argv=None):
         "--teacher-offline",
         action="store_true",
         help="compute the teacher's logits once, on the un-augmented Training faces, and distil the "
-        "augmented faces towards those (an epoch then costs the student's passes only)",
+        "augmented faces towards those (an epoch then costs the student's passes only); for a teacher "
+        "trained on other faces: on its own Training faces its logits are close to the labels it "
+        "memorised (README, run 7)",
     )
     ap.add_argument(
         "--distill-weight",
