@@ -145,6 +145,35 @@ print("ok")
     assert run_python("-c", code).stdout.strip() == "ok"
 
 
+def test_the_photo_degradations_blur_darken_and_add_noise_and_are_off_by_default():
+    # --blur, --gamma and --noise (train.degrade) on a batch of FER2013-sized faces: off, the batch
+    # and the random stream are untouched (so runs without them stay as they were); blur removes
+    # fine detail but keeps the mean, gamma keeps the [-1, 1] range, noise adds variance.
+    code = """
+import sys, argparse; sys.path.insert(0, "training")
+import torch, train
+torch.manual_seed(0)
+x = torch.rand(16, 1, 48, 48) * 2 - 1
+def args(**kw):
+    return argparse.Namespace(**{"gamma": 0.0, "blur": 0.0, "noise": 0.0, **kw})
+def detail(t):  # mean absolute difference of neighbouring pixels
+    return (t[..., 1:] - t[..., :-1]).abs().mean().item()
+g = torch.Generator().manual_seed(1)
+assert torch.equal(train.degrade(x, 48, g, args()), x)
+assert torch.equal(g.get_state(), torch.Generator().manual_seed(1).get_state())
+blurred = train.degrade(x, 48, torch.Generator().manual_seed(1), args(blur=1.0))
+assert detail(blurred) < 0.6 * detail(x), (detail(blurred), detail(x))
+assert torch.allclose(blurred.mean((1, 2, 3)), x.mean((1, 2, 3)), atol=0.02)
+lit = train.degrade(x, 48, torch.Generator().manual_seed(1), args(gamma=0.5))
+assert lit.min() >= -1 and lit.max() <= 1 and not torch.equal(lit, x)
+flat = torch.zeros(16, 1, 48, 48)
+noisy = train.degrade(flat, 48, torch.Generator().manual_seed(1), args(noise=0.2))
+assert noisy.std() > 0.02 and noisy.abs().max() <= 1
+print("ok")
+"""
+    assert run_python("-c", code).stdout.strip() == "ok"
+
+
 def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):
     # The form ../shared/tools/pack_fer2013.py writes (its docstring), here for two splits. The
     # smoke run samples the same rows of each split by seed, so it must export the same model.

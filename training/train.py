@@ -328,6 +328,34 @@ def to_input(images_u8, size):
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def degrade(x, size, gen, args):
+    """Lighting, focus and sensor noise that FER2013's faces seldom show and photos and film frames
+    do: a random gamma (exp(U(-g, g))), with probability --blur a Gaussian blur of sigma
+    U(0.3, 1.5) px of a 48 px face (scaled to the side), and Gaussian noise of std U(0, --noise).
+    Each is off at 0 and then draws no random numbers, so runs without them stay as they were."""
+    n, dev = x.shape[0], x.device
+
+    def rnd(*shape):
+        return torch.rand(*shape, generator=gen, device=dev)
+
+    if args.gamma > 0:
+        gamma = torch.exp((rnd(n, 1, 1, 1) * 2 - 1) * args.gamma)
+        x = ((x + 1) / 2).clamp(min=0).pow(gamma) * 2 - 1
+    if args.blur > 0:
+        sigma = (0.3 + rnd(n) * 1.2) * size / 48
+        radius = math.ceil(3 * 1.5 * size / 48)
+        taps = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
+        kernel = torch.exp(-0.5 * (taps[None] / sigma[:, None]) ** 2)
+        kernel = kernel / kernel.sum(1, keepdim=True)
+        kernel = torch.where((rnd(n) < args.blur)[:, None], kernel, (taps == 0).float()[None])
+        planes = F.pad(x.reshape(1, n, size, size), (radius,) * 4, mode="reflect")
+        planes = F.conv2d(planes, kernel[:, None, :, None], groups=n)  # down the columns
+        x = F.conv2d(planes, kernel[:, None, None, :], groups=n).reshape(n, 1, size, size)  # along the rows
+    if args.noise > 0:
+        x = (x + torch.randn(x.shape, generator=gen, device=dev) * rnd(n, 1, 1, 1) * args.noise).clamp(-1, 1)
+    return x
+
+
 def augment(images_u8, size, gen, args):
     """Random affine (shift, scale, rotation, horizontal flip) via affine_grid, brightness/contrast
     jitter and random erasing, all on the device; returns the normalised (N,1,S,S) batch, or with
@@ -358,6 +386,7 @@ def augment(images_u8, size, gen, args):
     contrast = 1 + (rnd(n, 1, 1, 1) * 2 - 1) * args.contrast
     bright = (rnd(n, 1, 1, 1) * 2 - 1) * args.brightness * 2  # in [-1,1] units
     x = ((x - mean) * contrast + mean + bright).clamp(-1, 1)
+    x = degrade(x, size, gen, args)
     # random erasing: one rectangle of 2-20% of the area, filled with noise, for a fraction of the batch
     if args.erase > 0:
         area = (0.02 + rnd(n) * 0.18) * size * size
@@ -779,6 +808,9 @@ def parse_args(argv=None):
     ap.add_argument("--brightness", type=float, default=0.2)
     ap.add_argument("--contrast", type=float, default=0.3)
     ap.add_argument("--erase", type=float, default=0.5, help="probability of random erasing")
+    ap.add_argument("--gamma", type=float, default=0.0, help="random gamma exp(U(-g, g)) (0: off; e.g. 0.4)")
+    ap.add_argument("--blur", type=float, default=0.0, help="probability of a random Gaussian blur (0: off)")
+    ap.add_argument("--noise", type=float, default=0.0, help="max std of Gaussian pixel noise, [-1, 1] units (0: off)")
     ap.add_argument(
         "--crop",
         type=int,
@@ -884,16 +916,13 @@ def main(argv=None):
     if args.resume:
         state = torch.load(args.resume / "state.pt", map_location="cpu", weights_only=False)
         stop_after, threads = args.stop_after, args.threads
-        args = argparse.Namespace(**state["args"])
+        args = argparse.Namespace(**{**vars(ap.parse_args([])), **state["args"]})  # options added since: defaults
         for k in PATH_ARGS:
             v = getattr(args, k)
             setattr(args, k, None if v is None else [Path(p) for p in v] if isinstance(v, list) else Path(v))
         if isinstance(args.teacher, Path):  # runs from before --teacher took several
             args.teacher = [args.teacher]
-        args.teacher_flip = getattr(args, "teacher_flip", False)
-        args.teacher_offline = getattr(args, "teacher_offline", False)
         args.blocks = tuple(args.blocks)
-        args.arch = getattr(args, "arch", "fernet")  # runs from before --arch
         args.stop_after, args.resume = stop_after, Path(args.out)
         args.threads = threads if threads is not None else args.threads
         now = git_commit()
