@@ -66,9 +66,10 @@ def main(argv=None) -> int:
     ap.add_argument("data", help="fer2013.npz")
     ap.add_argument("--classifier", default=DEFAULT_CLASSIFIER, help=f"model name (default {DEFAULT_CLASSIFIER})")
     ap.add_argument("--split", default="PublicTest")
+    ap.add_argument("--limit", type=int, help="only the first N faces of the split")
     args = ap.parse_args(argv)
     faces, labels, usage = fer2013.read(args.data)
-    rows = usage == args.split
+    rows = np.flatnonzero(usage == args.split)[: args.limit]
     faces, labels = faces[rows], labels[rows]
     clf = Classifier(args.classifier, threads=1)
     print(f"{clf.spec.name} on {len(faces)} {args.split} faces; predicted per class in {', '.join(fastfer.LABELS)}")
