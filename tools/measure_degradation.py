@@ -4,6 +4,7 @@ darker or brighter, noisy, JPEG-compressed, or low-resolution. For each conditio
 recall and how many faces it calls each expression, against the clean faces.
 
     python tools/measure_degradation.py ../shared/data/fer2013.npz [--classifier fernet_int8] [--split PublicTest]
+    python tools/measure_degradation.py ../shared/data/fer2013.npz --classifier training/runs/RUN  # before shipping
 
 Why: users of FER2013-trained libraries report labels stuck on sad or neutral on their photos; if
 a degradation pushes the labels that way, training with it (train.py --blur/--gamma/--noise) is
@@ -14,12 +15,15 @@ the remedy to measure. The faces are degraded at 48 px with OpenCV, then classif
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 import fastfer
+from fastfer import models
 from fastfer.core.classifier import Classifier
 from fastfer.eval import fer2013
 from fastfer.models import DEFAULT_CLASSIFIER
@@ -61,17 +65,33 @@ def conditions(seed: int = 0):
     }
 
 
+def load_classifier(name_or_run: str) -> Classifier:
+    """A shipped model by name, or a train.py --out folder's model.onnx with its manifest entry
+    (registered for this process only, as training/ship.py measures a run)."""
+    run = Path(name_or_run)
+    if not run.is_dir():
+        return Classifier(name_or_run, threads=1)
+    entry = json.loads((run / "manifest_entry.json").read_text())
+    spec = {k: v for k, v in entry.items() if k not in ("file", "sha256", "size")}
+    models.register(run.name.replace("-", "_").lower(), run / entry["file"], spec, replace=True)
+    return Classifier(run.name.replace("-", "_").lower(), threads=1)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", help="fer2013.npz")
-    ap.add_argument("--classifier", default=DEFAULT_CLASSIFIER, help=f"model name (default {DEFAULT_CLASSIFIER})")
+    ap.add_argument(
+        "--classifier",
+        default=DEFAULT_CLASSIFIER,
+        help=f"model name (default {DEFAULT_CLASSIFIER}) or a train.py --out folder",
+    )
     ap.add_argument("--split", default="PublicTest")
     ap.add_argument("--limit", type=int, help="only the first N faces of the split")
     args = ap.parse_args(argv)
     faces, labels, usage = fer2013.read(args.data)
     rows = np.flatnonzero(usage == args.split)[: args.limit]
     faces, labels = faces[rows], labels[rows]
-    clf = Classifier(args.classifier, threads=1)
+    clf = load_classifier(args.classifier)
     print(f"{clf.spec.name} on {len(faces)} {args.split} faces; predicted per class in {', '.join(fastfer.LABELS)}")
     print(f"{'truth':24s} {'':>6s} {'':>6s}  {np.bincount(labels, minlength=7).tolist()}")
     for name, degrade in conditions().items():
