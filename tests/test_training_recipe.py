@@ -174,6 +174,28 @@ print("ok")
     assert run_python("-c", code).stdout.strip() == "ok"
 
 
+def test_the_clean_twin_of_an_augmented_batch_differs_only_by_the_degradations():
+    # augment returns the batch and, for --teacher-clean, the same faces without --blur/--gamma/
+    # --noise: the same geometry, lighting and erased rectangles, and no noise.
+    code = """
+import sys, argparse; sys.path.insert(0, "training")
+import torch, train
+faces = torch.randint(0, 256, (32, 48, 48), dtype=torch.uint8)
+opts = dict(rotate=15, scale=0.15, shift=0.1, brightness=0.2, contrast=0.3, erase=1.0, crop=None)
+def augment(**kw):
+    args = argparse.Namespace(**{**opts, "gamma": 0.0, "blur": 0.0, "noise": 0.0, **kw})
+    return train.augment(faces, 48, torch.Generator().manual_seed(3), args)
+x, clean = augment()
+assert torch.equal(x, clean)
+x, clean = augment(noise=0.2)
+same = (x == clean).all(1)  # per pixel: only the erased rectangles (noise-filled for both)
+assert 0 < same.float().mean() < 0.25, same.float().mean()
+assert (x - clean).abs()[~same[:, None].expand_as(x)].mean() > 0.02
+print("ok")
+"""
+    assert run_python("-c", code).stdout.strip() == "ok"
+
+
 def test_reads_the_packed_splits_that_travel_to_a_gpu(run, tmp_path):
     # The form ../shared/tools/pack_fer2013.py writes (its docstring), here for two splits. The
     # smoke run samples the same rows of each split by seed, so it must export the same model.

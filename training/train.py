@@ -358,8 +358,10 @@ def degrade(x, size, gen, args):
 
 def augment(images_u8, size, gen, args):
     """Random affine (shift, scale, rotation, horizontal flip) via affine_grid, brightness/contrast
-    jitter and random erasing, all on the device; returns the normalised (N,1,S,S) batch, or with
-    --crop C a random C×C crop of it at the same pixel scale (the same single grid_sample)."""
+    jitter, the photo degradations (degrade) and random erasing, all on the device; returns the
+    normalised (N,1,S,S) batch, or with --crop C a random C×C crop of it at the same pixel scale
+    (the same single grid_sample), and the same batch without the degradations (for
+    --teacher-clean)."""
     n, dev = images_u8.shape[0], images_u8.device
     out = args.crop or size
 
@@ -386,7 +388,7 @@ def augment(images_u8, size, gen, args):
     contrast = 1 + (rnd(n, 1, 1, 1) * 2 - 1) * args.contrast
     bright = (rnd(n, 1, 1, 1) * 2 - 1) * args.brightness * 2  # in [-1,1] units
     x = ((x - mean) * contrast + mean + bright).clamp(-1, 1)
-    x = degrade(x, size, gen, args)
+    clean, x = x, degrade(x, size, gen, args)
     # random erasing: one rectangle of 2-20% of the area, filled with noise, for a fraction of the batch
     if args.erase > 0:
         area = (0.02 + rnd(n) * 0.18) * size * size
@@ -399,8 +401,9 @@ def augment(images_u8, size, gen, args):
             (r[None, None, :] >= x0[:, None, None]) & (r[None, None, :] < (x0 + w)[:, None, None])
         )
         inside &= (rnd(n) < args.erase)[:, None, None]
-        x = torch.where(inside[:, None], rnd(n, 1, size, size) * 2 - 1, x)
-    return x.contiguous(memory_format=torch.channels_last)
+        fill = rnd(n, 1, size, size) * 2 - 1
+        x, clean = torch.where(inside[:, None], fill, x), torch.where(inside[:, None], fill, clean)
+    return x.contiguous(memory_format=torch.channels_last), clean.contiguous(memory_format=torch.channels_last)
 
 
 # ---------------------------------------------------------------------------------- train / eval
@@ -855,6 +858,12 @@ def parse_args(argv=None):
         "online, nothing per epoch with --teacher-offline)",
     )
     ap.add_argument(
+        "--teacher-clean",
+        action="store_true",
+        help="the teacher sees each face without --blur/--gamma/--noise, the student with them: the "
+        "student learns to say on a degraded face what the teacher says on the clean one",
+    )
+    ap.add_argument(
         "--teacher-offline",
         action="store_true",
         help="compute the teacher's logits once, on the un-augmented Training faces, and distil the "
@@ -881,8 +890,8 @@ def parse_args(argv=None):
     args = ap.parse_args(argv)
     if args.resume:
         return args, ap
-    if (args.teacher_flip or args.teacher_offline) and not args.teacher:
-        ap.error("--teacher-flip and --teacher-offline need --teacher")
+    if (args.teacher_flip or args.teacher_offline or args.teacher_clean) and not args.teacher:
+        ap.error("--teacher-flip, --teacher-clean and --teacher-offline need --teacher")
     if args.teacher_offline and args.mixup > 0:
         ap.error("--teacher-offline with --mixup: the mixed faces have no precomputed teacher logits")
     if not args.data or not args.out:
@@ -1034,7 +1043,7 @@ def main(argv=None):
         seen = 0
         for s in range(steps_per_epoch):
             idx = order[s * args.batch : (s + 1) * args.batch]
-            x, target, truth = augment(x_tr[idx], args.size, gen, args), t_tr[idx], y_tr[idx]
+            (x, clean), target, truth = augment(x_tr[idx], args.size, gen, args), t_tr[idx], y_tr[idx]
             if args.mixup > 0:
                 lam = float(mix_rng.beta(args.mixup, args.mixup))
                 perm = torch.randperm(len(idx), generator=gen, device=device)
@@ -1047,7 +1056,7 @@ def main(argv=None):
                     teacher_logits = cached_teacher_logits[idx]
                 elif teacher is not None:
                     with torch.no_grad():
-                        teacher_logits = teacher(x)
+                        teacher_logits = teacher(clean if args.teacher_clean else x)
             loss = F.cross_entropy(logits.float(), target, label_smoothing=args.label_smoothing)
             if teacher is not None:
                 loss = (1 - args.distill_weight) * loss + args.distill_weight * distill_loss(
