@@ -1047,7 +1047,7 @@ def main(argv=None):
             if args.mixup > 0:
                 lam = float(mix_rng.beta(args.mixup, args.mixup))
                 perm = torch.randperm(len(idx), generator=gen, device=device)
-                x = lam * x + (1 - lam) * x[perm]
+                x, clean = lam * x + (1 - lam) * x[perm], lam * clean + (1 - lam) * clean[perm]
                 target = lam * target + (1 - lam) * target[perm]
                 truth = truth if lam >= 0.5 else truth[perm]  # the training accuracy counts the larger part
             with autocast:
