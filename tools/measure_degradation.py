@@ -73,8 +73,9 @@ def load_classifier(name_or_run: str) -> Classifier:
         return Classifier(name_or_run, threads=1)
     entry = json.loads((run / "manifest_entry.json").read_text())
     spec = {k: v for k, v in entry.items() if k not in ("file", "sha256", "size")}
-    models.register(run.name.replace("-", "_").lower(), run / entry["file"], spec, replace=True)
-    return Classifier(run.name.replace("-", "_").lower(), threads=1)
+    name = run.name.replace("-", "_").lower()
+    models.register(name, run / entry["file"], spec, replace=True)
+    return Classifier(name, threads=1)
 
 
 def main(argv=None) -> int:

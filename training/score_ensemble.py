@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tune_bias import public_log_probs, source_entry
+import onnxruntime as ort
+from tune_bias import log_probs_of, public_faces, source_entry
 
 
 def accuracy(log_probs, labels) -> float:
@@ -35,9 +36,10 @@ def main(argv=None) -> int:
     views = []
     for source in args.sources:
         onnx_path, entry, _ = source_entry(source)
-        plain, labels = public_log_probs(onnx_path, entry, args.data)
-        mirrored, _ = public_log_probs(onnx_path, entry, args.data, mirror=True)
-        mirror_mean = (plain + mirrored) / 2
+        x, labels = public_faces(entry, args.data)
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        plain = log_probs_of(sess, x)
+        mirror_mean = (plain + log_probs_of(sess, np.ascontiguousarray(x[..., ::-1]))) / 2
         views.append((plain, mirror_mean))
         print(f"{source}: {accuracy(plain, labels):.2f}%, with its mirror {accuracy(mirror_mean, labels):.2f}%")
         print(f"  predicted per class {np.bincount(mirror_mean.argmax(1), minlength=7).tolist()}")

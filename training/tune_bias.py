@@ -31,12 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
-def public_log_probs(onnx_path: Path, entry: dict, data: Path, mirror: bool = False):
-    """log p (N,7) and labels of PublicTest (each face mirrored with `mirror`), preprocessed as the
+def public_faces(entry: dict, data: Path):
+    """PublicTest as the model's input batch (N,1,H,W) float32, and its labels, preprocessed as the
     entry says (FER2013 faces are 48 px grey crops; a net trained at another side gets them resized
     bilinearly with half-pixel centres, as train.py fed them to it)."""
     import cv2
-    import onnxruntime as ort
 
     with np.load(data) as d:
         rows = d["usage"] == "PublicTest"
@@ -46,13 +45,22 @@ def public_log_probs(onnx_path: Path, entry: dict, data: Path, mirror: bool = Fa
         faces = np.stack(
             [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in faces.astype(np.float32)]
         )
-    if mirror:
-        faces = faces[:, :, ::-1]
     x = ((faces.astype(np.float32) - entry["input"]["mean"][0]) * entry["input"]["scale"][0])[:, None]
-    x = np.ascontiguousarray(x)
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return np.ascontiguousarray(x), labels
+
+
+def log_probs_of(sess, x) -> np.ndarray:
+    """log p (N,7) of an ONNX Runtime session of an exported classifier on the input batch x."""
     probs = np.concatenate([sess.run(["probs"], {"image": x[i : i + 512]})[0] for i in range(0, len(x), 512)])
-    return np.log(np.maximum(probs, 1e-12)), labels
+    return np.log(np.maximum(probs, 1e-12))
+
+
+def public_log_probs(onnx_path: Path, entry: dict, data: Path):
+    """log p (N,7) and labels of PublicTest (public_faces)."""
+    import onnxruntime as ort
+
+    x, labels = public_faces(entry, data)
+    return log_probs_of(ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]), x), labels
 
 
 def source_entry(source: Path):
